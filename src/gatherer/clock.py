@@ -1,0 +1,105 @@
+"""Injectable clocks and trading-day arithmetic.
+
+Every place that reads time takes a ``Clock``; tests pass a ``ManualClock`` (or the
+simulator's accelerated clock) to cross the 07:30 cutoff or replay a whole day in
+seconds. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+SEOUL = ZoneInfo("Asia/Seoul")
+DEFAULT_CUTOFF = dt.time(7, 30)
+_NS = 1_000_000_000
+
+
+class Clock(Protocol):
+    """Wall time in UTC nanoseconds, plus a monotonic reading for intervals."""
+
+    def time_ns(self) -> int: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock:
+    """A clock that moves only when told to; for tests."""
+
+    def __init__(self, start_ns: int) -> None:
+        self._now_ns = start_ns
+        self._mono = 0.0
+
+    def time_ns(self) -> int:
+        return self._now_ns
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now_ns += int(seconds * _NS)
+        self._mono += seconds
+
+    def set(self, now_ns: int) -> None:
+        if now_ns < self._now_ns:
+            raise ValueError("a ManualClock does not go backwards")
+        self._mono += (now_ns - self._now_ns) / _NS
+        self._now_ns = now_ns
+
+
+class ScaledClock:
+    """Wall time that runs ``speed`` times faster than real time from ``start_ns``.
+
+    The simulator uses it to play a whole trading day in seconds.
+    """
+
+    def __init__(self, start_ns: int, speed: float, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._start_ns = start_ns
+        self._speed = speed
+        self._t0 = self._base.monotonic()
+
+    def time_ns(self) -> int:
+        return self._start_ns + int((self._base.monotonic() - self._t0) * self._speed * _NS)
+
+    def monotonic(self) -> float:
+        return (self._base.monotonic() - self._t0) * self._speed
+
+
+def to_seoul(ns: int) -> dt.datetime:
+    """The Asia/Seoul wall time of a UTC nanosecond timestamp."""
+    return dt.datetime.fromtimestamp(ns / _NS, tz=dt.timezone.utc).astimezone(SEOUL)
+
+
+def seoul_ns(day: dt.date, at: dt.time) -> int:
+    """UTC nanoseconds of a Seoul wall-clock time on a date."""
+    local = dt.datetime.combine(day, at, tzinfo=SEOUL)
+    return int(local.timestamp()) * _NS + local.microsecond * 1000
+
+
+def trading_day_of(ns: int, cutoff: dt.time = DEFAULT_CUTOFF) -> dt.date:
+    """The trading day a receive time belongs to: the Seoul date of (time - cutoff).
+
+    With the default 07:30 cutoff, 2026-11-25 07:29:59 KST is still 2026-11-24.
+    """
+    local = to_seoul(ns)
+    shift = dt.timedelta(hours=cutoff.hour, minutes=cutoff.minute, seconds=cutoff.second)
+    return (local - shift).date()
+
+
+def next_cutoff_ns(ns: int, cutoff: dt.time = DEFAULT_CUTOFF) -> int:
+    """UTC nanoseconds of the first cutoff strictly after ``ns``."""
+    day = trading_day_of(ns, cutoff)
+    return seoul_ns(day + dt.timedelta(days=1), cutoff)
