@@ -1,0 +1,189 @@
+"""The simulated LS venue as one server: REST and WebSocket on one loopback port.
+
+``Simulator`` wires the universe, the market model, the token registry, the limits
+and the faults into an aiohttp application and serves it. Tests use it in-process
+(``async with Simulator(SimSettings()) as sim``); ``gatherer sim`` runs it from the
+command line. It also serves a small control API under ``/_sim/`` so that faults
+can be injected from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from gatherer.clock import SEOUL, Clock, ScaledClock, SystemClock
+from gatherer.sim.market import MarketModel
+from gatherer.sim.rest_api import RestContext, add_rest_routes
+from gatherer.sim.state import Credentials, Faults, TokenRegistry, VenueLimits
+from gatherer.sim.universe import Universe, build_universe
+from gatherer.sim.ws_api import SentHook, StreamSettings, WsHub
+
+log = logging.getLogger(__name__)
+
+FAULTS = ("drop", "stall", "unstall", "malformed", "refuse", "expire-token", "rest-rate-limit")
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    """How to start the simulated venue."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0 picks a free port."""
+    seed: int = 0
+    credentials: Credentials | None = None
+    """Accept only these; None accepts any non-empty app key and secret."""
+    limits: VenueLimits = field(default_factory=VenueLimits)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    start: dt.datetime | None = None
+    """Simulated wall time at start (timezone-aware); None = now."""
+    speed: float = 1.0
+    """Simulated seconds per real second."""
+    token_ttl_s: float | None = None
+    """Token lifetime; None = LS's rule, 07:00 KST of the next day."""
+
+
+class Simulator:
+    """A faithful stand-in for the LS Open API on loopback."""
+
+    def __init__(self, settings: SimSettings, *, clock: Clock | None = None, on_sent: SentHook | None = None) -> None:
+        self.settings = settings
+        self._clock_arg = clock
+        self._on_sent = on_sent
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        if self._clock_arg is not None:
+            self.clock: Clock = self._clock_arg
+        elif s.start is not None or s.speed != 1.0:
+            start = s.start or dt.datetime.now(tz=SEOUL)
+            self.clock = ScaledClock(int(start.timestamp() * 1e9), s.speed)
+        else:
+            self.clock = SystemClock()
+        self.universe: Universe = await asyncio.to_thread(build_universe, s.seed)
+        self.faults = Faults()
+        self.tokens = TokenRegistry(self.clock, s.credentials, s.token_ttl_s)
+        self.model = MarketModel(
+            (inst for insts in self.universe.instruments.values() for inst in insts), random.Random(s.seed)
+        )
+        self.hub = WsHub(
+            tokens=self.tokens,
+            limits=s.limits,
+            faults=self.faults,
+            model=self.model,
+            clock=self.clock,
+            rng=random.Random(s.seed + 1),
+            stream=s.stream,
+            on_sent=self._on_sent,
+        )
+        app = web.Application()
+        add_rest_routes(
+            app,
+            RestContext(
+                tokens=self.tokens, limits=s.limits, faults=self.faults, universe=self.universe, clock=self.clock
+            ),
+        )
+        app.router.add_get("/websocket", self.hub.handle)
+        app.router.add_post("/_sim/fault", self._fault_endpoint)
+        app.router.add_get("/_sim/status", self._status_endpoint)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.host, s.port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        self._task = asyncio.create_task(self.hub.run(), name="sim-stream")
+        self._task.add_done_callback(_report_end)
+        log.info("simulator listening", extra={"rest_url": self.rest_url, "ws_url": self.ws_url})
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.port}/websocket"
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._runner is not None:
+            for conn in list(self.hub.connections.values()):
+                await conn.ws.close()
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- faults ---------------------------------------------------------------------
+
+    def inject(self, fault: str, *, conn_id: str | None = None, count: int = 1) -> int:
+        """Arm or apply a fault; returns how many connections/units it affected."""
+        if fault == "drop":
+            return self.hub.drop(conn_id)
+        if fault == "stall":
+            return self.hub.stall(conn_id)
+        if fault == "unstall":
+            return self.hub.stall(conn_id, stalled=False)
+        if fault == "malformed":
+            self.faults.malformed_frames += count
+            return count
+        if fault == "refuse":
+            self.faults.refuse_registrations += count
+            return count
+        if fault == "expire-token":
+            return self.tokens.expire_all()
+        if fault == "rest-rate-limit":
+            self.faults.rest_rate_limited += count
+            return count
+        raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+
+    async def _fault_endpoint(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        try:
+            n = self.inject(str(body.get("fault")), conn_id=body.get("conn_id"), count=int(body.get("count", 1)))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"fault": body.get("fault"), "affected": n})
+
+    async def _status_endpoint(self, request: web.Request) -> web.Response:
+        return web.json_response(self.status())
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "connections": len(self.hub.connections),
+            "registrations": self.hub.registrations_total(),
+            "frames_sent_total": self.hub.frames_sent_total,
+            "acks_total": self.hub.acks_total,
+            "refusals_total": self.hub.refusals_total,
+            "sim_time": dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, tz=SEOUL).isoformat(),
+        }
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("simulator stream stopped", exc_info=task.exception())
