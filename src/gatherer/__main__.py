@@ -1,0 +1,5 @@
+import sys
+
+from gatherer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""The TOML configuration, decoded into frozen structs and validated before any connection.
+
+The file says what to capture and where to write it. Secrets never live in it: app
+keys and secrets come from the environment (``GATHERER_LS_APPKEY`` /
+``GATHERER_LS_APPSECRET``; see ``venues.ls.auth``). Every problem is reported with
+its path (``markets.kospi.channels``), the value found and what was expected, all
+problems at once where practical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gatherer.errors import ConfigError
+from gatherer.venues.ls.catalog import MARKET_CHANNELS
+
+MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
+
+LS_REST_URL = "https://openapi.ls-sec.co.kr:8080"
+LS_WS_URL = "wss://openapi.ls-sec.co.kr:9443/websocket"
+
+
+class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where the venue is: LS's real servers by default, or a simulator/replay on loopback."""
+
+    rest_url: str = LS_REST_URL
+    """REST base URL, no trailing slash."""
+    ws_url: str = LS_WS_URL
+    """WebSocket URL (LS serves everything on one ``/websocket`` endpoint)."""
+
+
+class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    root: str = "./data"
+    """Directory that holds journal/, parquet/, masters/, quarantine/ and manifest/."""
+
+
+class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    symbols: str | list[str] = "all"
+    """"all", or a list of venue codes (005930, A0166000, ESZ26)."""
+    channels: list[str] | None = None
+    """Which feeds to record; default: every channel the market has."""
+    cutoff: str = "07:30"
+    """Trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous day."""
+
+    def cutoff_time(self) -> dt.time:
+        hh, mm = self.cutoff.split(":")
+        return dt.time(int(hh), int(mm))
+
+
+class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
+
+    def channels_of(self, market: str) -> list[str]:
+        chosen = self.markets[market].channels
+        return list(chosen) if chosen is not None else list(MARKET_CHANNELS[market])
+
+
+_PATH = re.compile(r"at `\$\.?(.*)`")
+_CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_URL = re.compile(r"^(https?|wss?)://[^\s/]+")
+
+
+def _path_of(message: str) -> tuple[str, str]:
+    """Split msgspec's "... - at `$.a.b`" into ("a.b", "...")."""
+    m = _PATH.search(message)
+    if not m:
+        return "", message
+    path = m.group(1).replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
+    return path, message[: m.start()].rstrip(" -")
+
+
+def _validate(cfg: Config) -> list[str]:
+    problems: list[str] = []
+    for name, url, schemes in (
+        ("venue.rest_url", cfg.venue.rest_url, ("http", "https")),
+        ("venue.ws_url", cfg.venue.ws_url, ("ws", "wss")),
+    ):
+        if not _URL.match(url) or url.split("://")[0] not in schemes:
+            problems.append(f"{name}: {url!r} is not a {' or '.join(schemes)} URL")
+    for market, mc in cfg.markets.items():
+        if market not in MARKET_CHANNELS:
+            problems.append(f"markets.{market}: unknown market; expected one of {', '.join(MARKETS)}")
+            continue
+        if isinstance(mc.symbols, str) and mc.symbols != "all":
+            problems.append(f'markets.{market}.symbols: {mc.symbols!r}; expected "all" or a list of codes')
+        if isinstance(mc.symbols, list):
+            if not mc.symbols:
+                problems.append(f"markets.{market}.symbols: the list is empty; leave the market out instead")
+            bad = [s for s in mc.symbols if not s or s != s.strip()]
+            if bad:
+                problems.append(f"markets.{market}.symbols: {bad!r} are not codes (blank or padded)")
+        if mc.channels is not None:
+            known = MARKET_CHANNELS[market]
+            unknown = [c for c in mc.channels if c not in known]
+            if unknown:
+                problems.append(
+                    f"markets.{market}.channels: {unknown!r} not available; expected some of {', '.join(known)}"
+                )
+            if not mc.channels:
+                problems.append(f"markets.{market}.channels: empty; leave the market out instead")
+        if not _CUTOFF.match(mc.cutoff):
+            problems.append(f"markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as \"07:30\"")
+    return problems
+
+
+def parse_config(text: str | bytes, source: str = "<config>") -> Config:
+    """Decode and validate; raises ConfigError listing every problem found."""
+    try:
+        cfg = msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as exc:
+        path, what = _path_of(str(exc))
+        where = f" at {path}" if path else ""
+        raise ConfigError(f"{source}: invalid value{where}: {what}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    problems = _validate(cfg)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {p} does not exist; pass --config with the path of your TOML file") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
+    return parse_config(data, str(p))
+
+
+def effective(cfg: Config) -> dict[str, Any]:
+    """The configuration with defaults filled in, for ``gatherer config check``."""
+    out: dict[str, Any] = msgspec.to_builtins(cfg)
+    for market in cfg.markets:
+        out["markets"][market]["channels"] = cfg.channels_of(market)
+    return out
