@@ -78,9 +78,16 @@ class ScaledClock:
         return (self._base.monotonic() - self._t0) * self._speed
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def to_seoul(ns: int) -> dt.datetime:
-    """The Asia/Seoul wall time of a UTC nanosecond timestamp."""
-    return dt.datetime.fromtimestamp(ns / _NS, tz=dt.timezone.utc).astimezone(SEOUL)
+    """The Asia/Seoul wall time of a UTC nanosecond timestamp (floored to the microsecond).
+
+    Integer arithmetic: a float of a nanosecond timestamp rounds, and one nanosecond
+    before the cutoff must stay on the earlier trading day.
+    """
+    return (_EPOCH + dt.timedelta(microseconds=ns // 1000)).astimezone(SEOUL)
 
 
 def seoul_ns(day: dt.date, at: dt.time) -> int:

@@ -110,16 +110,34 @@ def _validate(cfg: Config) -> list[str]:
     return problems
 
 
+def _convert(raw: Any, typ: type[Any], prefix: str, problems: list[str]) -> Any:
+    try:
+        return msgspec.convert(raw, typ)
+    except msgspec.ValidationError as exc:
+        path, what = _path_of(str(exc))
+        where = ".".join(p for p in (prefix, path) if p)
+        problems.append(f"{where or 'top level'}: {what}")
+        return None
+
+
 def parse_config(text: str | bytes, source: str = "<config>") -> Config:
     """Decode and validate; raises ConfigError listing every problem found."""
     try:
-        cfg = msgspec.toml.decode(text, type=Config)
-    except msgspec.ValidationError as exc:
-        path, what = _path_of(str(exc))
-        where = f" at {path}" if path else ""
-        raise ConfigError(f"{source}: invalid value{where}: {what}") from exc
+        raw = msgspec.toml.decode(text)
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    problems: list[str] = []
+    # Markets are converted one by one so that a problem names its market: msgspec's
+    # own paths do not show dictionary keys.
+    markets_raw = raw.pop("markets", {})
+    if not isinstance(markets_raw, dict):
+        problems.append("markets: expected tables such as [markets.kospi]")
+        markets_raw = {}
+    markets = {name: _convert(m, MarketConfig, f"markets.{name}", problems) for name, m in markets_raw.items()}
+    base = _convert(raw, Config, "", problems)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    cfg = msgspec.structs.replace(base, markets=markets)
     problems = _validate(cfg)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))

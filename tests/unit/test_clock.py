@@ -1,0 +1,41 @@
+"""Trading-day arithmetic around the 07:30 Asia/Seoul cutoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gatherer.clock import SEOUL, ManualClock, next_cutoff_ns, seoul_ns, trading_day_of
+
+
+def test_cutoff_boundary() -> None:
+    day = dt.date(2026, 11, 25)
+    assert trading_day_of(seoul_ns(day, dt.time(7, 29, 59))) == dt.date(2026, 11, 24)
+    assert trading_day_of(seoul_ns(day, dt.time(7, 30))) == day
+    assert trading_day_of(seoul_ns(day, dt.time(23, 59))) == day
+    assert trading_day_of(seoul_ns(day, dt.time(0, 0)), cutoff=dt.time(0, 0)) == day
+
+
+@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)))
+def test_next_cutoff_is_after_and_starts_the_next_day(local: dt.datetime) -> None:
+    ns = int(local.replace(tzinfo=SEOUL).timestamp()) * 1_000_000_000
+    nxt = next_cutoff_ns(ns)
+    assert nxt > ns
+    assert nxt - ns <= 86_400 * 1_000_000_000
+    assert trading_day_of(nxt) == trading_day_of(ns) + dt.timedelta(days=1)
+    assert trading_day_of(nxt - 1) == trading_day_of(ns)
+
+
+def test_manual_clock_moves_only_forward() -> None:
+    clock = ManualClock(1_000)
+    clock.advance(1.5)
+    assert clock.time_ns() == 1_000 + 1_500_000_000 and clock.monotonic() == 1.5
+    clock.set(clock.time_ns() + 10)
+    try:
+        clock.set(0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a ManualClock must refuse to go backwards")
