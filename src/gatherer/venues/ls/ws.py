@@ -219,6 +219,15 @@ class Session:
     def connected(self) -> bool:
         return self._transport is not None
 
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (the venue's frames wait in TCP buffers)."""
+        if self._transport is not None:
+            self._transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.underlying_transport.resume_reading()
+
     def send_registration(self, token: str, tr_type: str, tr_cd: str, tr_key: str) -> asyncio.Future[Ack]:
         """Send one (un)registration now; the future resolves with its ack."""
         if self._transport is None:
