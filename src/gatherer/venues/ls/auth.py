@@ -1,0 +1,157 @@
+"""OAuth access tokens for the LS Open API (LS_OPENAPI.md §1.2).
+
+Issue: ``POST /oauth2/token`` with a form body; revoke: ``POST /oauth2/revoke``. LS says
+``expires_in: 86400`` but its tokens really expire at 07:00 KST the next day, so the expiry is
+read from the JWT ``exp`` claim and ``expires_in`` is only the fallback.
+
+Secrets never leave this module in text form: ``Credentials`` and ``Token`` hide their values in
+``repr``, and no error message carries a key, secret or token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from gatherer.clock import Clock, SystemClock
+from gatherer.errors import AuthError, ConfigError, ConnectError
+
+ENV_APPKEY = "GATHERER_LS_APPKEY"
+ENV_APPSECRET = "GATHERER_LS_APPSECRET"
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """One app key and its secret; ``repr`` shows neither."""
+
+    appkey: str = field(repr=False)
+    appsecret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(appkey=<{len(self.appkey)} chars>, appsecret=<hidden>)"
+
+
+def credentials_from_env(environ: Mapping[str, str]) -> Credentials:
+    """Credentials from ``GATHERER_LS_APPKEY`` / ``GATHERER_LS_APPSECRET``; names what is missing."""
+    missing = [name for name in (ENV_APPKEY, ENV_APPSECRET) if not environ.get(name, "").strip()]
+    if missing:
+        raise ConfigError(
+            f"environment variable {' and '.join(missing)} is not set or empty; "
+            "export the LS app key and secret before starting (they are never read from the config file)"
+        )
+    return Credentials(environ[ENV_APPKEY].strip(), environ[ENV_APPSECRET].strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An access token and when it stops working (UTC ns)."""
+
+    access_token: str = field(repr=False)
+    expires_ns: int
+    issued_ns: int = 0
+
+    def __repr__(self) -> str:
+        return f"Token(expires_ns={self.expires_ns}, issued_ns={self.issued_ns})"
+
+    def expires_within(self, now_ns: int, margin_s: float) -> bool:
+        return now_ns + int(margin_s * _NS) >= self.expires_ns
+
+
+def jwt_exp_ns(token: str) -> int | None:
+    """The JWT ``exp`` claim in UTC ns, or None if the token is not a readable JWT (never verified)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return int(exp) * _NS
+    return None
+
+
+def token_from_response(body: Mapping[str, object], now_ns: int) -> Token:
+    """A ``Token`` from the /oauth2/token JSON: expiry from the JWT, else ``expires_in``."""
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise AuthError("token response has no access_token")
+    expires = jwt_exp_ns(access)
+    if expires is None:
+        raw = body.get("expires_in", body.get("expire_in", 0))
+        try:
+            expires = now_ns + int(float(str(raw))) * _NS
+        except ValueError:
+            expires = now_ns
+    return Token(access_token=access, expires_ns=expires, issued_ns=now_ns)
+
+
+def _refusal(what: str, status: int, body: object) -> AuthError:
+    if isinstance(body, dict):
+        code, msg = body.get("rsp_cd", body.get("code", "")), body.get("rsp_msg", body.get("message", ""))
+        return AuthError(
+            f"{what} refused (HTTP {status}): rsp_cd={code} rsp_msg={msg}; check the app key/secret"
+        )
+    return AuthError(f"{what} refused (HTTP {status}); check the app key/secret")
+
+
+async def _post_form(
+    http: aiohttp.ClientSession, url: str, form: Mapping[str, str], what: str
+) -> tuple[int, object]:
+    try:
+        async with http.post(url, data=dict(form)) as resp:
+            raw = await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise ConnectError(f"{what}: cannot reach {url}: {type(exc).__name__}") from exc
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+async def issue_token(
+    http: aiohttp.ClientSession, base_url: str, appkey: str, appsecret: str, *, clock: Clock | None = None
+) -> Token:
+    """``POST /oauth2/token``; AuthError if the venue refuses the credentials."""
+    form = {"grant_type": "client_credentials", "appkey": appkey, "appsecretkey": appsecret, "scope": "oob"}
+    status, body = await _post_form(http, base_url.rstrip("/") + "/oauth2/token", form, "token issue")
+    if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+        raise _refusal("token issue", status, body)
+    return token_from_response(body, (clock or SystemClock()).time_ns())
+
+
+async def revoke_token(
+    http: aiohttp.ClientSession, base_url: str, appkey: str, appsecret: str, token: Token
+) -> None:
+    """``POST /oauth2/revoke``; AuthError if the venue does not confirm."""
+    form = {
+        "appkey": appkey,
+        "appsecretkey": appsecret,
+        "token_type_hint": "access_token",
+        "token": token.access_token,
+    }
+    status, body = await _post_form(http, base_url.rstrip("/") + "/oauth2/revoke", form, "token revoke")
+    if status != 200 or not isinstance(body, dict) or body.get("code") != 200:
+        raise _refusal("token revoke", status, body)
+
+
+__all__ = [
+    "ENV_APPKEY",
+    "ENV_APPSECRET",
+    "Credentials",
+    "Token",
+    "credentials_from_env",
+    "issue_token",
+    "jwt_exp_ns",
+    "revoke_token",
+    "token_from_response",
+]
