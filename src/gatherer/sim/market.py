@@ -1,0 +1,1244 @@
+"""The simulator's market model: per-instrument books and tapes, and the frames LS would send.
+
+``MarketModel`` keeps, for every instrument that has been asked for at least once (state is
+made lazily, so a 25,000-series universe costs nothing until used), a book on the
+instrument's tick grid (10 levels for KRX stocks, 5 for derivatives and overseas), a tape
+(open/high/low with times, cumulative volume, value, side volumes and counts), broker
+rankings for stocks and open interest for derivatives. ``events`` advances one instrument by
+one market event (a quote change, or a trade that walks the book) and renders the frames that
+event produces for the TRs asked for, every value a string as LS sends them (LS_OPENAPI.md
+§2.5, §3): plain integer KRW prices, ``scale``-decimal derivative prices, unsigned changes with
+the direction in the sign code (as every LS example shows), ``"0"`` for unused book levels,
+``""`` blanks, zero-padded K1_ foreign totals.
+
+Invariants kept (and tested): prices on the grid, bids below asks, a trade prints at the
+touch or walks through levels removing what it takes, cumulative volume grows by each print's
+``cvolume``, and outside auction prints volume equals mdvolume + msvolume; KRX stock prices
+stay within the ±30% daily limit. Auction prints (at the end of a call auction) move neither
+side volume, as in LS's t2212 example (§8.3).
+
+It must never read the wall clock or a global random generator: time comes in as ``now_ns``
+and randomness from the ``random.Random`` passed in. It does no I/O. The hot path keeps prices
+as integers in units of 10**-scale and formats them through per-instrument caches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable
+from decimal import Decimal
+from itertools import accumulate
+from zoneinfo import ZoneInfo
+
+from gatherer.sim.universe import Instrument
+from gatherer.venues.ls.catalog import CATALOG
+
+Body = dict[str, str]
+Frame = tuple[str, Body]
+
+_NS = 1_000_000_000
+_SEOUL_OFFSET_S = 9 * 3600
+"""Asia/Seoul has had no daylight saving since 1988, so Seoul wall time is UTC + 9 h."""
+_DAY_CUT_S = 7 * 3600
+"""A simulated trading day starts at 07:00 Seoul, when the overseas session reopens."""
+
+_FAMILY = {
+    "kospi": "stock",
+    "kosdaq": "stock",
+    "kfutures": "deriv",
+    "koptions": "deriv",
+    "ofutures": "overseas",
+    "ooptions": "overseas",
+}
+
+
+def _hm(h: int, m: int) -> int:
+    return h * 3600 + m * 60
+
+
+# (start second of the Seoul day, phase); before the first entry the last entry's phase holds.
+_SCHEDULE: dict[str, tuple[tuple[int, str], ...]] = {
+    "stock": (
+        (_hm(8, 30), "preopen"),
+        (_hm(9, 0), "open"),
+        (_hm(15, 20), "closing_auction"),
+        (_hm(15, 30), "after"),
+        (_hm(18, 0), "closed"),
+    ),
+    "deriv": (
+        (_hm(8, 30), "preopen"),
+        (_hm(8, 45), "open"),
+        (_hm(15, 35), "closing_auction"),
+        (_hm(15, 45), "closed"),
+    ),
+    "overseas": ((_hm(6, 0), "closed"), (_hm(7, 0), "open")),
+}
+_OPEN_WINDOW = {"stock": (_hm(9, 0), _hm(15, 20)), "deriv": (_hm(8, 45), _hm(15, 35))}
+
+# JIF (§3.1): jangubun per market, and the jstatus each phase starts with.
+_JIF_MARKETS = (("1", "kospi"), ("2", "kosdaq"), ("5", "kfutures"))
+_JSTATUS = {
+    "stock": {"preopen": "11", "open": "21", "closing_auction": "31", "after": "41"},
+    "deriv": {"preopen": "11", "open": "21", "closing_auction": "31", "closed": "41"},
+}
+_CYCLE = {
+    "stock": ("closed", "preopen", "open", "closing_auction", "after"),
+    "deriv": ("closed", "preopen", "open", "closing_auction"),
+}
+_AUCTIONS = ("preopen", "closing_auction")
+
+# TRs per market: book, trade, broker, expected. NXT/통합 variants are shared by both stock markets.
+_MARKET_TRS = {
+    "kospi": ("H1_", "S3_", "K1_", "YS3"),
+    "kosdaq": ("HA_", "K3_", "OK_", "YK3"),
+}
+_NAMES = {tr: spec.names for tr, spec in CATALOG.items()}
+
+# Member firms (거래원) as LS's K1_/NK1/UK1/OK_ examples show them: 3-digit code, name, foreign?
+_MEMBERS_FULL = (
+    ("002", "신한투자증권", False),
+    ("003", "한국투자증권", False),
+    ("005", "미래에셋증권", False),
+    ("010", "메리츠증권", False),
+    ("012", "NH투자증권", False),
+    ("017", "KB증권", False),
+    ("030", "삼성증권", False),
+    ("050", "키움증권", False),
+    ("063", "LS증권", False),
+    ("086", "BNK 증권", False),
+    ("033", "JP모간", True),
+    ("035", "맥쿼리", True),
+    ("041", "씨엘에스에이", True),
+    ("043", "UBS", True),
+    ("044", "메릴린치", True),
+)
+_MEMBER_WEIGHTS = (9, 7, 8, 3, 7, 6, 6, 14, 3, 1, 3, 2, 2, 3, 2)
+_MEMBER_CUM = tuple(accumulate(_MEMBER_WEIGHTS))
+
+
+def member_name(name: str, limit: int = 6) -> str:
+    """A member name cut to ``limit`` bytes at a character boundary, as LS sends it.
+
+    LS's examples are cut in the venue's Korean encoding (CP949, 2 bytes per Hangul syllable):
+    "키움증" and "BNK 증" are 6 bytes there (9 and 7 in UTF-8).
+    """
+    out: list[str] = []
+    used = 0
+    for ch in name:
+        size = len(ch.encode("cp949"))
+        if used + size > limit:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out)
+
+
+_MEMBERS = tuple((code, member_name(name), foreign) for code, name, foreign in _MEMBERS_FULL)
+_FOREIGN = tuple(i for i, m in enumerate(_MEMBERS) if m[2])
+
+_OVERSEAS_ZONES = {
+    "HSI": "Asia/Hong_Kong",
+    "HHI": "Asia/Hong_Kong",
+    "MHI": "Asia/Hong_Kong",
+    "NK": "Asia/Singapore",
+}
+"""Exchange time zone by product; every other product in the universe trades on CME Group (Chicago)."""
+
+_KRX_MULTIPLIER = 250_000
+"""KOSPI200 futures and options: KRW per index point; `value` is reported in 백만원 (§3.6 example)."""
+
+
+def _krx_stock_tick(p: int) -> int:
+    if p < 2_000:
+        return 1
+    if p < 5_000:
+        return 5
+    if p < 20_000:
+        return 10
+    if p < 50_000:
+        return 50
+    if p < 200_000:
+        return 100
+    if p < 500_000:
+        return 500
+    return 1_000
+
+
+def _scaled(p: int, scale: int) -> str:
+    if scale == 0:
+        return str(p)
+    q, r = divmod(abs(p), 10**scale)
+    return f"{'-' if p < 0 else ''}{q}.{r:0{scale}d}"
+
+
+def _decimals(value: Decimal) -> int:
+    exp = value.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _sign(change: int, at_upper: bool, at_lower: bool) -> str:
+    """LS sign codes: 1 상한, 2 상승, 3 보합, 4 하한, 5 하락."""
+    if at_upper:
+        return "1"
+    if at_lower:
+        return "4"
+    return "2" if change > 0 else "5" if change < 0 else "3"
+
+
+class _Tape:
+    """One venue's view of the day's prints for one instrument."""
+
+    __slots__ = (
+        "cgubun",
+        "chetime",
+        "cvol",
+        "high",
+        "hightime",
+        "low",
+        "lowtime",
+        "mdcnt",
+        "mdvol",
+        "mscnt",
+        "msvol",
+        "open",
+        "opentime",
+        "price",
+        "value",
+        "volume",
+    )
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.open = self.high = self.low = 0
+        self.opentime = self.hightime = self.lowtime = self.chetime = "000000"
+        self.volume = self.value = self.mdvol = self.mdcnt = self.msvol = self.mscnt = self.cvol = 0
+        self.cgubun = "+"
+
+    def record(self, price: int, qty: int, notional: int, buy: bool | None, hms: str) -> None:
+        """Add one print; ``buy`` None is an auction print, which moves neither side's totals."""
+        if self.volume == 0:
+            self.open = self.high = self.low = price
+            self.opentime = self.hightime = self.lowtime = hms
+        elif price > self.high:
+            self.high, self.hightime = price, hms
+        elif price < self.low:
+            self.low, self.lowtime = price, hms
+        self.price = price
+        self.volume += qty
+        self.value += notional
+        self.cvol = qty
+        self.chetime = hms
+        if buy is None:
+            self.cgubun = "+"
+        elif buy:
+            self.msvol += qty
+            self.mscnt += 1
+            self.cgubun = "+"
+        else:
+            self.mdvol += qty
+            self.mdcnt += 1
+            self.cgubun = "-"
+
+
+class _Brokers:
+    """Cumulative member volumes and values on one venue, and what the last frame showed."""
+
+    __slots__ = ("md", "mdval", "ms", "msval", "shown_md", "shown_ms")
+
+    def __init__(self) -> None:
+        n = len(_MEMBERS)
+        self.md = [0] * n
+        self.ms = [0] * n
+        self.mdval = [0] * n
+        self.msval = [0] * n
+        self.shown_md = [0] * n
+        self.shown_ms = [0] * n
+
+    def add(self, seller: int, buyer: int, qty: int, notional: int) -> None:
+        self.md[seller] += qty
+        self.mdval[seller] += notional
+        self.ms[buyer] += qty
+        self.msval[buyer] += notional
+
+
+class _State:
+    """Everything the model knows about one instrument."""
+
+    __slots__ = (
+        "ask_cnt",
+        "ask_nxt",
+        "ask_px",
+        "ask_qty",
+        "auction_vol",
+        "basis_t",
+        "bid_cnt",
+        "bid_nxt",
+        "bid_px",
+        "bid_qty",
+        "brokers",
+        "day",
+        "depth",
+        "fair",
+        "family",
+        "hi",
+        "impv",
+        "inst",
+        "jnil_ratio",
+        "krx",
+        "lo",
+        "nxt",
+        "openyak",
+        "openyak0",
+        "pcache",
+        "qty_mean",
+        "ref",
+        "scale",
+        "tick",
+        "unt",
+        "vi_ref",
+        "vi_until_ns",
+        "years",
+        "yeprice",
+        "zone",
+    )
+
+    def __init__(self, inst: Instrument, family: str) -> None:
+        self.inst = inst
+        self.family = family
+        self.depth = 10 if family == "stock" else 5
+        self.scale = max(inst.scale, _decimals(inst.tick))
+        unit = 10**self.scale
+        self.ref = int(inst.ref_price * unit)
+        self.tick = self._tick_fn(inst, unit)
+        self.lo, self.hi = self._limits()
+        self.pcache: dict[int, str] = {}
+        self.fair = float(self.ref)
+        self.krx = _Tape(self.ref)
+        self.nxt = _Tape(self.ref)
+        self.unt = _Tape(self.ref)
+        self.brokers = {"krx": _Brokers(), "nxt": _Brokers()}
+        self.ask_px: list[int] = []
+        self.ask_qty: list[int] = []
+        self.ask_cnt: list[int] = []
+        self.ask_nxt: list[int] = []
+        self.bid_px: list[int] = []
+        self.bid_qty: list[int] = []
+        self.bid_cnt: list[int] = []
+        self.bid_nxt: list[int] = []
+        self.auction_vol = 0
+        self.yeprice = self.ref
+        self.vi_ref = self.ref
+        self.vi_until_ns = 0
+        self.day = -1
+        self.jnil_ratio = 1.0
+        self.openyak = self.openyak0 = 0
+        self.impv = 0.2
+        self.years = 0.1
+        self.basis_t = 0.0
+        self.zone: ZoneInfo | None = None
+        if family == "stock":
+            self.qty_mean = min(200_000, max(10, 2_000_000_000 // max(self.ref, 1)))
+        elif family == "deriv":
+            self.qty_mean = 40 if inst.market == "kfutures" else 80
+        else:
+            self.qty_mean = 8
+
+    @staticmethod
+    def _tick_fn(inst: Instrument, unit: int) -> Callable[[int], int]:
+        if inst.kind in ("stock", "spac"):
+            return _krx_stock_tick
+        if inst.market == "koptions":
+            small, big, edge = unit // 100, unit * 5 // 100, 10 * unit
+            return lambda p: small if p < edge else big
+        fixed = int(inst.tick * unit)
+        return lambda p: fixed
+
+    def _limits(self) -> tuple[int, int]:
+        tick = self.tick
+        if self.family != "stock":
+            return tick(0), 1 << 62
+        hi = self.ref * 13 // 10
+        hi -= hi % tick(hi)
+        lo = -(-self.ref * 7 // 10)
+        if lo % tick(lo):
+            lo += tick(lo) - lo % tick(lo)
+        return max(lo, 1), hi
+
+    def up(self, p: int) -> int:
+        return p + self.tick(p)
+
+    def down(self, p: int) -> int:
+        return p - self.tick(p - 1)
+
+    def pstr(self, p: int) -> str:
+        s = self.pcache.get(p)
+        if s is None:
+            s = self.pcache[p] = _scaled(p, self.scale)
+        return s
+
+
+class MarketModel:
+    """Books, tapes and frames for a universe of instruments; see the module docstring."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        rng: random.Random,
+        *,
+        quirky_overseas_prices: bool = False,
+        signed_changes: bool = False,
+    ) -> None:
+        self._instruments = {(i.market, i.symbol): i for i in instruments}
+        self._rng = rng
+        self._quirky = quirky_overseas_prices
+        self._signed = signed_changes
+        self._states: dict[tuple[str, str], _State] = {}
+        self._status: dict[str, str] = {}
+        self._k200 = self._k200_start()
+        self._k200_0 = self._k200
+        self._sec = -1
+        self._hms = "000000"
+        self._ymd = ""
+        self._offsets: dict[tuple[str, int], int] = {}
+
+    # -- public API --------------------------------------------------------------------------
+
+    def instrument(self, market: str, symbol: str) -> Instrument | None:
+        return self._instruments.get((market, symbol))
+
+    def phase(self, market: str, now_ns: int) -> str:
+        """``closed``, ``preopen``, ``open``, ``closing_auction`` or ``after`` at a time (Asia/Seoul)."""
+        schedule = _SCHEDULE[_FAMILY[market]]
+        sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
+        current = schedule[-1][1]
+        for start, name in schedule:
+            if sod < start:
+                break
+            current = name
+        return current
+
+    def activity(self, market: str, now_ns: int) -> float:
+        """Relative event rate: a burst at the open decaying over ~30 min, ~1 midday, rising to the close."""
+        family = _FAMILY[market]
+        phase = self.phase(market, now_ns)
+        sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
+        if phase == "closed":
+            return 0.0
+        if family == "overseas":
+            if sod >= _hm(22, 30) or sod < _hm(5, 0):
+                return 2.0
+            return 0.6 if sod < _hm(16, 0) else 1.0
+        if phase in ("preopen", "after"):
+            return 0.05
+        if phase == "closing_auction":
+            return 0.5
+        start, end = _OPEN_WINDOW[family]
+        t = sod - start
+        rise = max(0.0, (t - (end - start - 3600)) / 3600.0)
+        return 1.0 + 3.5 * math.exp(-t / 600.0) + 1.5 * rise
+
+    def status_events(self, now_ns: int) -> list[Frame]:
+        """JIF frames for every phase a market entered since the previous call.
+
+        The first call only notes the current phases (LS sends JIF on transitions only).
+        """
+        out: list[Frame] = []
+        for jangubun, market in _JIF_MARKETS:
+            family = _FAMILY[market]
+            phase = self.phase(market, now_ns)
+            last = self._status.get(jangubun)
+            self._status[jangubun] = phase
+            if last is None or last == phase:
+                continue
+            cycle = _CYCLE[family]
+            i = cycle.index(last)
+            while True:
+                i = (i + 1) % len(cycle)
+                code = _JSTATUS[family].get(cycle[i])
+                if code is not None:
+                    out.append(("JIF", {"jangubun": jangubun, "jstatus": code}))
+                if cycle[i] == phase:
+                    break
+        return out
+
+    def events(self, market: str, symbol: str, now_ns: int, want: Collection[str]) -> list[Frame]:
+        """Advance one instrument by one market event; frames for the TRs in ``want`` it produces."""
+        st = self._states.get((market, symbol))
+        if st is None:
+            inst = self._instruments.get((market, symbol))
+            if inst is None:
+                return []
+            st = self._states[(market, symbol)] = self._new_state(inst, now_ns)
+        phase = self.phase(market, now_ns)
+        day = (now_ns // _NS + _SEOUL_OFFSET_S - _DAY_CUT_S) // 86_400
+        if day != st.day:
+            self._new_day(st, day)
+        self._tick_time(now_ns)
+        rng = self._rng
+        if phase in _AUCTIONS and st.family != "overseas":
+            self._quote(st)
+            st.auction_vol += 1 + int(rng.expovariate(1.0) * st.qty_mean)
+            st.yeprice = st.bid_px[0] if st.fair < (st.bid_px[0] + st.ask_px[0]) / 2 else st.ask_px[0]
+            return self._render(st, want, now_ns, phase, traded=None)
+        if st.auction_vol:
+            return self._auction_print(st, want, now_ns, phase)
+        if phase != "open":
+            return []
+        if rng.random() < 0.4:
+            traded = self._trade(st)
+            if traded is not None:
+                return self._render(st, want, now_ns, phase, traded)
+        self._quote(st)
+        return self._render(st, want, now_ns, phase, traded=None)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _k200_start(self) -> float:
+        futures = sorted(
+            (i for i in self._instruments.values() if i.market == "kfutures" and i.kind == "future"),
+            key=lambda i: i.expiry,
+        )
+        if futures:
+            return float(futures[0].ref_price)
+        strikes = sorted(
+            float(i.strike) for i in self._instruments.values() if i.strike and i.market == "koptions"
+        )
+        return strikes[len(strikes) // 2] if strikes else 350.0
+
+    def _new_state(self, inst: Instrument, now_ns: int) -> _State:
+        rng = self._rng
+        family = _FAMILY[inst.market]
+        st = _State(inst, family)
+        st.jnil_ratio = rng.uniform(0.6, 1.6)
+        if family == "deriv":
+            st.openyak = st.openyak0 = rng.randrange(1_000, 300_000 if inst.kind == "future" else 30_000)
+            if inst.expiry:
+                expiry = dt.date(int(inst.expiry[:4]), int(inst.expiry[4:6]), 10)
+                today = dt.date(1970, 1, 1) + dt.timedelta(days=(now_ns // _NS + _SEOUL_OFFSET_S) // 86_400)
+                st.years = max(1, (expiry - today).days) / 365.0
+            st.basis_t = 0.03 * st.years
+            if inst.strike:
+                moneyness = abs(math.log(float(inst.strike) / self._k200))
+                st.impv = 0.14 + 0.6 * moneyness * moneyness + rng.uniform(0.0, 0.04)
+        if family == "overseas":
+            product = inst.product.removeprefix("O_")
+            st.zone = ZoneInfo(_OVERSEAS_ZONES.get(product, "America/Chicago"))
+        # Opening book: the bid at the reference price, the ask one tick above, contiguous outward.
+        bid = max(st.ref, st.lo)
+        if bid >= st.hi:
+            bid = st.down(st.hi)
+        st.bid_px.append(bid)
+        st.ask_px.append(st.up(bid))
+        for qty, cnt, nxt in ((st.bid_qty, st.bid_cnt, st.bid_nxt), (st.ask_qty, st.ask_cnt, st.ask_nxt)):
+            q = self._size(st)
+            qty.append(q)
+            cnt.append(self._count(st, q))
+            nxt.append(self._nxt_size(st, q))
+        self._refill(st, ask_side=False)
+        self._refill(st, ask_side=True)
+        return st
+
+    def _new_day(self, st: _State, day: int) -> None:
+        st.day = day
+        last = st.krx.price if st.krx.volume else st.ref
+        st.krx, st.nxt, st.unt = _Tape(last), _Tape(last), _Tape(last)
+        st.brokers = {"krx": _Brokers(), "nxt": _Brokers()}
+        st.auction_vol = 0
+        st.vi_until_ns = 0
+        st.openyak0 = st.openyak
+
+    def _size(self, st: _State) -> int:
+        return 1 + int(self._rng.expovariate(1.0) * st.qty_mean)
+
+    def _count(self, st: _State, qty: int) -> int:
+        """Orders resting in a level: its quantity over a typical order size, at least one."""
+        return max(1, min(qty, qty // max(1, st.qty_mean // 4) + (self._rng.random() < 0.5)))
+
+    def _nxt_size(self, st: _State, qty: int) -> int:
+        if st.family != "stock":
+            return 0
+        return int(qty * self._rng.random() * 0.25)
+
+    def _tick_time(self, now_ns: int) -> None:
+        sec = now_ns // _NS
+        if sec == self._sec:
+            return
+        self._sec = sec
+        local = sec + _SEOUL_OFFSET_S
+        sod = local % 86_400
+        self._hms = f"{sod // 3600:02d}{sod % 3600 // 60:02d}{sod % 60:02d}"
+        self._ymd = (dt.date(1970, 1, 1) + dt.timedelta(days=local // 86_400)).strftime("%Y%m%d")
+
+    # -- market events ---------------------------------------------------------------------------
+
+    def _walk_fair(self, st: _State) -> None:
+        ref = float(st.ref)
+        st.fair += (ref - st.fair) * 0.002 + ref * 0.0015 * self._rng.gauss(0.0, 1.0)
+
+    def _quote(self, st: _State) -> None:
+        """One quote change: improve the touch inside the spread, add to a level, or cancel from one."""
+        rng = self._rng
+        self._walk_fair(st)
+        r = rng.random()
+        bid, ask = st.bid_px[0], st.ask_px[0]
+        if r < 0.3 and st.up(bid) < ask:
+            if st.fair > (bid + ask) / 2:
+                p, px, qty, cnt, nxt = st.up(bid), st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
+            else:
+                p, px, qty, cnt, nxt = st.down(ask), st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
+            q = self._size(st)
+            px.insert(0, p)
+            qty.insert(0, q)
+            cnt.insert(0, self._count(st, q))
+            nxt.insert(0, self._nxt_size(st, q))
+            if len(px) > st.depth:
+                px.pop(), qty.pop(), cnt.pop(), nxt.pop()
+            return
+        ask_side = rng.random() < 0.5
+        px, qty, cnt, nxt = (
+            (st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt)
+            if ask_side
+            else (st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt)
+        )
+        i = min(len(px) - 1, int(rng.expovariate(0.5)))
+        if r < 0.65:
+            q = self._size(st)
+            if st.family == "stock" and rng.random() < 0.2:
+                nxt[i] += q
+            else:
+                qty[i] += q
+                cnt[i] += 1
+            return
+        take = rng.randint(1, qty[i])
+        if take < qty[i] or len(px) == 1:
+            qty[i] = max(1, qty[i] - take)
+            cnt[i] = max(1, min(cnt[i] - 1, qty[i]))
+            nxt[i] = nxt[i] // 2
+            return
+        del px[i], qty[i], cnt[i], nxt[i]
+        self._refill(st, ask_side)
+
+    def _refill(self, st: _State, ask_side: bool) -> None:
+        """Extend one side outward to full depth, within the price limits."""
+        if ask_side:
+            px, qty, cnt, nxt, outward = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt, st.up
+        else:
+            px, qty, cnt, nxt, outward = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt, st.down
+        while len(px) < st.depth:
+            p = outward(px[-1])
+            if p > st.hi or p < st.lo:
+                return
+            q = self._size(st)
+            px.append(p)
+            qty.append(q)
+            cnt.append(self._count(st, q))
+            nxt.append(self._nxt_size(st, q))
+
+    def _trade(self, st: _State) -> _Traded | None:
+        """An aggressive order that takes from the opposite side, walking levels if it is large."""
+        rng = self._rng
+        self._walk_fair(st)
+        last = st.krx.price if st.krx.volume else st.ref
+        x = (st.fair - last) / (st.ref * 0.01 + 1)
+        buy = rng.random() < 0.5 + 0.3 * max(-1.0, min(1.0, x))
+        if buy:
+            px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
+        else:
+            px, qty, cnt, nxt = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
+        on_nxt = st.family == "stock" and rng.random() < 0.15 and nxt[0] > 0
+        book = nxt if on_nxt else qty
+        avail = sum(book) - 1
+        if rng.random() < 0.05:
+            size = sum(book[:3])
+        else:
+            size = 1 + int(rng.expovariate(3.0) * book[0])
+        size = min(size, avail)
+        if size <= 0:
+            return None
+        before = last
+        remaining, notional, i, walked, price = size, 0, 0, 0, px[0]
+        while remaining:
+            take = min(book[i], remaining)
+            if take:
+                book[i] -= take
+                remaining -= take
+                notional += take * px[i]
+                price = px[i]
+            if book[i] == 0 and not on_nxt:
+                del px[i], qty[i], cnt[i], nxt[i]
+                walked += 1
+            else:
+                if not on_nxt:
+                    cnt[i] = max(1, min(cnt[i], qty[i]))
+                i += 1
+        self._refill(st, buy)
+        venue = "nxt" if on_nxt else "krx"
+        return _Traded(venue, buy, price, size, notional, walked, before)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _record(self, st: _State, traded: _Traded) -> None:
+        hms = self._hms
+        buy = None if traded.auction else traded.buy
+        tape = st.nxt if traded.venue == "nxt" else st.krx
+        tape.record(traded.price, traded.size, traded.notional, buy, hms)
+        st.unt.record(traded.price, traded.size, traded.notional, buy, hms)
+        if st.family == "stock":
+            seller = bisect_right(_MEMBER_CUM, self._rng.random() * _MEMBER_CUM[-1])
+            buyer = bisect_right(_MEMBER_CUM, self._rng.random() * _MEMBER_CUM[-1])
+            st.brokers[traded.venue].add(seller, buyer, traded.size, traded.notional)
+        elif st.family == "deriv":
+            delta = self._rng.randint(-1, 1) * (traded.size // 2)
+            st.openyak = max(0, st.openyak + delta)
+
+    def _auction_print(self, st: _State, want: Collection[str], now_ns: int, phase: str) -> list[Frame]:
+        size = st.auction_vol
+        st.auction_vol = 0
+        traded = _Traded("krx", True, st.yeprice, size, size * st.yeprice, 0, st.krx.price, auction=True)
+        return self._render(st, want, now_ns, phase, traded)
+
+    def _render(
+        self, st: _State, want: Collection[str], now_ns: int, phase: str, traded: _Traded | None
+    ) -> list[Frame]:
+        if traded is not None:
+            self._record(st, traded)
+        if st.family == "stock":
+            return self._render_stock(st, want, now_ns, phase, traded)
+        if st.family == "deriv":
+            return self._render_deriv(st, want, phase, traded)
+        return self._render_overseas(st, want, now_ns, traded)
+
+    # stocks
+
+    def _render_stock(
+        self, st: _State, want: Collection[str], now_ns: int, phase: str, traded: _Traded | None
+    ) -> list[Frame]:
+        book_tr, trade_tr, broker_tr, expected_tr = _MARKET_TRS[st.inst.market]
+        out: list[Frame] = []
+        auction = phase in _AUCTIONS
+        if book_tr in want:
+            out.append((book_tr, self._stock_book(st, book_tr, st.ask_qty, st.bid_qty, auction, "")))
+        if "NH1" in want:
+            out.append(("NH1", self._stock_book(st, "NH1", st.ask_nxt, st.bid_nxt, auction, "N")))
+        if "UH1" in want:
+            out.append(("UH1", self._unified_book(st, auction)))
+        if auction and expected_tr in want:
+            out.append((expected_tr, self._expected(st)))
+        if traded is None:
+            return out
+        code = st.inst.symbol
+        if traded.venue == "krx" and trade_tr in want:
+            out.append((trade_tr, self._stock_trade(st, trade_tr, st.krx, "KRX", None)))
+        if traded.venue == "nxt" and "NS3" in want:
+            out.append(("NS3", self._stock_trade(st, "NS3", st.nxt, "NXT", "N" + code)))
+        if "US3" in want:
+            exch = "NXT" if traded.venue == "nxt" else "KRX"
+            out.append(("US3", self._stock_trade(st, "US3", st.unt, exch, "U" + code)))
+        if not traded.auction:
+            if traded.venue == "krx" and broker_tr in want:
+                out.append((broker_tr, self._broker(st, broker_tr, [st.brokers["krx"]], st.krx, None)))
+            if traded.venue == "nxt" and "NK1" in want:
+                out.append(("NK1", self._broker(st, "NK1", [st.brokers["nxt"]], st.nxt, ("NXT", "N"))))
+            if "UK1" in want:
+                exch = "NXT" if traded.venue == "nxt" else "KRX"
+                brokers = [st.brokers["krx"], st.brokers["nxt"]]
+                out.append(("UK1", self._broker(st, "UK1", brokers, st.unt, (exch, "U"))))
+        if "VI_" in want and traded.venue == "krx":
+            vi = self._vi(st, traded, now_ns)
+            if vi is not None:
+                out.append(("VI_", vi))
+        return out
+
+    def _levels(self, st: _State, px: list[int], qty: list[int]) -> tuple[list[str], list[str]]:
+        pad = ["0"] * (st.depth - len(px))
+        pstr = st.pstr
+        return [pstr(p) for p in px] + pad, [str(q) for q in qty] + pad
+
+    def _stock_book(
+        self, st: _State, tr: str, ask_q: list[int], bid_q: list[int], auction: bool, prefix: str
+    ) -> Body:
+        ap, aq = self._levels(st, st.ask_px, ask_q)
+        bp, bq = self._levels(st, st.bid_px, bid_q)
+        mid = str((st.ask_px[0] + st.bid_px[0]) // 2)
+        values = [
+            self._hms,
+            *ap,
+            *bp,
+            *aq,
+            *bq,
+            str(sum(ask_q)),
+            str(sum(bid_q)),
+            "3" if auction else "1",
+            st.inst.symbol,
+            "",
+            str(st.nxt.volume if prefix else st.krx.volume),
+            mid,
+            "0",
+            "0",
+            "0",
+            "",
+        ]
+        if prefix:
+            values.append(prefix + st.inst.symbol)
+        return dict(zip(_NAMES[tr], values, strict=True))
+
+    def _unified_book(self, st: _State, auction: bool) -> Body:
+        ap, ak = self._levels(st, st.ask_px, st.ask_qty)
+        bp, bk = self._levels(st, st.bid_px, st.bid_qty)
+        _, an = self._levels(st, st.ask_px, st.ask_nxt)
+        _, bn = self._levels(st, st.bid_px, st.bid_nxt)
+        pad = ["0"] * (st.depth - len(st.ask_px))
+        au = [str(a + b) for a, b in zip(st.ask_qty, st.ask_nxt, strict=True)] + pad
+        pad = ["0"] * (st.depth - len(st.bid_px))
+        bu = [str(a + b) for a, b in zip(st.bid_qty, st.bid_nxt, strict=True)] + pad
+        ak_t, an_t, bk_t, bn_t = sum(st.ask_qty), sum(st.ask_nxt), sum(st.bid_qty), sum(st.bid_nxt)
+        mid = str((st.ask_px[0] + st.bid_px[0]) // 2)
+        nxt_on = an_t + bn_t > 0
+        values = [
+            self._hms,
+            *ap,
+            *bp,
+            *ak,
+            *an,
+            *au,
+            *bk,
+            *bn,
+            *bu,
+            str(ak_t),
+            str(an_t),
+            str(ak_t + an_t),
+            str(bk_t),
+            str(bn_t),
+            str(bk_t + bn_t),
+            "3" if auction else "1",
+            "1" if nxt_on else "0",
+            st.inst.symbol,
+            "",
+            str(st.unt.volume),
+            mid,
+            "0",
+            "0",
+            mid if nxt_on else "0",
+            "0",
+            "0",
+            "0",
+            "",
+            "0",
+            "",
+            "U" + st.inst.symbol,
+        ]
+        return dict(zip(_NAMES["UH1"], values, strict=True))
+
+    def _change(self, st: _State, price: int) -> tuple[str, str, str]:
+        """(sign code, change, rate) against the reference price; change unsigned unless configured."""
+        diff = price - st.ref
+        sign = _sign(diff, st.family == "stock" and price >= st.hi, st.family == "stock" and price <= st.lo)
+        change = _scaled(diff if self._signed else abs(diff), st.scale)
+        rate = f"{diff * 100 / st.ref:.2f}" if st.ref else "0.00"
+        return sign, change, rate
+
+    def _stock_trade(self, st: _State, tr: str, tape: _Tape, exch: str, ex_shcode: str | None) -> Body:
+        sign, change, rate = self._change(st, tape.price)
+        cpower = f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00"
+        values = [
+            tape.chetime,
+            sign,
+            change,
+            rate,
+            str(tape.price),
+            tape.opentime,
+            str(tape.open),
+            tape.hightime,
+            str(tape.high),
+            tape.lowtime,
+            str(tape.low),
+            tape.cgubun,
+            str(tape.cvol),
+            str(tape.volume),
+            str(tape.value // 1_000_000),
+            str(tape.mdvol),
+            str(tape.mdcnt),
+            str(tape.msvol),
+            str(tape.mscnt),
+            cpower,
+            str(tape.value // tape.volume if tape.volume else 0),
+            str(st.ask_px[0]),
+            str(st.bid_px[0]),
+            "00",
+            str(int(tape.volume * st.jnil_ratio)),
+            st.inst.symbol,
+            exch,
+        ]
+        if ex_shcode is not None:
+            values.append(ex_shcode)
+        return dict(zip(_NAMES[tr], values, strict=True))
+
+    def _broker(
+        self, st: _State, tr: str, tables: list[_Brokers], tape: _Tape, extra: tuple[str, str] | None
+    ) -> Body:
+        if len(tables) == 1:
+            md, ms, mdval, msval = tables[0].md, tables[0].ms, tables[0].mdval, tables[0].msval
+        else:
+            a, b = tables
+            md = [x + y for x, y in zip(a.md, b.md, strict=True)]
+            ms = [x + y for x, y in zip(a.ms, b.ms, strict=True)]
+            mdval = [x + y for x, y in zip(a.mdval, b.mdval, strict=True)]
+            msval = [x + y for x, y in zip(a.msval, b.msval, strict=True)]
+        shown = tables[0] if len(tables) == 1 else _unified_shown(st)
+        total = tape.volume or 1
+        top_md = sorted(range(len(md)), key=md.__getitem__, reverse=True)[:5]
+        top_ms = sorted(range(len(ms)), key=ms.__getitem__, reverse=True)[:5]
+
+        def col(top: list[int], vol: list[int], val: list[int], last: list[int]) -> list[list[str]]:
+            codes, names, vols, rates, chas, vals, avgs = [], [], [], [], [], [], []
+            for i in top:
+                codes.append(_MEMBERS[i][0])
+                names.append(_MEMBERS[i][1])
+                vols.append(str(vol[i]))
+                rates.append(f"{vol[i] * 100 / total:.2f}")
+                chas.append(str(vol[i] - last[i]))
+                vals.append(str(val[i] // 1_000_000))
+                avgs.append(str(val[i] // vol[i]) if vol[i] else "0")
+            return [codes, names, vols, rates, chas, vals, avgs]
+
+        sc, sn, sv, sr, sch, sval, savg = col(top_md, md, mdval, shown.shown_md)
+        bc, bn, bv, br, bch, bval, bavg = col(top_ms, ms, msval, shown.shown_ms)
+        fmd = sum(md[i] for i in _FOREIGN)
+        fms = sum(ms[i] for i in _FOREIGN)
+        fmd_cha = fmd - sum(shown.shown_md[i] for i in _FOREIGN)
+        fms_cha = fms - sum(shown.shown_ms[i] for i in _FOREIGN)
+        fmdval = sum(mdval[i] for i in _FOREIGN)
+        fmsval = sum(msval[i] for i in _FOREIGN)
+        shown.shown_md[:] = md
+        shown.shown_ms[:] = ms
+        values = [
+            *sc,
+            *bc,
+            *sn,
+            *bn,
+            *sv,
+            *bv,
+            *sr,
+            *br,
+            *sch,
+            *bch,
+            f"{fmd:010d}",
+            f"{fms:010d}",
+            f"{fmd * 100 / total:.2f}" if fmd else "0.0",
+            f"{fms * 100 / total:.2f}" if fms else "0.0",
+            f"{fmd_cha:010d}",
+            f"{fms_cha:010d}",
+            st.inst.symbol,
+            *sval,
+            *bval,
+            *savg,
+            *bavg,
+            str(fmdval // 1_000_000),
+            str(fmsval // 1_000_000),
+            str(fmdval // fmd) if fmd else " ",
+            str(fmsval // fms) if fms else " ",
+        ]
+        if extra is not None:
+            values += [self._hms, extra[0], extra[1] + st.inst.symbol]
+        return dict(zip(_NAMES[tr], values, strict=True))
+
+    def _expected(self, st: _State) -> Body:
+        sign, change, rate = self._change(st, st.yeprice)
+        values = [
+            self._hms,
+            str(st.yeprice),
+            str(st.auction_vol),
+            sign,
+            change,
+            rate,
+            str(st.ask_px[0]),
+            str(st.bid_px[0]),
+            str(st.ask_qty[0]),
+            str(st.bid_qty[0]),
+            st.inst.symbol,
+            "KRX",
+        ]
+        return dict(zip(_NAMES["YS3"], values, strict=True))
+
+    def _vi(self, st: _State, traded: _Traded, now_ns: int) -> Body | None:
+        """VI_: static at ±10% from its base, dynamic when one order walks 3+ levels; released 2 min later."""
+        code = st.inst.symbol
+        if st.vi_until_ns and now_ns >= st.vi_until_ns:
+            st.vi_until_ns = 0
+            return dict(zip(_NAMES["VI_"], ["0", "0", "0", "0", code, code, self._hms, "KRX"], strict=True))
+        if st.vi_until_ns or traded.auction:
+            return None
+        static = abs(traded.price - st.vi_ref) * 10 >= st.vi_ref
+        dynamic = traded.walked >= 3
+        if not (static or dynamic):
+            return None
+        gubun = "3" if static and dynamic else "1" if static else "2"
+        svi = str(st.vi_ref) if static else "0"
+        dvi = str(traded.before) if dynamic else "0"
+        if static:
+            st.vi_ref = traded.price
+        st.vi_until_ns = now_ns + 120 * _NS
+        values = [gubun, svi, dvi, str(traded.price), code, code, self._hms, "KRX"]
+        return dict(zip(_NAMES["VI_"], values, strict=True))
+
+    # KRX derivatives
+
+    def _render_deriv(
+        self, st: _State, want: Collection[str], phase: str, traded: _Traded | None
+    ) -> list[Frame]:
+        futures = st.inst.market == "kfutures"
+        book_trs = ("FH9", "FH0") if futures else ("OH0",)
+        trade_trs = ("FC9", "FC0") if futures else ("OC0",)
+        out: list[Frame] = []
+        book: Body | None = None
+        for tr in book_trs:
+            if tr in want:
+                book = book or self._deriv_book(st, tr, phase)
+                out.append((tr, book if tr == book_trs[0] else dict(book)))
+        if traded is None:
+            return out
+        if futures and st.inst.kind == "future":
+            self._k200 = traded.price / 10**st.scale / (1.0 + st.basis_t) + self._rng.gauss(0.0, 0.05)
+        elif not futures:
+            self._k200 += (self._k200_0 - self._k200) * 0.001 + self._rng.gauss(0.0, 0.02)
+        trade: Body | None = None
+        for tr in trade_trs:
+            if tr in want:
+                trade = trade or (self._fut_trade(st, tr, phase) if futures else self._opt_trade(st, phase))
+                out.append((tr, trade if tr == trade_trs[0] else dict(trade)))
+        return out
+
+    def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
+        ap, aq = self._levels(st, st.ask_px, st.ask_qty)
+        bp, bq = self._levels(st, st.bid_px, st.bid_qty)
+        pad = ["0"] * (st.depth - len(st.ask_px))
+        ac = [str(c) for c in st.ask_cnt] + pad
+        pad = ["0"] * (st.depth - len(st.bid_px))
+        bc = [str(c) for c in st.bid_cnt] + pad
+        values = [
+            self._hms,
+            *ap,
+            *bp,
+            *aq,
+            *bq,
+            *ac,
+            *bc,
+            str(sum(st.ask_qty)),
+            str(sum(st.bid_qty)),
+            str(sum(st.ask_cnt)),
+            str(sum(st.bid_cnt)),
+            st.inst.symbol,
+            "1" if phase in _AUCTIONS else "0",
+            "",
+        ]
+        return dict(zip(_NAMES[tr], values, strict=True))
+
+    def _deriv_common(self, st: _State) -> list[str]:
+        tape = st.krx
+        sign, change, rate = self._change(st, tape.price)
+        pstr = st.pstr
+        cpower = f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00"
+        value = tape.value * _KRX_MULTIPLIER // (10**st.scale * 1_000_000)
+        return [
+            tape.chetime,
+            sign,
+            change,
+            rate,
+            pstr(tape.price),
+            pstr(tape.open),
+            pstr(tape.high),
+            pstr(tape.low),
+            tape.cgubun,
+            str(tape.cvol),
+            str(tape.volume),
+            str(value),
+            str(tape.mdvol),
+            str(tape.mdcnt),
+            str(tape.msvol),
+            str(tape.mscnt),
+            cpower,
+            pstr(st.ask_px[0]),
+            pstr(st.bid_px[0]),
+            str(st.openyak),
+        ]
+
+    def _fut_trade(self, st: _State, tr: str, phase: str) -> Body:
+        k200 = self._k200
+        price = st.krx.price / 10**st.scale
+        theory = k200 * (1.0 + st.basis_t)
+        values = [
+            *self._deriv_common(st),
+            f"{k200:.2f}",
+            f"{theory:.2f}",
+            f"{(price - theory) * 100 / theory:.2f}",
+            f"{price - k200:.2f}",
+            f"{theory - k200:.2f}",
+            str(st.openyak - st.openyak0),
+            _jgubun(phase),
+            str(int(st.krx.volume * st.jnil_ratio)),
+            st.inst.symbol,
+        ]
+        return dict(zip(_NAMES[tr], values, strict=True))
+
+    def _opt_trade(self, st: _State, phase: str) -> Body:
+        k200 = self._k200
+        strike = float(st.inst.strike or Decimal(0)) or k200
+        call = st.inst.kind != "put"
+        price = st.krx.price / 10**st.scale
+        theory = _black_scholes(k200, strike, st.years, st.impv, call)
+        intrinsic = max(0.0, k200 - strike) if call else max(0.0, strike - k200)
+        values = [
+            *self._deriv_common(st),
+            f"{k200:.2f}",
+            f"{k200 * 7.65:.2f}",
+            f"{theory:.2f}",
+            f"{st.impv * 100:.2f}",
+            str(st.openyak - st.openyak0),
+            f"{max(0.0, price - intrinsic):.2f}",
+            _jgubun(phase),
+            str(int(st.krx.volume * st.jnil_ratio)),
+            st.inst.symbol,
+        ]
+        return dict(zip(_NAMES["OC0"], values, strict=True))
+
+    # overseas
+
+    def _local(self, zone: ZoneInfo, sec: int) -> int:
+        """Exchange-local seconds since the epoch (offset cached per 15 minutes)."""
+        key = (zone.key, sec // 900)
+        offset = self._offsets.get(key)
+        if offset is None:
+            delta = dt.datetime.fromtimestamp(sec, tz=zone).utcoffset()
+            offset = int(delta.total_seconds()) if delta is not None else 0
+            if len(self._offsets) > 4096:
+                self._offsets.clear()
+            self._offsets[key] = offset
+        return sec + offset
+
+    def _ovs_price(self, st: _State, p: int) -> str:
+        s = st.pstr(p)
+        return "0." + s.rjust(9) if self._quirky else s
+
+    def _render_overseas(
+        self, st: _State, want: Collection[str], now_ns: int, traded: _Traded | None
+    ) -> list[Frame]:
+        options = st.inst.market == "ooptions"
+        book_tr, trade_tr = ("WOH", "WOC") if options else ("OVH", "OVC")
+        symbol = st.inst.symbol.ljust(16) if options else st.inst.symbol
+        assert st.zone is not None
+        local = self._local(st.zone, now_ns // _NS)
+        lsod = local % 86_400
+        local_hms = f"{lsod // 3600:02d}{lsod % 3600 // 60:02d}{lsod % 60:02d}"
+        out: list[Frame] = []
+        if book_tr in want:
+            price = self._ovs_price
+            pad = ["0"] * (st.depth - len(st.ask_px))
+            ap = [price(st, p) for p in st.ask_px] + pad
+            aq = [str(q) for q in st.ask_qty] + pad
+            ac = [str(c) for c in st.ask_cnt] + pad
+            pad = ["0"] * (st.depth - len(st.bid_px))
+            bp = [price(st, p) for p in st.bid_px] + pad
+            bq = [str(q) for q in st.bid_qty] + pad
+            bc = [str(c) for c in st.bid_cnt] + pad
+            values = [
+                symbol,
+                local_hms,
+                *ap,
+                *bp,
+                *aq,
+                *bq,
+                *ac,
+                *bc,
+                str(sum(st.ask_cnt)),
+                str(sum(st.bid_cnt)),
+                str(sum(st.ask_qty)),
+                str(sum(st.bid_qty)),
+            ]
+            out.append((book_tr, dict(zip(_NAMES[book_tr], values, strict=True))))
+        if traded is None or trade_tr not in want:
+            return out
+        tape = st.krx
+        sign, change, rate = self._change(st, tape.price)
+        local_date = dt.date(1970, 1, 1) + dt.timedelta(days=local // 86_400)
+        session_end = (
+            local_date + dt.timedelta(days=1)
+            if st.zone.key == "America/Chicago" and lsod >= 61_200
+            else local_date
+        )
+        values = [
+            symbol,
+            local_date.strftime("%Y%m%d"),
+            self._ymd,
+            local_hms,
+            self._hms,
+            self._ovs_price(st, tape.price),
+            "0." + change.rjust(9) if self._quirky else change,
+            sign,
+            self._ovs_price(st, tape.open),
+            self._ovs_price(st, tape.high),
+            self._ovs_price(st, tape.low),
+            rate,
+            str(tape.cvol),
+            str(tape.volume),
+            tape.cgubun,
+            "",
+            "",
+            session_end.strftime("%Y%m%d"),
+        ]
+        out.append((trade_tr, dict(zip(_NAMES[trade_tr], values, strict=True))))
+        return out
+
+
+class _Traded:
+    """What one trade event did: venue, aggressor side, print price and size, levels removed."""
+
+    __slots__ = ("auction", "before", "buy", "notional", "price", "size", "venue", "walked")
+
+    def __init__(
+        self,
+        venue: str,
+        buy: bool,
+        price: int,
+        size: int,
+        notional: int,
+        walked: int,
+        before: int,
+        auction: bool = False,
+    ) -> None:
+        self.venue = venue
+        self.buy = buy
+        self.price = price
+        self.size = size
+        self.notional = notional
+        self.walked = walked
+        self.before = before
+        self.auction = auction
+
+
+def _unified_shown(st: _State) -> _Brokers:
+    """The 통합 broker view keeps its own 'last shown' snapshot, separate from each venue's."""
+    shown = st.brokers.get("unt")
+    if shown is None:
+        shown = st.brokers["unt"] = _Brokers()
+    return shown
+
+
+def _jgubun(phase: str) -> str:
+    """장운영정보 in FC0/OC0: LS's example shows "40" in the regular session; other codes are guesses."""
+    return {"preopen": "10", "closing_auction": "50"}.get(phase, "40")
+
+
+def _black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
+    if years <= 0 or vol <= 0 or spot <= 0 or strike <= 0:
+        return max(0.0, spot - strike) if call else max(0.0, strike - spot)
+    sd = vol * math.sqrt(years)
+    d1 = (math.log(spot / strike) + 0.5 * sd * sd) / sd
+    d2 = d1 - sd
+    n1 = 0.5 * (1.0 + math.erf(d1 / math.sqrt(2.0)))
+    n2 = 0.5 * (1.0 + math.erf(d2 / math.sqrt(2.0)))
+    if call:
+        return spot * n1 - strike * n2
+    return strike * (1.0 - n2) - spot * (1.0 - n1)
