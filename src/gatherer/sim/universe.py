@@ -507,7 +507,8 @@ def _overseas(
     for ocode, oname, under, otick_s, step_s, vol in _OOPT_SPECS:
         base = products[under]
         otick, step = _d(otick_s), _d(step_s)
-        dot = max(-otick.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+        exponent = otick.normalize().as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         products[ocode] = OverseasProduct(
             ocode,
             oname,
@@ -517,7 +518,7 @@ def _overseas(
             base.gds_cd,
             otick,
             base.tick_value,
-            int(dot),
+            places,
             base.contract_amount,
             base.margin,
             base.start_time,
@@ -546,7 +547,7 @@ def _overseas(
                             symbol,
                             name,
                             premium,
-                            int(dot),
+                            places,
                             kind,
                             otick,
                             ocode,

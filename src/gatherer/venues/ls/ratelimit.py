@@ -96,7 +96,7 @@ def wait_s(call_times: Iterable[float], now: float, per_s: float, window_s: floa
 
 def backoff_s(attempt: int, *, base_s: float, cap_s: float, rnd: random.Random) -> float:
     """Capped exponential backoff with full jitter in its upper half: attempt 0 -> ~base_s."""
-    ceiling = min(cap_s, base_s * (2**attempt))
+    ceiling = min(cap_s, base_s * 2.0**attempt)
     return ceiling / 2 + rnd.random() * ceiling / 2
 
 
