@@ -188,6 +188,20 @@ def _sign(change: int, at_upper: bool, at_lower: bool) -> str:
     return "2" if change > 0 else "5" if change < 0 else "3"
 
 
+class _PriceStrs(dict[int, str]):
+    """Price (integer units of 10**-scale) -> its wire string, formatted once per distinct price."""
+
+    __slots__ = ("scale",)
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def __missing__(self, p: int) -> str:
+        s = self[p] = _scaled(p, self.scale)
+        return s
+
+
 class _Tape:
     """One venue's view of the day's prints for one instrument."""
 
@@ -314,7 +328,7 @@ class _State:
         self.ref = int(inst.ref_price * unit)
         self.tick = self._tick_fn(inst, unit)
         self.lo, self.hi = self._limits()
-        self.pcache: dict[int, str] = {}
+        self.pcache = _PriceStrs(self.scale)
         self.fair = float(self.ref)
         self.krx = _Tape(self.ref)
         self.nxt = _Tape(self.ref)
@@ -374,10 +388,7 @@ class _State:
         return p - self.tick(p - 1)
 
     def pstr(self, p: int) -> str:
-        s = self.pcache.get(p)
-        if s is None:
-            s = self.pcache[p] = _scaled(p, self.scale)
-        return s
+        return self.pcache[p]
 
 
 class MarketModel:
@@ -480,7 +491,7 @@ class MarketModel:
         rng = self._rng
         if phase in _AUCTIONS and st.family != "overseas":
             self._quote(st)
-            st.auction_vol += 1 + int(rng.expovariate(1.0) * st.qty_mean)
+            st.auction_vol += 1 + int(rng.expovariate(1.0) * st.qty_mean / 20)
             st.yeprice = st.bid_px[0] if st.fair < (st.bid_px[0] + st.ask_px[0]) / 2 else st.ask_px[0]
             return self._render(st, want, now_ns, phase, traded=None)
         if st.auction_vol:
@@ -754,8 +765,7 @@ class MarketModel:
 
     def _levels(self, st: _State, px: list[int], qty: list[int]) -> tuple[list[str], list[str]]:
         pad = ["0"] * (st.depth - len(px))
-        pstr = st.pstr
-        return [pstr(p) for p in px] + pad, [str(q) for q in qty] + pad
+        return [*map(st.pcache.__getitem__, px), *pad], [*map(str, qty), *pad]
 
     def _stock_book(
         self, st: _State, tr: str, ask_q: list[int], bid_q: list[int], auction: bool, prefix: str
@@ -1014,10 +1024,8 @@ class MarketModel:
     def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
         ap, aq = self._levels(st, st.ask_px, st.ask_qty)
         bp, bq = self._levels(st, st.bid_px, st.bid_qty)
-        pad = ["0"] * (st.depth - len(st.ask_px))
-        ac = [str(c) for c in st.ask_cnt] + pad
-        pad = ["0"] * (st.depth - len(st.bid_px))
-        bc = [str(c) for c in st.bid_cnt] + pad
+        _, ac = self._levels(st, st.ask_px, st.ask_cnt)
+        _, bc = self._levels(st, st.bid_px, st.bid_cnt)
         values = [
             self._hms,
             *ap,
@@ -1119,8 +1127,12 @@ class MarketModel:
         return sec + offset
 
     def _ovs_price(self, st: _State, p: int) -> str:
-        s = st.pstr(p)
-        return "0." + s.rjust(9) if self._quirky else s
+        return self._quirk(st.pcache[p]) if self._quirky else st.pcache[p]
+
+    @staticmethod
+    def _quirk(text: str) -> str:
+        """LS's documented OVH/OVC rendering, e.g. "0. 14997.75" (§2.5): for fault tests only."""
+        return text if text == "0" else "0." + text.rjust(9)
 
     def _render_overseas(
         self, st: _State, want: Collection[str], now_ns: int, traded: _Traded | None
@@ -1134,15 +1146,13 @@ class MarketModel:
         local_hms = f"{lsod // 3600:02d}{lsod % 3600 // 60:02d}{lsod % 60:02d}"
         out: list[Frame] = []
         if book_tr in want:
-            price = self._ovs_price
-            pad = ["0"] * (st.depth - len(st.ask_px))
-            ap = [price(st, p) for p in st.ask_px] + pad
-            aq = [str(q) for q in st.ask_qty] + pad
-            ac = [str(c) for c in st.ask_cnt] + pad
-            pad = ["0"] * (st.depth - len(st.bid_px))
-            bp = [price(st, p) for p in st.bid_px] + pad
-            bq = [str(q) for q in st.bid_qty] + pad
-            bc = [str(c) for c in st.bid_cnt] + pad
+            ap, aq = self._levels(st, st.ask_px, st.ask_qty)
+            bp, bq = self._levels(st, st.bid_px, st.bid_qty)
+            _, ac = self._levels(st, st.ask_px, st.ask_cnt)
+            _, bc = self._levels(st, st.bid_px, st.bid_cnt)
+            if self._quirky:
+                ap = [self._quirk(p) for p in ap]
+                bp = [self._quirk(p) for p in bp]
             values = [
                 symbol,
                 local_hms,
@@ -1175,7 +1185,7 @@ class MarketModel:
             local_hms,
             self._hms,
             self._ovs_price(st, tape.price),
-            "0." + change.rjust(9) if self._quirky else change,
+            self._quirk(change) if self._quirky else change,
             sign,
             self._ovs_price(st, tape.open),
             self._ovs_price(st, tape.high),
