@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gatherer.clock import SEOUL
-from gatherer.sim.server import Simulator, SimSettings
+from gatherer.sim.server import SimSettings, Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 

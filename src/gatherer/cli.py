@@ -57,7 +57,7 @@ def _parse_start(text: str | None) -> dt.datetime | None:
 
 
 async def _sim(args: argparse.Namespace) -> int:
-    from gatherer.sim.server import FAULTS, Simulator, SimSettings
+    from gatherer.sim.server import FAULTS, SimSettings, Simulator
     from gatherer.sim.state import Credentials, VenueLimits
     from gatherer.sim.ws_api import StreamSettings
 
@@ -87,7 +87,9 @@ async def _sim(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with Simulator(settings) as sim:
         out.print(f"LS simulator ready\n  rest_url = {sim.rest_url}\n  ws_url   = {sim.ws_url}")
-        out.print(f"  faults   = POST {sim.rest_url}/_sim/fault  (or: gatherer fault NAME --url {sim.rest_url})")
+        out.print(
+            f"  faults   = POST {sim.rest_url}/_sim/fault  (or: gatherer fault NAME --url {sim.rest_url})"
+        )
         sys.stdout.flush()
         index = 0
         while not stop.is_set():
@@ -147,7 +149,9 @@ async def _symbols(args: argparse.Namespace) -> int:
         view.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     out.print(view)
     if len(shown) < len(rows):
-        console.print(f"showing {len(shown)} of {len(rows):,}; --limit 0 shows all, --format csv for everything")
+        console.print(
+            f"showing {len(shown)} of {len(rows):,}; --limit 0 shows all, --format csv for everything"
+        )
     return 0
 
 
@@ -185,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="universe and market seed")
     s.add_argument("--appkey", help="accept only this app key (default: any)")
     s.add_argument("--appsecret", help="accept only this app secret (default: any)")
-    s.add_argument("--rate", type=float, default=2000.0, help="data frames/s at midday activity (default 2000)")
+    s.add_argument(
+        "--rate", type=float, default=2000.0, help="data frames/s at midday activity (default 2000)"
+    )
     s.add_argument("--start", help="simulated start time, e.g. 09:00 or 2026-11-25T08:55 (Asia/Seoul)")
     s.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     s.add_argument("--max-connections", type=int, default=20, help="connections per app key")

@@ -78,7 +78,7 @@ class ScaledClock:
         return (self._base.monotonic() - self._t0) * self._speed
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def to_seoul(ns: int) -> dt.datetime:

@@ -101,12 +101,13 @@ def _validate(cfg: Config) -> list[str]:
             unknown = [c for c in mc.channels if c not in known]
             if unknown:
                 problems.append(
-                    f"markets.{market}.channels: {unknown!r} not available; expected some of {', '.join(known)}"
+                    f"markets.{market}.channels: {unknown!r} not available;"
+                    f" expected some of {', '.join(known)}"
                 )
             if not mc.channels:
                 problems.append(f"markets.{market}.channels: empty; leave the market out instead")
         if not _CUTOFF.match(mc.cutoff):
-            problems.append(f"markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as \"07:30\"")
+            problems.append(f'markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as "07:30"')
     return problems
 
 
@@ -133,11 +134,13 @@ def parse_config(text: str | bytes, source: str = "<config>") -> Config:
     if not isinstance(markets_raw, dict):
         problems.append("markets: expected tables such as [markets.kospi]")
         markets_raw = {}
-    markets = {name: _convert(m, MarketConfig, f"markets.{name}", problems) for name, m in markets_raw.items()}
+    markets = {
+        name: _convert(m, MarketConfig, f"markets.{name}", problems) for name, m in markets_raw.items()
+    }
     base = _convert(raw, Config, "", problems)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
-    cfg = msgspec.structs.replace(base, markets=markets)
+    cfg: Config = msgspec.structs.replace(base, markets=markets)
     problems = _validate(cfg)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
@@ -149,7 +152,9 @@ def load_config(path: str | Path) -> Config:
     try:
         data = p.read_bytes()
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {p} does not exist; pass --config with the path of your TOML file") from exc
+        raise ConfigError(
+            f"config file {p} does not exist; pass --config with the path of your TOML file"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
     return parse_config(data, str(p))

@@ -52,7 +52,9 @@ class SubscriptionRefused(GathererError):
         self.tr_key = tr_key
         self.rsp_cd = rsp_cd
         self.rsp_msg = rsp_msg
-        super().__init__(f"registration {tr_cd} {tr_key.strip()!r} refused: rsp_cd={rsp_cd} rsp_msg={rsp_msg}")
+        super().__init__(
+            f"registration {tr_cd} {tr_key.strip()!r} refused: rsp_cd={rsp_cd} rsp_msg={rsp_msg}"
+        )
 
 
 class JournalCorrupt(GathererError):

@@ -15,14 +15,20 @@ import pytest
 from gatherer.errors import SessionLost, SubscriptionRefused
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
-from gatherer.sim.ws_api import BAD_TOKEN, TOO_FAST, TOO_MANY_CONNECTIONS, TOO_MANY_REGISTRATIONS, UNKNOWN_TR
-from gatherer.sim.ws_api import StreamSettings
+from gatherer.sim.ws_api import (
+    BAD_TOKEN,
+    TOO_FAST,
+    TOO_MANY_CONNECTIONS,
+    TOO_MANY_REGISTRATIONS,
+    UNKNOWN_TR,
+    StreamSettings,
+)
 from gatherer.venues.ls.auth import issue_token
 from gatherer.venues.ls.catalog import CATALOG, MARKET_CHANNELS
 from gatherer.venues.ls.keys import format_tr_key
 from gatherer.venues.ls.ws import Session
 
-from ..conftest import sim_settings
+from ..conftest import MIDDAY, sim_settings
 
 WAIT_S = 20.0
 
@@ -99,7 +105,7 @@ async def test_every_market_channel_is_acknowledged_and_streams_its_table(sim: S
 
 @pytest.mark.parametrize(
     "tr_cd",
-    sorted(tr for tr, spec in CATALOG.items() if spec.markets),
+    sorted(tr for tr, spec in CATALOG.items() if spec.markets and spec.channel != "expected"),
 )
 async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator, tr_cd: str) -> None:
     spec = CATALOG[tr_cd]
@@ -111,8 +117,6 @@ async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator,
     session = await Session.connect(sim.ws_url, "t-1", rec)
     ack = await session.subscribe(token, tr_cd, tr_key, check=True)
     assert ack.accepted and ack.rsp_cd == "00000" and ack.tr_type == "3"
-    if spec.channel == "expected":
-        pytest.skip(f"{tr_cd} streams only during the call auctions; covered by the market model tests")
     await rec.until(lambda: bool(rec.data.get((tr_cd, tr_key))))
     body = rec.data[(tr_cd, tr_key)][0]
     assert set(body) == set(spec.names)
@@ -211,9 +215,13 @@ async def test_registration_rate_limit_is_enforced_and_pacing_respects_it() -> N
         burst = await session.subscribe_many(token, [("H1_", s) for s in symbols[:12]], per_s=0, window=100)
         refused = [a for a in burst if not a.accepted]
         assert refused and all((a.rsp_cd, a.rsp_msg) == TOO_FAST for a in refused)
-        paced = await session.subscribe_many(token, [("S3_", s) for s in symbols[12:]], per_s=8)
-        assert all(a.accepted for a in paced)
+        # A client that paces itself under the limit from the start is never refused.
+        other = await token_for(sim, "app-key-b")
+        paced_session = await Session.connect(sim.ws_url, "t-2", Recorder())
+        paced = await paced_session.subscribe_many(other, [("S3_", s) for s in symbols[12:]], per_s=8)
+        assert all(a.accepted for a in paced), [a for a in paced if not a.accepted]
         await session.close()
+        await paced_session.close()
 
 
 async def test_dropped_connection_ends_the_session_and_fails_pending_acks(sim: Simulator) -> None:
@@ -274,9 +282,15 @@ def _is_complete_frame(payload: bytes, names: tuple[str, ...]) -> bool:
         body = frame["body"]
         if "rsp_cd" in frame["header"]:
             return True
-        return isinstance(body, dict) and set(body) == set(names) and all(
-            v.strip().lstrip("+-").replace(".", "", 1).isdigit() or not v.strip() or not v.strip()[0].isdigit()
-            for v in body.values()
+        return (
+            isinstance(body, dict)
+            and set(body) == set(names)
+            and all(
+                v.strip().lstrip("+-").replace(".", "", 1).isdigit()
+                or not v.strip()
+                or not v.strip()[0].isdigit()
+                for v in body.values()
+            )
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
@@ -307,3 +321,18 @@ async def test_every_frame_is_handed_over_raw_with_a_receive_time(sim: Simulator
     assert session.frames_total >= len(rec.raw) - 1
     assert any(b'"rsp_cd"' in p for p, _ in rec.raw), "the ack itself is handed over too"
     await session.close()
+
+
+@pytest.mark.parametrize("tr_cd", ["YS3", "YK3"])
+async def test_expected_prices_stream_during_the_opening_auction(tr_cd: str) -> None:
+    preopen = MIDDAY.replace(hour=8, minute=40)
+    async with Simulator(sim_settings(start=preopen)) as sim:
+        market = CATALOG[tr_cd].markets[0]
+        symbol = sample_symbol(sim, market)
+        token = await token_for(sim)
+        rec = Recorder()
+        session = await Session.connect(sim.ws_url, "t-1", rec)
+        await session.subscribe(token, tr_cd, format_tr_key(tr_cd, symbol), check=True)
+        await rec.until(lambda: bool(rec.data.get((tr_cd, symbol))))
+        assert set(rec.data[(tr_cd, symbol)][0]) == set(CATALOG[tr_cd].names)
+        await session.close()

@@ -10,8 +10,14 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "gatherer"
 
 # Shared leaves anyone may import: the error types, the clock, the config, and the
 # venue's TR catalog and key formats (pure data about the protocol).
-LEAVES = {"gatherer", "gatherer.errors", "gatherer.clock", "gatherer.config",
-          "gatherer.venues.ls.catalog", "gatherer.venues.ls.keys"}
+LEAVES = {
+    "gatherer",
+    "gatherer.errors",
+    "gatherer.clock",
+    "gatherer.config",
+    "gatherer.venues.ls.catalog",
+    "gatherer.venues.ls.keys",
+}
 # What each stage may import besides the leaves (itself included).
 ALLOWED: dict[str, set[str]] = {
     "venues": {"venues"},

@@ -47,7 +47,8 @@ def select(cfg: Config, masters: Mapping[str, Sequence[str]]) -> list[Registrati
             if missing:
                 shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
                 problems.append(
-                    f"markets.{market}.symbols: {len(missing)} code(s) not in today's {market} master: {shown}"
+                    f"markets.{market}.symbols: {len(missing)} code(s)"
+                    f" not in today's {market} master: {shown}"
                     f" (see `gatherer symbols --market {market}`)"
                 )
             symbols = [s for s in dict.fromkeys(mc.symbols) if s in known]

@@ -54,7 +54,9 @@ class SimSettings:
 class Simulator:
     """A faithful stand-in for the LS Open API on loopback."""
 
-    def __init__(self, settings: SimSettings, *, clock: Clock | None = None, on_sent: SentHook | None = None) -> None:
+    def __init__(
+        self, settings: SimSettings, *, clock: Clock | None = None, on_sent: SentHook | None = None
+    ) -> None:
         self.settings = settings
         self._clock_arg = clock
         self._on_sent = on_sent
@@ -91,7 +93,11 @@ class Simulator:
         add_rest_routes(
             app,
             RestContext(
-                tokens=self.tokens, limits=s.limits, faults=self.faults, universe=self.universe, clock=self.clock
+                tokens=self.tokens,
+                limits=s.limits,
+                faults=self.faults,
+                universe=self.universe,
+                clock=self.clock,
             ),
         )
         app.router.add_get("/websocket", self.hub.handle)
@@ -101,9 +107,7 @@ class Simulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, s.port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
         self._task = asyncio.create_task(self.hub.run(), name="sim-stream")
         self._task.add_done_callback(_report_end)
         log.info("simulator listening", extra={"rest_url": self.rest_url, "ws_url": self.ws_url})
@@ -165,7 +169,9 @@ class Simulator:
     async def _fault_endpoint(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
         try:
-            n = self.inject(str(body.get("fault")), conn_id=body.get("conn_id"), count=int(body.get("count", 1)))
+            n = self.inject(
+                str(body.get("fault")), conn_id=body.get("conn_id"), count=int(body.get("count", 1))
+            )
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"fault": body.get("fault"), "affected": n})

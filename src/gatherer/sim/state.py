@@ -86,7 +86,9 @@ class Faults:
 class TokenRegistry:
     """Tokens the simulated venue has issued, with LS's expiry at 07:00 KST next day."""
 
-    def __init__(self, clock: Clock, credentials: Credentials | None = None, ttl_s: float | None = None) -> None:
+    def __init__(
+        self, clock: Clock, credentials: Credentials | None = None, ttl_s: float | None = None
+    ) -> None:
         self._clock = clock
         self._credentials = credentials
         self._ttl_s = ttl_s
@@ -113,7 +115,11 @@ class TokenRegistry:
         }
         header = {"typ": "JWT", "alg": "HS512"}
         token = ".".join(
-            [_b64(json.dumps(header).encode()), _b64(json.dumps(payload).encode()), _b64(secrets.token_bytes(32))]
+            [
+                _b64(json.dumps(header).encode()),
+                _b64(json.dumps(payload).encode()),
+                _b64(secrets.token_bytes(32)),
+            ]
         )
         issued = IssuedToken(token=token, appkey=appkey, issued_ns=now, expires_ns=expires)
         self._tokens[token] = issued

@@ -32,6 +32,9 @@ from aiohttp import WSMsgType, web
 
 from gatherer.clock import Clock
 from gatherer.sim.market import MarketModel
+from gatherer.sim.rest_api import BAD_TOKEN as BAD_TOKEN
+from gatherer.sim.rest_api import RATE_LIMITED
+from gatherer.sim.rest_api import UNKNOWN_TR as UNKNOWN_TR
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
@@ -39,13 +42,12 @@ from gatherer.venues.ls.keys import symbol_of
 log = logging.getLogger(__name__)
 
 OK = ("00000", "정상처리되었습니다")
-# Refusal codes of this simulator; LS does not publish its own (LS_OPENAPI.md §7.4).
+# Refusal codes: the token, TR and rate codes are the REST side's (rest_api); the rest
+# are this simulator's, as LS does not publish its own (LS_OPENAPI.md §7.4).
 BAD_REQUEST = ("IGW40014", "요청 메시지 형식이 올바르지 않습니다.")
-BAD_TOKEN = ("IGW00121", "유효하지 않은 토큰입니다.")
-UNKNOWN_TR = ("IGW40010", "존재하지 않는 TR코드입니다.")
+TOO_FAST = RATE_LIMITED
 TOO_MANY_CONNECTIONS = ("IGW00301", "접속 가능한 세션 수를 초과하였습니다.")
 TOO_MANY_REGISTRATIONS = ("IGW00302", "실시간 등록 가능 건수를 초과하였습니다.")
-TOO_FAST = ("IGW00201", "호출 거래건수를 초과하였습니다.")
 REFUSED = ("IGW00303", "실시간 등록이 거부되었습니다.")
 
 SentHook = Callable[[str, bytes], None]
@@ -80,9 +82,9 @@ class StreamSettings:
     tick_s: float = 0.005
     """Generator step in real seconds."""
     reject_trs: frozenset[str] = frozenset()
-    """TR codes answered with UNKNOWN_TR, e.g. {"FH9", "FC9"} to play a venue that only has the legacy codes."""
+    """TR codes answered with UNKNOWN_TR: {"FH9", "FC9"} plays a venue that has only the legacy codes."""
     strict_keys: bool = False
-    """Refuse keys of unknown symbols. LS accepts them silently (LS_OPENAPI.md §2.3, US3), so off by default."""
+    """Refuse keys of unknown symbols. LS accepts them silently (LS_OPENAPI.md §2.3, US3): off by default."""
 
 
 @dataclass(eq=False)
@@ -134,7 +136,9 @@ class WsHub:
         self.refusals_total = 0
         self._subscribed = asyncio.Event()
         self._version = 0
-        self._target_cache: tuple[int, float, list[tuple[tuple[str, str], set[str]]], list[float]] | None = None
+        self._target_cache: tuple[int, float, list[tuple[tuple[str, str], set[str]]], list[float]] | None = (
+            None
+        )
 
     # -- connections -----------------------------------------------------------------
 
@@ -179,7 +183,9 @@ class WsHub:
                 self._remove(conn, tr_cd, tr_key)
         await self._ack(conn, tr_cd, tr_key, tr_type, verdict)
 
-    def _judge(self, conn: SimConnection, token: str, tr_type: str, tr_cd: str, tr_key: str) -> tuple[str, str]:
+    def _judge(
+        self, conn: SimConnection, token: str, tr_type: str, tr_cd: str, tr_key: str
+    ) -> tuple[str, str]:
         if tr_type not in ("3", "4") or not tr_cd:
             return BAD_REQUEST
         issued = self.tokens.check(token)
@@ -203,8 +209,10 @@ class WsHub:
             symbol = symbol_of(tr_cd, tr_key)
         except ValueError:
             return BAD_REQUEST
-        if self.stream.strict_keys and spec.markets and not any(
-            self.model.instrument(m, symbol) for m in spec.markets
+        if (
+            self.stream.strict_keys
+            and spec.markets
+            and not any(self.model.instrument(m, symbol) for m in spec.markets)
         ):
             return BAD_REQUEST
         if (tr_cd, tr_key) in conn.registrations:
@@ -253,8 +261,16 @@ class WsHub:
                 if not wanted:
                     del self._wanted[(market, symbol)]
 
-    async def _ack(self, conn: SimConnection, tr_cd: str, tr_key: str, tr_type: str, verdict: tuple[str, str]) -> None:
-        header = {"tr_cd": tr_cd, "tr_key": tr_key, "tr_type": tr_type, "rsp_cd": verdict[0], "rsp_msg": verdict[1]}
+    async def _ack(
+        self, conn: SimConnection, tr_cd: str, tr_key: str, tr_type: str, verdict: tuple[str, str]
+    ) -> None:
+        header = {
+            "tr_cd": tr_cd,
+            "tr_key": tr_key,
+            "tr_type": tr_type,
+            "rsp_cd": verdict[0],
+            "rsp_msg": verdict[1],
+        }
         self.acks_total += 1
         if verdict is not OK:
             self.refusals_total += 1

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from picows import WSError as _PicowsError
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from gatherer.clock import Clock, SystemClock
 from gatherer.errors import ConnectError, SessionLost, SubscriptionRefused
@@ -71,7 +71,9 @@ _RSP_CD = b'"rsp_cd"'
 
 def registration_frame(token: str, tr_type: str, tr_cd: str, tr_key: str) -> bytes:
     """The JSON text frame that (un)registers one (TR, key) (LS_OPENAPI.md §2.2)."""
-    return _encoder.encode({"header": {"token": token, "tr_type": tr_type}, "body": {"tr_cd": tr_cd, "tr_key": tr_key}})
+    return _encoder.encode(
+        {"header": {"token": token, "tr_type": tr_type}, "body": {"tr_cd": tr_cd, "tr_key": tr_key}}
+    )
 
 
 def parse_ack(payload: bytes, recv_ns: int) -> Ack | None:
@@ -86,7 +88,7 @@ def parse_ack(payload: bytes, recv_ns: int) -> Ack | None:
     return Ack(h.tr_cd or "", h.tr_key or "", h.tr_type or "", h.rsp_cd, h.rsp_msg, recv_ns)
 
 
-class _Listener(WSListener):  # type: ignore[misc]
+class _Listener(WSListener):
     """picows callbacks: stamp, hand over raw bytes, then look for acks."""
 
     def __init__(self, session: Session) -> None:
