@@ -138,6 +138,8 @@ def member_name(name: str, limit: int = 6) -> str:
 
 _MEMBERS = tuple((code, member_name(name), foreign) for code, name, foreign in _MEMBERS_FULL)
 _FOREIGN = tuple(i for i, m in enumerate(_MEMBERS) if m[2])
+_MEMBER_CODES = tuple(m[0] for m in _MEMBERS)
+_MEMBER_NAMES = tuple(m[1] for m in _MEMBERS)
 
 _OVERSEAS_ZONES = {
     "HSI": "Asia/Hong_Kong",
@@ -902,17 +904,19 @@ class MarketModel:
         top_md = sorted(range(len(md)), key=md.__getitem__, reverse=True)[:5]
         top_ms = sorted(range(len(ms)), key=ms.__getitem__, reverse=True)[:5]
 
+        pct = 100 / total
+
         def col(top: list[int], vol: list[int], val: list[int], last: list[int]) -> list[list[str]]:
-            codes, names, vols, rates, chas, vals, avgs = [], [], [], [], [], [], []
-            for i in top:
-                codes.append(_MEMBERS[i][0])
-                names.append(_MEMBERS[i][1])
-                vols.append(str(vol[i]))
-                rates.append(f"{vol[i] * 100 / total:.2f}")
-                chas.append(str(vol[i] - last[i]))
-                vals.append(str(val[i] // 1_000_000))
-                avgs.append(str(val[i] // vol[i]) if vol[i] else "0")
-            return [codes, names, vols, rates, chas, vals, avgs]
+            vols = [vol[i] for i in top]
+            return [
+                [_MEMBER_CODES[i] for i in top],
+                [_MEMBER_NAMES[i] for i in top],
+                [str(v) for v in vols],
+                [f"{v * pct:.2f}" for v in vols],
+                [str(vol[i] - last[i]) for i in top],
+                [str(val[i] // 1_000_000) for i in top],
+                [str(val[i] // vol[i]) if vol[i] else "0" for i in top],
+            ]
 
         sc, sn, sv, sr, sch, sval, savg = col(top_md, md, mdval, shown.shown_md)
         bc, bn, bv, br, bch, bval, bavg = col(top_ms, ms, msval, shown.shown_ms)
