@@ -1,1 +1,63 @@
-"""capture."""
+"""capture: the journal. Raw frames are appended before anything parses them, made durable in
+groups, read back, recovered after a crash and pruned once their day is safely in Parquet.
+
+Format (version 1): ``segment.py`` and docs/formats.md, "Journal".
+"""
+
+from gatherer.capture.journal import Journal, JournalFailed, JournalSettings, segment_path, worker_segments
+from gatherer.capture.recover import (
+    Damage,
+    PruneReport,
+    RecoveryReport,
+    VerifyReport,
+    cat,
+    iter_records,
+    journal_days,
+    list_segments,
+    prune_journal,
+    record_to_dict,
+    recover_segment,
+    scan_file,
+    tr_cd_of,
+    verify,
+)
+from gatherer.capture.segment import (
+    FORMAT_VERSION,
+    Block,
+    Corrupt,
+    Kind,
+    Record,
+    SegmentHeader,
+    SegmentScanner,
+    TornTail,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Block",
+    "Corrupt",
+    "Damage",
+    "Journal",
+    "JournalFailed",
+    "JournalSettings",
+    "Kind",
+    "PruneReport",
+    "Record",
+    "RecoveryReport",
+    "SegmentHeader",
+    "SegmentScanner",
+    "TornTail",
+    "VerifyReport",
+    "cat",
+    "iter_records",
+    "journal_days",
+    "list_segments",
+    "prune_journal",
+    "record_to_dict",
+    "recover_segment",
+    "scan_file",
+    "segment_path",
+    "tr_cd_of",
+    "verify",
+    "worker_segments",
+]
