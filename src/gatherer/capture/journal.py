@@ -54,6 +54,8 @@ from gatherer.errors import GathererError, JournalCorrupt
 log = logging.getLogger(__name__)
 
 _RECORD_HEAD = struct.Struct("<BBIqI")
+# Plain ints: hashing an IntEnum member runs Python code, too slow for the hot path.
+_KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
 _datasync = getattr(os, "fdatasync", os.fsync)
@@ -206,7 +208,7 @@ class Journal:
         self._worker_id = worker_id
         self._settings = settings or JournalSettings()
         self._clock: Clock = clock or SystemClock()
-        self._cid_cache: dict[tuple[int, str], bytes] = {}
+        self._cid_cache: dict[str, bytes] = {}
         self._sealed: list[_Chunk] = []
         self._pending_bytes = 0
         self._next_seq = 0
@@ -316,9 +318,11 @@ class Journal:
             self._roll_day(recv_ns)
         if type(payload) is not bytes:
             payload = bytes(payload)
-        cid = self._cid_cache.get((kind, conn_id))
+        cid = self._cid_cache.get(conn_id)
         if cid is None:
-            cid = self._encode_conn_id(kind, conn_id)
+            cid = self._encode_conn_id(conn_id)
+        if kind not in _KINDS:
+            raise ValueError(f"unknown record kind {kind!r}")
         chunk = self._chunk
         buf = chunk.buf
         buf += _RECORD_HEAD.pack(kind, len(cid), len(payload), recv_ns, _crc(payload))
@@ -337,12 +341,11 @@ class Journal:
             self._writable.clear()
         return seq
 
-    def _encode_conn_id(self, kind: Kind, conn_id: str) -> bytes:
+    def _encode_conn_id(self, conn_id: str) -> bytes:
         cid = conn_id.encode()
         if len(cid) > 255:
             raise ValueError(f"connection id {conn_id!r} is longer than 255 bytes")
-        Kind(kind)  # reject an unknown kind once, here, not on every append
-        self._cid_cache[(kind, conn_id)] = cid
+        self._cid_cache[conn_id] = cid
         return cid
 
     def _roll_day(self, recv_ns: int) -> None:
