@@ -334,3 +334,24 @@ def test_writer_matches_an_in_memory_model(
     model = [Record(k, n, T0, c, p) for n, (k, c, _, p) in enumerate(recs)]
     assert list(iter_records(root)) == model
     shutil.rmtree(root)
+
+
+async def test_a_failed_write_is_raised_to_waiters_appenders_and_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatherer.capture import JournalFailed
+    from gatherer.capture.journal import _SegmentWriter
+
+    def disk_full(self: _SegmentWriter, chunks: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    journal = await Journal.open(tmp_path, "w00")
+    monkeypatch.setattr(_SegmentWriter, "write", disk_full)
+    seq = journal.append(Kind.FRAME, "w00-c001", b"lost", T0)
+    with pytest.raises(JournalFailed, match="No space left"):
+        await journal.wait_durable(seq)
+    assert journal.durable_seq == -1
+    with pytest.raises(JournalFailed):
+        journal.append(Kind.FRAME, "w00-c001", b"after", T0)
+    with pytest.raises(JournalFailed):
+        await journal.close()
