@@ -431,7 +431,7 @@ class Journal:
                     await self._has_data.wait()
                     first_pending_at = loop.time()
                 remaining = first_pending_at + interval - loop.time()
-                if remaining > 0 and not self._kick.is_set():
+                if remaining > 0 and not self._kick.is_set() and not self._closing:
                     try:
                         await asyncio.wait_for(self._kick.wait(), timeout=remaining)
                     except TimeoutError:
