@@ -50,6 +50,18 @@ TOO_MANY_CONNECTIONS = ("IGW00301", "접속 가능한 세션 수를 초과하였
 TOO_MANY_REGISTRATIONS = ("IGW00302", "실시간 등록 가능 건수를 초과하였습니다.")
 REFUSED = ("IGW00303", "실시간 등록이 거부되었습니다.")
 
+_HIGH_WATER = 4 << 20
+
+
+def ws_text_header(n: int) -> bytes:
+    """The header of an unmasked, final text frame carrying ``n`` payload bytes (RFC 6455 §5.2)."""
+    if n < 126:
+        return bytes((0x81, n))
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big")
+    return bytes((0x81, 127)) + n.to_bytes(8, "big")
+
+
 SentHook = Callable[[str, bytes], None]
 """Called with (connection id, frame bytes) for every data frame the venue wrote."""
 
@@ -98,6 +110,7 @@ class SimConnection:
     registrations: set[tuple[str, str]] = field(default_factory=set)
     stalled: bool = False
     frames_sent: int = 0
+    outbox: list[bytes] = field(default_factory=list)
 
 
 class WsHub:
@@ -291,9 +304,10 @@ class WsHub:
             now_ns = self.clock.time_ns()
             for tr_cd, body in self.model.status_events(now_ns):
                 for conn, key in list(self._status_subscribers.items()):
-                    await self._send(conn, tr_cd, key, body)
+                    self._queue(conn, tr_cd, key, body)
             if not self._wanted or self.stream.rate_fps <= 0:
                 budget = 0.0
+                await self._flush()
                 continue
             budget = min(budget + self.stream.rate_fps * elapsed, self.stream.rate_fps)
             budget = await self._emit(budget, now_ns)
@@ -328,30 +342,56 @@ class WsHub:
                 subs = self._subscribers.get((tr_cd, symbol))
                 if not subs:
                     continue
-                for conn, key in list(subs.items()):
-                    await self._send(conn, tr_cd, key, body)
+                for conn, key in subs.items():
+                    self._queue(conn, tr_cd, key, body)
                     budget -= 1.0
                     sent = True
             if not sent:
                 # The event produced nothing subscribed (an auction-only TR, say): do not spin.
                 budget -= 1.0
+        await self._flush()
         return budget
 
-    async def _send(self, conn: SimConnection, tr_cd: str, tr_key: str, body: dict[str, str]) -> None:
+    def _queue(self, conn: SimConnection, tr_cd: str, tr_key: str, body: dict[str, str]) -> None:
         if conn.stalled or conn.ws.closed:
             return
         if self.faults.take("malformed_frames"):
             frame = self._malformed(tr_cd, tr_key, body)
         else:
             frame = _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": body})
-        try:
-            await conn.ws.send_frame(frame, WSMsgType.TEXT)
-        except ConnectionError:
-            return
-        conn.frames_sent += 1
-        self.frames_sent_total += 1
-        if self._on_sent is not None:
-            self._on_sent(conn.conn_id, frame)
+        conn.outbox.append(frame)
+
+    async def _flush(self) -> None:
+        """Write every connection's queued frames in one go, then wait for slow readers.
+
+        Frames are framed here (server frames are unmasked, RFC 6455 §5.2) and written
+        straight to the transport: one write per connection per step instead of one
+        per frame. Acks go through aiohttp's writer on the same transport, so order
+        on the wire is preserved. A reader that falls behind holds the generator back
+        once its socket buffer passes ``_HIGH_WATER``: nothing piles up without bound.
+        """
+        slow: list[SimConnection] = []
+        for conn in self.connections.values():
+            if not conn.outbox:
+                continue
+            frames, conn.outbox = conn.outbox, []
+            transport = conn.request.transport
+            if transport is None or transport.is_closing():
+                continue
+            transport.write(b"".join(b for f in frames for b in (ws_text_header(len(f)), f)))
+            conn.frames_sent += len(frames)
+            self.frames_sent_total += len(frames)
+            if self._on_sent is not None:
+                for f in frames:
+                    self._on_sent(conn.conn_id, f)
+            if transport.get_write_buffer_size() > _HIGH_WATER:
+                slow.append(conn)
+        for conn in slow:
+            transport = conn.request.transport
+            while transport is not None and not transport.is_closing():
+                if transport.get_write_buffer_size() <= _HIGH_WATER // 4:
+                    break
+                await asyncio.sleep(0.001)
 
     def _malformed(self, tr_cd: str, tr_key: str, body: dict[str, str]) -> bytes:
         whole = _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": body})
