@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -29,12 +30,32 @@ console = Console(stderr=True)
 out = Console()
 
 
-def _run(coro: Coroutine[Any, Any, int]) -> int:
+def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: the run stops the orderly way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _stop_on_stdin_eof(stop: asyncio.Event) -> None:
+    """Set ``stop`` when standard input closes: a parent that dies, even by kill -9, closes it."""
+    loop = asyncio.get_running_loop()
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
 
 # -- sim ---------------------------------------------------------------------------------
@@ -76,15 +97,15 @@ async def _sim(args: argparse.Namespace) -> int:
             connections_per_key=args.max_connections,
             registrations_per_connection=args.max_registrations,
             registrations_per_s=args.max_registration_rate,
+            rest_rate_scale=args.rest_rate_scale,
         ),
         stream=StreamSettings(rate_fps=args.rate),
         start=_parse_start(args.start),
         speed=args.speed,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
+    if args.exit_with_stdin:
+        _stop_on_stdin_eof(stop)
     async with Simulator(settings) as sim:
         out.print(f"LS simulator ready\n  rest_url = {sim.rest_url}\n  ws_url   = {sim.ws_url}")
         out.print(
@@ -172,6 +193,167 @@ async def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- run / demo ----------------------------------------------------------------------------
+
+
+def _summary_table(result: Any, title: str) -> Table:
+    from gatherer.ops.summary import summarize
+    from gatherer.run.collect import journal_dirs
+
+    dirs = journal_dirs(result.root, result.started_ns, result.ended_ns)
+    summary = summarize(dirs, first_seq=result.first_seq)
+    seconds = max(1e-9, (result.ended_ns - result.started_ns) / 1e9)
+    view = Table(title=title)
+    for col in ("market", "channel", "frames", "frames/s", "MB received"):
+        view.add_column(col, justify="left" if col in ("market", "channel") else "right")
+    for (market, channel), n in sorted(summary.frames.items()):
+        mb = summary.frame_bytes[(market, channel)] / 1e6
+        view.add_row(market, channel, f"{n:,}", f"{n / seconds:,.0f}", f"{mb:,.2f}")
+    view.add_row(
+        "all",
+        "",
+        f"{summary.frames_total:,}",
+        f"{summary.frames_total / seconds:,.0f}",
+        f"{sum(summary.frame_bytes.values()) / 1e6:,.2f}",
+        style="bold",
+    )
+    files = [p for d in dirs for p in sorted(d.iterdir())]
+    on_disk = sum(p.stat().st_size for p in files)
+    conns = result.connections
+    view.caption = (
+        f"{sum(c.frames for c in conns):,} messages received; "
+        f"{len(result.registrations):,} registrations on {len(conns)} connection(s): "
+        f"{sum(c.accepted for c in conns):,} acknowledged, {sum(c.refused for c in conns)} refused, "
+        f"{sum(c.unanswered for c in conns)} unanswered, {sum(c.reconnects for c in conns)} reconnects; "
+        f"{summary.acks:,} acks, {summary.unknown} unreadable frames kept; "
+        f"journal: {len(files)} file(s), {on_disk / 1e6:,.2f} MB on disk in {result.root / 'journal'}"
+        + (f"; {len(summary.damage)} damaged block(s)!" if summary.damage else "")
+    )
+    return view
+
+
+async def _run_collector(cfg: Any, credentials: Any, duration_s: float | None, title: str) -> int:
+    from gatherer.run.collect import collect
+
+    stop = _stop_on_signals()
+    result = await collect(
+        cfg, credentials, stop, duration_s=duration_s, progress=lambda m: console.print(m, highlight=False)
+    )
+    out.print(_summary_table(result, title))
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from gatherer.config import load_config
+    from gatherer.venues.ls.auth import credentials_from_env
+
+    cfg = load_config(args.config)
+    if not cfg.markets:
+        raise GathererError(
+            f"{args.config}: no [markets.*] table; nothing to record (see README, configuration)"
+        )
+    credentials = credentials_from_env(os.environ)
+    return await _run_collector(cfg, credentials, args.duration, "gatherer run")
+
+
+async def _start_sim_process(extra: list[str]) -> tuple[asyncio.subprocess.Process, str, str]:
+    """Start ``gatherer sim`` as a child that exits when our stdin pipe to it closes."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gatherer",
+        "sim",
+        "--port",
+        "0",
+        "--exit-with-stdin",
+        *extra,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    while "ws_url" not in urls:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line:
+            raise GathererError("the simulator exited before it was ready; run `gatherer sim` to see why")
+        name, _, value = line.decode().partition("=")
+        if name.strip() in ("rest_url", "ws_url"):
+            urls[name.strip()] = value.strip()
+    return proc, urls["rest_url"], urls["ws_url"]
+
+
+DEMO_REST_RATE_SCALE = 10.0
+"""The demo's simulator and collector both allow 10x LS's REST rates, so masters load in seconds."""
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from gatherer.config import MARKETS, Config, MarketConfig, StorageConfig, VenueConfig
+    from gatherer.venues.ls.auth import Credentials
+
+    start = (dt.datetime.now(tz=SEOUL).replace(hour=8, minute=59, second=40, microsecond=0)).isoformat()
+    console.print(
+        f"starting the LS simulator (market time {start[11:19]} Seoul, the opening auction ends at 09:00)"
+    )
+    sim_flags = ["--start", start, "--rate", str(args.rate), "--rest-rate-scale", str(DEMO_REST_RATE_SCALE)]
+    proc, rest_url, ws_url = await _start_sim_process(sim_flags)
+    try:
+        cfg = Config(
+            venue=VenueConfig(
+                rest_url=rest_url,
+                ws_url=ws_url,
+                connections_per_key=20,
+                registrations_per_s=50,
+                rest_rate_scale=DEMO_REST_RATE_SCALE,
+            ),
+            storage=StorageConfig(root=args.root),
+            markets={m: MarketConfig(max_symbols=args.symbols) for m in MARKETS},
+        )
+        console.print(
+            f"recording {args.symbols} symbols of each of the six markets"
+            f" for {args.duration:g} s into {args.root}"
+        )
+        return await _run_collector(
+            cfg, Credentials("demo-appkey", "demo-appsecret"), args.duration, "gatherer demo"
+        )
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+# -- journal --------------------------------------------------------------------------------
+
+
+async def _journal_verify(args: argparse.Namespace) -> int:
+    from gatherer.capture import verify
+
+    report = await asyncio.to_thread(verify, args.path)
+    out.print(
+        f"{report.segments} segment(s), {report.blocks:,} blocks, {report.records:,} records, "
+        f"{report.bytes_on_disk / 1e6:,.2f} MB on disk ({report.raw_bytes / 1e6:,.2f} MB raw)"
+    )
+    for damage in (*report.corrupt, *report.torn_tails):
+        out.print(f"[red]damaged[/]: {damage}", highlight=False)
+    for bad in report.bad_headers:
+        out.print(f"[red]bad header[/]: {bad}", highlight=False)
+    if not report.ok:
+        console.print("the journal is damaged: the records listed above cannot be read; the rest can")
+    return 0 if report.ok else 1
+
+
+async def _journal_cat(args: argparse.Namespace) -> int:
+    from gatherer.capture import cat
+
+    write = sys.stdout.write
+    for item in cat(args.path, tr=args.tr):
+        write(json.dumps(item, ensure_ascii=False) + "\n")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -199,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-registration-rate", type=float, default=100.0, help="registrations/s per app key")
     s.add_argument("--faults", help="comma-separated faults to inject in turn, e.g. drop,stall,malformed")
     s.add_argument("--fault-every", type=float, default=10.0, help="seconds between injected faults")
+    s.add_argument("--rest-rate-scale", type=float, default=1.0, help="multiply LS's per-TR REST limits")
+    s.add_argument("--exit-with-stdin", action="store_true", help="stop when standard input closes")
     s.set_defaults(func=_sim)
 
     f = sub.add_parser("fault", help="inject a fault into a running simulator")
@@ -215,6 +399,30 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--limit", type=int, default=20, help="rows shown in the table (0 = all)")
     y.set_defaults(func=_symbols)
 
+    r = sub.add_parser(
+        "run", help="record what the config selects until stopped (SIGINT/SIGTERM) or --duration"
+    )
+    r.add_argument("--config", required=True, help="path of the TOML file")
+    r.add_argument("--duration", type=float, help="stop after this many seconds")
+    r.set_defaults(func=_run)
+
+    d = sub.add_parser("demo", help="run the collector against the embedded simulator and print a summary")
+    d.add_argument("--duration", type=float, default=30.0, help="seconds to record (default 30)")
+    d.add_argument("--root", default="./demo-data", help="where to write (default ./demo-data)")
+    d.add_argument("--symbols", type=int, default=20, help="symbols per market (default 20)")
+    d.add_argument("--rate", type=float, default=3000.0, help="simulator frames/s at midday activity")
+    d.set_defaults(func=_demo)
+
+    j = sub.add_parser("journal", help="look into journal files")
+    jsub = j.add_subparsers(dest="action", required=True, metavar="ACTION")
+    jv = jsub.add_parser("verify", help="check every block and record; exit 1 if anything is damaged")
+    jv.add_argument("path", help="a segment file or a directory of them")
+    jv.set_defaults(func=_journal_verify)
+    jc = jsub.add_parser("cat", help="one JSON line per record")
+    jc.add_argument("path", help="a segment file or a directory of them")
+    jc.add_argument("--tr", help="only frames of this TR, e.g. H1_")
+    jc.set_defaults(func=_journal_cat)
+
     c = sub.add_parser("config", help="configuration tools")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     cc = csub.add_parser("check", help="validate a config and print it with defaults filled in")
@@ -229,12 +437,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return _run(args.func(args))
+        return _run_loop(args.func(args))
     except GathererError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

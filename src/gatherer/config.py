@@ -32,6 +32,14 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """REST base URL, no trailing slash."""
     ws_url: str = LS_WS_URL
     """WebSocket URL (LS serves everything on one ``/websocket`` endpoint)."""
+    connections_per_key: int = 3
+    """WebSocket connections one app key may open. LS publishes no number (LS_OPENAPI.md §2.7)."""
+    registrations_per_connection: int = 200
+    """(TR, symbol) registrations per connection; LS publishes no number, 200 is a common choice."""
+    registrations_per_s: float = 20.0
+    """Registration requests per second per app key (LS counts them across TRs since 2025-03-17)."""
+    rest_rate_scale: float = 1.0
+    """Multiplies LS's per-TR REST limits (personal accounts, LS_OPENAPI.md §1.4); corporate go higher."""
 
 
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -46,6 +54,8 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Which feeds to record; default: every channel the market has."""
     cutoff: str = "07:30"
     """Trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous day."""
+    max_symbols: int | None = None
+    """Take at most this many codes, in master order (for trials and demos)."""
 
     def cutoff_time(self) -> dt.time:
         hh, mm = self.cutoff.split(":")
@@ -84,7 +94,17 @@ def _validate(cfg: Config) -> list[str]:
     ):
         if not _URL.match(url) or url.split("://")[0] not in schemes:
             problems.append(f"{name}: {url!r} is not a {' or '.join(schemes)} URL")
+    for name, value in (
+        ("venue.connections_per_key", cfg.venue.connections_per_key),
+        ("venue.registrations_per_connection", cfg.venue.registrations_per_connection),
+        ("venue.registrations_per_s", cfg.venue.registrations_per_s),
+        ("venue.rest_rate_scale", cfg.venue.rest_rate_scale),
+    ):
+        if value <= 0:
+            problems.append(f"{name}: {value!r}; expected a number above 0")
     for market, mc in cfg.markets.items():
+        if mc.max_symbols is not None and mc.max_symbols < 1:
+            problems.append(f"markets.{market}.max_symbols: {mc.max_symbols!r}; expected at least 1")
         if market not in MARKET_CHANNELS:
             problems.append(f"markets.{market}: unknown market; expected one of {', '.join(MARKETS)}")
             continue

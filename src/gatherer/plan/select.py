@@ -40,7 +40,7 @@ def select(cfg: Config, masters: Mapping[str, Sequence[str]]) -> list[Registrati
     for market, mc in cfg.markets.items():
         listed = masters.get(market, ())
         if mc.symbols == "all":
-            symbols = sorted(set(listed))
+            symbols = list(dict.fromkeys(listed))
         else:
             known = set(listed)
             missing = [s for s in mc.symbols if s not in known]
@@ -52,6 +52,8 @@ def select(cfg: Config, masters: Mapping[str, Sequence[str]]) -> list[Registrati
                     f" (see `gatherer symbols --market {market}`)"
                 )
             symbols = [s for s in dict.fromkeys(mc.symbols) if s in known]
+        if mc.max_symbols is not None:
+            symbols = symbols[: mc.max_symbols]
         for channel in cfg.channels_of(market):
             tr_cd = MARKET_CHANNELS[market][channel]
             out.extend(Registration(market, channel, tr_cd, s) for s in symbols)

@@ -29,6 +29,8 @@ from gatherer.errors import ConnectError, SessionLost, SubscriptionRefused
 log = logging.getLogger(__name__)
 
 OK_CODE = "00000"
+RATE_LIMITED_CODE = "IGW00201"
+"""The gateway's "too many calls" code (LS_OPENAPI.md §1.5), also seen for registrations sent too fast."""
 SUBSCRIBE = "3"
 UNSUBSCRIBE = "4"
 
@@ -301,10 +303,11 @@ class Session:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         except TimeoutError:
-            self._forget(fut)
+            self.abandon(fut)
             raise
 
-    def _forget(self, fut: asyncio.Future[Ack]) -> None:
+    def abandon(self, fut: asyncio.Future[Ack]) -> None:
+        """Stop waiting for the ack of a registration (after a timeout); a late ack is then unexpected."""
         for key, waiters in list(self._pending.items()):
             if fut in waiters:
                 waiters.remove(fut)

@@ -1,0 +1,76 @@
+"""What a run captured, read back from its journal: frames per market and channel.
+
+An observer: it reads journal files and never feeds anything back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from gatherer.capture import Damage, Kind, iter_records, tr_cd_of
+from gatherer.venues.ls.catalog import CATALOG, LEGACY, MARKET_CHANNELS
+
+_ACK = b'"rsp_cd"'
+
+
+def _channel_of_tr() -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for market, channels in MARKET_CHANNELS.items():
+        for channel, tr_cd in channels.items():
+            out[tr_cd] = (market, channel)
+            if tr_cd in LEGACY:
+                out[LEGACY[tr_cd]] = (market, channel)
+    for tr_cd, spec in CATALOG.items():
+        out.setdefault(tr_cd, ("/".join(spec.markets) or "all", spec.channel))
+    return out
+
+
+@dataclass
+class CaptureSummary:
+    frames: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(market, channel) -> data frames."""
+    frame_bytes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    acks: int = 0
+    unknown: int = 0
+    """Frames whose TR could not be read (malformed or not LS JSON): kept in the journal all the same."""
+    sent: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    damage: list[Damage] = field(default_factory=list)
+
+    @property
+    def frames_total(self) -> int:
+        return sum(self.frames.values())
+
+
+def summarize(paths: Iterable[Path], *, first_seq: int = 0) -> CaptureSummary:
+    """Count the records of the given journal directories/segments from ``first_seq`` on."""
+    where = _channel_of_tr()
+    out = CaptureSummary()
+    for path in paths:
+        for rec in iter_records(path, on_damage=out.damage.append):
+            if rec.seq < first_seq:
+                continue
+            if rec.kind == Kind.SENT:
+                out.sent += 1
+            elif rec.kind == Kind.EVENT:
+                try:
+                    event = msgspec.json.decode(rec.payload)
+                except msgspec.DecodeError:
+                    event = {}
+                out.events[str(event.get("event", "?")) if isinstance(event, dict) else "?"] += 1
+            elif _ACK in rec.payload:
+                out.acks += 1
+            else:
+                tr_cd = tr_cd_of(rec.payload)
+                key = where.get(tr_cd) if tr_cd else None
+                if key is None:
+                    out.unknown += 1
+                    continue
+                out.frames[key] += 1
+                out.frame_bytes[key] += len(rec.payload)
+    return out

@@ -1,0 +1,287 @@
+"""A worker's connections: connect, register, journal every frame, reconnect.
+
+Each connection task owns one ``Session``. Its receive path is one call: the frame's
+bytes and receive time go into the journal (``Kind.FRAME``) before anything reads
+them. When the journal is backlogged the connection stops reading from its socket
+until the journal has caught up, so the venue's frames wait in TCP buffers instead of
+in memory: nothing is dropped and nothing grows without bound.
+
+Registrations are verified: each (TR, key) counts as active only once the venue has
+acknowledged it. A refusal is journaled and reported, never assumed away; a refused
+2026 futures code (``FH9``/``FC9``) is retried once with its legacy code. Connections
+register one at a time, paced, so the registration rate of the app key is the pace.
+A connection that drops reconnects with capped, jittered exponential backoff for as
+long as the run lasts, and registers everything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from gatherer.capture import Journal, Kind
+from gatherer.clock import Clock
+from gatherer.errors import ConnectError, SessionLost
+from gatherer.plan.select import Registration
+from gatherer.venues.ls.catalog import LEGACY
+from gatherer.venues.ls.ratelimit import backoff_s
+from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, Session, registration_frame
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker connects and registers."""
+
+    worker_id: str = "w00"
+    registrations_per_s: float = 50.0
+    """Registration requests per second for the whole app key (connections take turns)."""
+    ack_timeout_s: float = 10.0
+    """A registration not answered within this is reported as unacknowledged."""
+    reconnect_base_s: float = 0.5
+    reconnect_cap_s: float = 30.0
+    registration_rounds: int = 5
+    """How often a registration refused for the rate, or not answered, is sent again."""
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """What one connection did; the summary and the status page read these."""
+
+    conn_id: str
+    registrations: int
+    frames: int = 0
+    """Every message received, acks included; each one is in the journal."""
+    accepted: int = 0
+    refused: int = 0
+    unanswered: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
+
+
+TokenSource = Callable[[], Awaitable[str]]
+
+
+class Worker:
+    """Runs a worker's connections until ``stop`` is set."""
+
+    def __init__(
+        self,
+        *,
+        ws_url: str,
+        token: TokenSource,
+        journal: Journal,
+        groups: Sequence[Sequence[Registration]],
+        clock: Clock,
+        settings: WorkerSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._ws_url = ws_url
+        self._token = token
+        self._journal = journal
+        self._groups = [list(g) for g in groups]
+        self._clock = clock
+        self._settings = settings
+        self._rng = rng or random.Random()
+        self._register_turn = asyncio.Lock()
+        self._next_registration_at = 0.0
+        self.stats = [
+            ConnectionStats(f"{settings.worker_id}-c{i:03d}", len(g)) for i, g in enumerate(self._groups)
+        ]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for i, group in enumerate(self._groups):
+                tasks.create_task(self._connection(self.stats[i], group, stop), name=self.stats[i].conn_id)
+
+    # -- one connection ------------------------------------------------------------------
+
+    def _event(self, conn_id: str, **fields: object) -> None:
+        self._journal.append(Kind.EVENT, conn_id, _encode(fields), self._clock.time_ns())
+
+    async def _connection(
+        self, stats: ConnectionStats, group: list[Registration], stop: asyncio.Event
+    ) -> None:
+        conn_id = stats.conn_id
+        journal = self._journal
+        append = journal.append
+        frame_kind = Kind.FRAME
+        session: Session | None = None
+        paused: list[asyncio.Task[None]] = []
+
+        def on_frame(payload: bytes, recv_ns: int) -> None:
+            append(frame_kind, conn_id, payload, recv_ns)
+            stats.frames += 1
+            if journal.backlogged and session is not None and not paused:
+                session.pause_reading()
+                paused.append(asyncio.get_running_loop().create_task(_resume_when_writable(session)))
+
+        async def _resume_when_writable(s: Session) -> None:
+            try:
+                await journal.wait_writable()
+                s.resume_reading()
+            finally:
+                paused.clear()
+
+        attempt = 0
+        while not stop.is_set():
+            try:
+                session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
+            except ConnectError as exc:
+                stats.last_error = str(exc)
+                self._event(conn_id, event="connect_failed", error=str(exc))
+                attempt += 1
+                await self._pause(attempt, stop)
+                continue
+            stats.connects += 1
+            if stats.connects > 1:
+                stats.reconnects += 1
+            self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
+            reason = "closed by us"
+            try:
+                async with self._register_turn:
+                    await self._register(session, stats, group, stop)
+                attempt = 0
+                closed = asyncio.ensure_future(session.wait_closed())
+                stopping = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
+                if closed.done():
+                    reason = closed.result()
+                else:
+                    closed.cancel()
+            except SessionLost as exc:
+                reason = str(exc)
+            finally:
+                if session.connected:
+                    await session.close()
+                self._event(conn_id, event="disconnected", reason=reason)
+            if not stop.is_set():
+                stats.last_error = reason
+                log.warning("connection lost; reconnecting", extra={"conn_id": conn_id, "reason": reason})
+                attempt += 1
+                await self._pause(attempt, stop)
+
+    async def _pause(self, attempt: int, stop: asyncio.Event) -> None:
+        delay = backoff_s(
+            attempt,
+            base_s=self._settings.reconnect_base_s,
+            cap_s=self._settings.reconnect_cap_s,
+            rnd=self._rng,
+        )
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            pass
+
+    async def _register(
+        self, session: Session, stats: ConnectionStats, group: list[Registration], stop: asyncio.Event
+    ) -> None:
+        """Register the group, verifying every ack.
+
+        Refused for the rate (IGW00201) or not answered: sent again after a pause, for up
+        to ``registration_rounds`` rounds. A 2026 futures code refused for another
+        reason is tried once with its legacy code (FH9 -> FH0, FC9 -> FC0); the code
+        the venue accepted is kept for reconnects.
+        """
+        token = await self._token()
+        acks: list[Ack | None] = [None] * len(group)
+        original = list(group)
+        todo = list(range(len(group)))
+        for round_no in range(1, self._settings.registration_rounds + 1):
+            results = await self._send(session, token, [(group[i].tr_cd, group[i].tr_key) for i in todo])
+            retry: list[int] = []
+            for i, ack in zip(todo, results, strict=True):
+                acks[i] = ack
+                if ack is None or (not ack.accepted and ack.rsp_cd == RATE_LIMITED_CODE):
+                    retry.append(i)
+                elif not ack.accepted and group[i].tr_cd in LEGACY:
+                    reg = group[i]
+                    group[i] = Registration(reg.market, reg.channel, LEGACY[reg.tr_cd], reg.symbol)
+                    retry.append(i)
+                elif not ack.accepted and group[i] != original[i]:
+                    group[i] = original[i]  # the legacy code was refused too: report the 2026 code
+                elif ack.accepted and group[i] != original[i]:
+                    self._event(
+                        session.conn_id, event="legacy_fallback", tr_cd=original[i].tr_cd, to=group[i].tr_cd
+                    )
+            todo = retry
+            if not todo or stop.is_set():
+                break
+            if round_no < self._settings.registration_rounds:
+                await self._pause(round_no, stop)
+        accepted = [a for a in acks if a is not None and a.accepted]
+        refused = [a for a in acks if a is not None and not a.accepted]
+        stats.accepted = len(accepted)
+        stats.refused = len(refused)
+        stats.unanswered = sum(1 for a in acks if a is None)
+        for ack in refused:
+            self._event(
+                session.conn_id,
+                event="refused",
+                tr_cd=ack.tr_cd,
+                tr_key=ack.tr_key,
+                rsp_cd=ack.rsp_cd,
+                rsp_msg=ack.rsp_msg,
+            )
+        stats.refusals = [(a.tr_cd, a.tr_key, a.rsp_cd, a.rsp_msg) for a in refused][-100:]
+        if refused or stats.unanswered:
+            codes = Counter(f"{a.rsp_cd} {a.rsp_msg}" for a in refused)
+            log.error(
+                "%s: %d registration(s) refused (%s), %d unanswered; they are not recorded",
+                session.conn_id,
+                len(refused),
+                ", ".join(f"{c} x{n}" for c, n in codes.items()) or "none",
+                stats.unanswered,
+            )
+        self._event(
+            session.conn_id,
+            event="registered",
+            accepted=stats.accepted,
+            refused=len(refused),
+            unanswered=stats.unanswered,
+        )
+
+    async def _send(self, session: Session, token: str, pairs: list[tuple[str, str]]) -> list[Ack | None]:
+        """Send registrations one by one under the pace; None where no ack came in time."""
+        interval = 1.0 / self._settings.registrations_per_s if self._settings.registrations_per_s > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future[Ack]] = []
+        for tr_cd, tr_key in pairs:
+            # One pace for the whole app key, kept across connections and rounds.
+            delay = self._next_registration_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next_registration_at = max(self._next_registration_at, loop.time()) + interval
+            self._journal.append(
+                Kind.SENT,
+                session.conn_id,
+                registration_frame(REDACTED, SUBSCRIBE, tr_cd, tr_key),
+                self._clock.time_ns(),
+            )
+            pending.append(session.send_registration(token, SUBSCRIBE, tr_cd, tr_key))
+        out: list[Ack | None] = []
+        deadline = loop.time() + self._settings.ack_timeout_s
+        for fut, (tr_cd, tr_key) in zip(pending, pairs, strict=True):
+            try:
+                out.append(await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - loop.time())))
+            except TimeoutError:
+                session.abandon(fut)
+                self._event(session.conn_id, event="unacknowledged", tr_cd=tr_cd, tr_key=tr_key)
+                out.append(None)
+        return out

@@ -1,0 +1,35 @@
+"""The day's symbol masters on disk: ``masters/date=YYYY-MM-DD/<market>.parquet``.
+
+Each day's data carries the instrument list it was captured with. Written to a
+temporary name in the same directory, fsync'd, then renamed: no reader sees half a
+file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def master_path(root: Path | str, day: dt.date, market: str) -> Path:
+    return Path(root) / "masters" / f"date={day.isoformat()}" / f"{market}.parquet"
+
+
+def write_master(root: Path | str, day: dt.date, market: str, table: pa.Table) -> Path:
+    """Store one market's master for a trading day, replacing an earlier copy of that day."""
+    path = master_path(root, day, market)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_master(root: Path | str, day: dt.date, market: str) -> pa.Table:
+    return pq.read_table(master_path(root, day, market))
