@@ -30,7 +30,9 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
-from itertools import accumulate
+from functools import cache
+from itertools import accumulate, compress, count
+from operator import itemgetter, ne
 from zoneinfo import ZoneInfo
 
 from gatherer.sim.universe import Instrument
@@ -138,6 +140,7 @@ def member_name(name: str, limit: int = 6) -> str:
 
 _MEMBERS = tuple((code, member_name(name), foreign) for code, name, foreign in _MEMBERS_FULL)
 _FOREIGN = tuple(i for i, m in enumerate(_MEMBERS) if m[2])
+_foreign = itemgetter(*_FOREIGN)
 _MEMBER_CODES = tuple(m[0] for m in _MEMBERS)
 _MEMBER_NAMES = tuple(m[1] for m in _MEMBERS)
 
@@ -202,6 +205,120 @@ class _PriceStrs(dict[int, str]):
     def __missing__(self, p: int) -> str:
         s = self[p] = _scaled(p, self.scale)
         return s
+
+
+class _Shown:
+    """One book TR's body as last rendered for one instrument, and the level values it shows.
+
+    The body is private to the model and updated in place (only the strings whose values moved
+    are re-rendered); every frame gets a copy, so bodies handed out never change afterwards.
+    """
+
+    __slots__ = ("body", "levels")
+
+    def __init__(self, body: Body, sections: int) -> None:
+        self.body = body
+        self.levels: list[list[int]] = [[] for _ in range(sections)]
+
+
+def _template(tr: str, fixed: dict[str, str]) -> Body:
+    """A body of ``tr`` with every field "0" (an unused book level), then ``fixed`` set."""
+    body = dict.fromkeys(_NAMES[tr], "0")
+    assert fixed.keys() <= body.keys(), (tr, fixed.keys() - body.keys())
+    body.update(fixed)
+    return body
+
+
+@cache
+def _sections(tr: str, first: int, depth: int, n: int) -> tuple[tuple[str, ...], ...]:
+    """Field names of ``n`` consecutive ``depth``-level sections of ``tr`` starting at field ``first``."""
+    names = _NAMES[tr]
+    return tuple(names[first + k * depth : first + (k + 1) * depth] for k in range(n))
+
+
+def _put(
+    body: Body, keys: tuple[str, ...], vals: list[int], shown: list[int], fmt: Callable[[int], str]
+) -> bool:
+    """Render into ``body`` the levels of ``vals`` that differ from ``shown`` (what ``body`` holds).
+
+    Levels past ``len(vals)`` read "0". ``shown`` becomes a copy of ``vals``; True if anything moved.
+    """
+    if vals == shown:
+        return False
+    n, m = len(vals), len(shown)
+    if n == m:
+        j = next(compress(count(), map(ne, vals, shown)))
+        if vals[j + 1 :] == shown[j + 1 :]:
+            body[keys[j]] = fmt(vals[j])
+        else:
+            body.update(zip(keys[j:], map(fmt, vals[j:]), strict=False))
+    else:
+        body.update(zip(keys, map(fmt, vals), strict=False))
+        if n < m:
+            body.update(dict.fromkeys(keys[n:m], "0"))
+    shown[:] = vals
+    return True
+
+
+class _Ranks:
+    """One broker TR's body as last rendered for one instrument, and the members its rows show.
+
+    Private to the model like ``_Shown``'s body. A row is re-rendered when the ranking changed
+    or its member traded since; shares and changes move with every print and are always redone.
+    """
+
+    __slots__ = ("body", "md_top", "ms_top")
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+        self.md_top: list[int] = []
+        self.ms_top: list[int] = []
+
+
+def _rank_keys(side: str, prefix: str) -> tuple[tuple[str, ...], ...]:
+    """(code, name, volume, share, change, value, average) field names of one side's five rows."""
+    fields: tuple[str, ...] = (
+        f"{side}no",
+        f"{side}trad",
+        f"trad{prefix}vol",
+        f"trad{prefix}rate",
+        f"trad{prefix}cha",
+    )
+    fields += (f"trad{prefix}val", f"trad{prefix}avg")
+    return tuple(tuple(f"{f}{k}" for k in range(1, 6)) for f in fields)
+
+
+_MD_KEYS = _rank_keys("offer", "md")
+_MS_KEYS = _rank_keys("bid", "ms")
+
+
+def _rank_side(
+    body: Body,
+    keys: tuple[tuple[str, ...], ...],
+    top: list[int],
+    rows: list[int],
+    vol: list[int],
+    val: list[int],
+    last: list[int],
+    pct: float,
+) -> None:
+    """Render one side's top-5 rows into ``body``; ``rows`` (the members shown) becomes ``top``."""
+    codes, names, vols, rates, chas, vals, avgs = keys
+    if top != rows:
+        body.update(zip(codes, [_MEMBER_CODES[i] for i in top], strict=True))
+        body.update(zip(names, [_MEMBER_NAMES[i] for i in top], strict=True))
+        changed = top
+        rows[:] = top
+    else:
+        changed = [i for i in top if vol[i] != last[i]]
+    for i in changed:
+        r = top.index(i)
+        v = vol[i]
+        body[vols[r]] = str(v)
+        body[vals[r]] = str(val[i] // 1_000_000)
+        body[avgs[r]] = str(val[i] // v) if v else "0"
+    body.update(zip(rates, [f"{vol[i] * pct:.2f}" for i in top], strict=True))
+    body.update(zip(chas, [str(vol[i] - last[i]) for i in top], strict=True))
 
 
 class _Tape:
@@ -310,8 +427,10 @@ class _State:
         "openyak0",
         "pcache",
         "qty_mean",
+        "ranks",
         "ref",
         "scale",
+        "shown",
         "tick",
         "unt",
         "vi_ref",
@@ -331,6 +450,8 @@ class _State:
         self.tick = self._tick_fn(inst, unit)
         self.lo, self.hi = self._limits()
         self.pcache = _PriceStrs(self.scale)
+        self.shown: dict[str, _Shown] = {}
+        self.ranks: dict[str, _Ranks] = {}
         self.fair = float(self.ref)
         self.krx = _Tape(self.ref)
         self.nxt = _Tape(self.ref)
@@ -559,6 +680,7 @@ class MarketModel:
         last = st.krx.price if st.krx.volume else st.ref
         st.krx, st.nxt, st.unt = _Tape(last), _Tape(last), _Tape(last)
         st.brokers = {"krx": _Brokers(), "nxt": _Brokers()}
+        st.ranks.clear()
         st.auction_vol = 0
         st.vi_until_ns = 0
         st.openyak0 = st.openyak
@@ -765,84 +887,72 @@ class MarketModel:
                 out.append(("VI_", vi))
         return out
 
-    def _levels(self, st: _State, px: list[int], qty: list[int]) -> tuple[list[str], list[str]]:
-        pad = ["0"] * (st.depth - len(px))
-        return [*map(st.pcache.__getitem__, px), *pad], [*map(str, qty), *pad]
-
     def _stock_book(
         self, st: _State, tr: str, ask_q: list[int], bid_q: list[int], auction: bool, prefix: str
     ) -> Body:
-        ap, aq = self._levels(st, st.ask_px, ask_q)
-        bp, bq = self._levels(st, st.bid_px, bid_q)
-        mid = str((st.ask_px[0] + st.bid_px[0]) // 2)
-        values = [
-            self._hms,
-            *ap,
-            *bp,
-            *aq,
-            *bq,
-            str(sum(ask_q)),
-            str(sum(bid_q)),
-            "3" if auction else "1",
-            st.inst.symbol,
-            "",
-            str(st.nxt.volume if prefix else st.krx.volume),
-            mid,
-            "0",
-            "0",
-            "0",
-            "",
-        ]
-        if prefix:
-            values.append(prefix + st.inst.symbol)
-        return dict(zip(_NAMES[tr], values, strict=True))
+        shown = st.shown.get(tr)
+        if shown is None:
+            fixed = {"shcode": st.inst.symbol, "alloc_gubun": "", "midsumremgubun": ""}
+            if prefix:
+                fixed["ex_shcode"] = prefix + st.inst.symbol
+            shown = st.shown[tr] = _Shown(_template(tr, fixed), 4)
+        body = shown.body
+        ap, bp, aq, bq = _sections(tr, 1, st.depth, 4)
+        sap, sbp, saq, sbq = shown.levels
+        pstr = st.pcache.__getitem__
+        _put(body, ap, st.ask_px, sap, pstr)
+        _put(body, bp, st.bid_px, sbp, pstr)
+        if _put(body, aq, ask_q, saq, str):
+            body["totofferrem"] = str(sum(ask_q))
+        if _put(body, bq, bid_q, sbq, str):
+            body["totbidrem"] = str(sum(bid_q))
+        body["hotime"] = self._hms
+        body["donsigubun"] = "3" if auction else "1"
+        body["volume"] = str(st.nxt.volume if prefix else st.krx.volume)
+        body["midprice"] = str((st.ask_px[0] + st.bid_px[0]) // 2)
+        return body.copy()
 
     def _unified_book(self, st: _State, auction: bool) -> Body:
-        ap, ak = self._levels(st, st.ask_px, st.ask_qty)
-        bp, bk = self._levels(st, st.bid_px, st.bid_qty)
-        _, an = self._levels(st, st.ask_px, st.ask_nxt)
-        _, bn = self._levels(st, st.bid_px, st.bid_nxt)
-        pad = ["0"] * (st.depth - len(st.ask_px))
-        au = [str(a + b) for a, b in zip(st.ask_qty, st.ask_nxt, strict=True)] + pad
-        pad = ["0"] * (st.depth - len(st.bid_px))
-        bu = [str(a + b) for a, b in zip(st.bid_qty, st.bid_nxt, strict=True)] + pad
+        shown = st.shown.get("UH1")
+        if shown is None:
+            fixed = {
+                "shcode": st.inst.symbol,
+                "alloc_gubun": "",
+                "krx_midsumremgubun": "",
+                "nxt_midsumremgubun": "",
+                "ex_shcode": "U" + st.inst.symbol,
+            }
+            shown = st.shown["UH1"] = _Shown(_template("UH1", fixed), 8)
+        body = shown.body
+        ap, bp, ak, an, au, bk, bn, bu = _sections("UH1", 1, st.depth, 8)
+        sap, sbp, sak, san, sau, sbk, sbn, sbu = shown.levels
+        pstr = st.pcache.__getitem__
+        ask_u = [a + b for a, b in zip(st.ask_qty, st.ask_nxt, strict=True)]
+        bid_u = [a + b for a, b in zip(st.bid_qty, st.bid_nxt, strict=True)]
+        _put(body, ap, st.ask_px, sap, pstr)
+        _put(body, bp, st.bid_px, sbp, pstr)
+        _put(body, ak, st.ask_qty, sak, str)
+        _put(body, an, st.ask_nxt, san, str)
+        _put(body, au, ask_u, sau, str)
+        _put(body, bk, st.bid_qty, sbk, str)
+        _put(body, bn, st.bid_nxt, sbn, str)
+        _put(body, bu, bid_u, sbu, str)
         ak_t, an_t, bk_t, bn_t = sum(st.ask_qty), sum(st.ask_nxt), sum(st.bid_qty), sum(st.bid_nxt)
         mid = str((st.ask_px[0] + st.bid_px[0]) // 2)
         nxt_on = an_t + bn_t > 0
-        values = [
-            self._hms,
-            *ap,
-            *bp,
-            *ak,
-            *an,
-            *au,
-            *bk,
-            *bn,
-            *bu,
-            str(ak_t),
-            str(an_t),
-            str(ak_t + an_t),
-            str(bk_t),
-            str(bn_t),
-            str(bk_t + bn_t),
-            "3" if auction else "1",
-            "1" if nxt_on else "0",
-            st.inst.symbol,
-            "",
-            str(st.unt.volume),
-            mid,
-            "0",
-            "0",
-            mid if nxt_on else "0",
-            "0",
-            "0",
-            "0",
-            "",
-            "0",
-            "",
-            "U" + st.inst.symbol,
-        ]
-        return dict(zip(_NAMES["UH1"], values, strict=True))
+        body["hotime"] = self._hms
+        body["krx_totofferrem"] = str(ak_t)
+        body["nxt_totofferrem"] = str(an_t)
+        body["unt_totofferrem"] = str(ak_t + an_t)
+        body["krx_totbidrem"] = str(bk_t)
+        body["nxt_totbidrem"] = str(bn_t)
+        body["unt_totbidrem"] = str(bk_t + bn_t)
+        body["krx_donsigubun"] = "3" if auction else "1"
+        body["nxt_donsigubun"] = "1" if nxt_on else "0"
+        body["volume"] = str(st.unt.volume)
+        body["krx_midprice"] = mid
+        body["nxt_midprice"] = mid if nxt_on else "0"
+        return body.copy()
 
     def _change(self, st: _State, price: int) -> tuple[str, str, str]:
         """(sign code, change, rate) against the reference price; change unsigned unless configured."""
@@ -900,64 +1010,40 @@ class MarketModel:
             mdval = [x + y for x, y in zip(a.mdval, b.mdval, strict=True)]
             msval = [x + y for x, y in zip(a.msval, b.msval, strict=True)]
         shown = tables[0] if len(tables) == 1 else _unified_shown(st)
+        ranks = st.ranks.get(tr)
+        if ranks is None:
+            fixed = {"shcode": st.inst.symbol}
+            if extra is not None:
+                fixed["ex_shcode"] = extra[1] + st.inst.symbol
+            ranks = st.ranks[tr] = _Ranks(_template(tr, fixed))
+        body = ranks.body
         total = tape.volume or 1
-        top_md = sorted(range(len(md)), key=md.__getitem__, reverse=True)[:5]
-        top_ms = sorted(range(len(ms)), key=ms.__getitem__, reverse=True)[:5]
-
         pct = 100 / total
-
-        def col(top: list[int], vol: list[int], val: list[int], last: list[int]) -> list[list[str]]:
-            vols = [vol[i] for i in top]
-            return [
-                [_MEMBER_CODES[i] for i in top],
-                [_MEMBER_NAMES[i] for i in top],
-                [str(v) for v in vols],
-                [f"{v * pct:.2f}" for v in vols],
-                [str(vol[i] - last[i]) for i in top],
-                [str(val[i] // 1_000_000) for i in top],
-                [str(val[i] // vol[i]) if vol[i] else "0" for i in top],
-            ]
-
-        sc, sn, sv, sr, sch, sval, savg = col(top_md, md, mdval, shown.shown_md)
-        bc, bn, bv, br, bch, bval, bavg = col(top_ms, ms, msval, shown.shown_ms)
-        fmd = sum(md[i] for i in _FOREIGN)
-        fms = sum(ms[i] for i in _FOREIGN)
-        fmd_cha = fmd - sum(shown.shown_md[i] for i in _FOREIGN)
-        fms_cha = fms - sum(shown.shown_ms[i] for i in _FOREIGN)
-        fmdval = sum(mdval[i] for i in _FOREIGN)
-        fmsval = sum(msval[i] for i in _FOREIGN)
+        n = len(md)
+        top_md = sorted(range(n), key=md.__getitem__, reverse=True)[:5]
+        top_ms = sorted(range(n), key=ms.__getitem__, reverse=True)[:5]
+        _rank_side(body, _MD_KEYS, top_md, ranks.md_top, md, mdval, shown.shown_md, pct)
+        _rank_side(body, _MS_KEYS, top_ms, ranks.ms_top, ms, msval, shown.shown_ms, pct)
+        fmd = sum(_foreign(md))
+        fms = sum(_foreign(ms))
+        fmdval = sum(_foreign(mdval))
+        fmsval = sum(_foreign(msval))
+        body["ftradmdvol"] = f"{fmd:010d}"
+        body["ftradmsvol"] = f"{fms:010d}"
+        body["ftradmdrate"] = f"{fmd * 100 / total:.2f}" if fmd else "0.0"
+        body["ftradmsrate"] = f"{fms * 100 / total:.2f}" if fms else "0.0"
+        body["ftradmdcha"] = f"{fmd - sum(_foreign(shown.shown_md)):010d}"
+        body["ftradmscha"] = f"{fms - sum(_foreign(shown.shown_ms)):010d}"
+        body["ftradmdval"] = str(fmdval // 1_000_000)
+        body["ftradmsval"] = str(fmsval // 1_000_000)
+        body["ftradmdavg"] = str(fmdval // fmd) if fmd else " "
+        body["ftradmsavg"] = str(fmsval // fms) if fms else " "
+        if extra is not None:
+            body["time"] = self._hms
+            body["exchname"] = extra[0]
         shown.shown_md[:] = md
         shown.shown_ms[:] = ms
-        values = [
-            *sc,
-            *bc,
-            *sn,
-            *bn,
-            *sv,
-            *bv,
-            *sr,
-            *br,
-            *sch,
-            *bch,
-            f"{fmd:010d}",
-            f"{fms:010d}",
-            f"{fmd * 100 / total:.2f}" if fmd else "0.0",
-            f"{fms * 100 / total:.2f}" if fms else "0.0",
-            f"{fmd_cha:010d}",
-            f"{fms_cha:010d}",
-            st.inst.symbol,
-            *sval,
-            *bval,
-            *savg,
-            *bavg,
-            str(fmdval // 1_000_000),
-            str(fmsval // 1_000_000),
-            str(fmdval // fmd) if fmd else " ",
-            str(fmsval // fms) if fms else " ",
-        ]
-        if extra is not None:
-            values += [self._hms, extra[0], extra[1] + st.inst.symbol]
-        return dict(zip(_NAMES[tr], values, strict=True))
+        return body.copy()
 
     def _expected(self, st: _State) -> Body:
         sign, change, rate = self._change(st, st.yeprice)
@@ -1026,27 +1112,27 @@ class MarketModel:
         return out
 
     def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
-        ap, aq = self._levels(st, st.ask_px, st.ask_qty)
-        bp, bq = self._levels(st, st.bid_px, st.bid_qty)
-        _, ac = self._levels(st, st.ask_px, st.ask_cnt)
-        _, bc = self._levels(st, st.bid_px, st.bid_cnt)
-        values = [
-            self._hms,
-            *ap,
-            *bp,
-            *aq,
-            *bq,
-            *ac,
-            *bc,
-            str(sum(st.ask_qty)),
-            str(sum(st.bid_qty)),
-            str(sum(st.ask_cnt)),
-            str(sum(st.bid_cnt)),
-            st.inst.symbol,
-            "1" if phase in _AUCTIONS else "0",
-            "",
-        ]
-        return dict(zip(_NAMES[tr], values, strict=True))
+        shown = st.shown.get(tr)
+        if shown is None:
+            code = "futcode" if st.inst.market == "kfutures" else "optcode"
+            shown = st.shown[tr] = _Shown(_template(tr, {code: st.inst.symbol, "alloc_gubun": ""}), 6)
+        body = shown.body
+        ap, bp, aq, bq, ac, bc = _sections(tr, 1, st.depth, 6)
+        sap, sbp, saq, sbq, sac, sbc = shown.levels
+        pstr = st.pcache.__getitem__
+        _put(body, ap, st.ask_px, sap, pstr)
+        _put(body, bp, st.bid_px, sbp, pstr)
+        if _put(body, aq, st.ask_qty, saq, str):
+            body["totofferrem"] = str(sum(st.ask_qty))
+        if _put(body, bq, st.bid_qty, sbq, str):
+            body["totbidrem"] = str(sum(st.bid_qty))
+        if _put(body, ac, st.ask_cnt, sac, str):
+            body["totoffercnt"] = str(sum(st.ask_cnt))
+        if _put(body, bc, st.bid_cnt, sbc, str):
+            body["totbidcnt"] = str(sum(st.bid_cnt))
+        body["hotime"] = self._hms
+        body["danhochk"] = "1" if phase in _AUCTIONS else "0"
+        return body.copy()
 
     def _deriv_common(self, st: _State) -> list[str]:
         tape = st.krx
@@ -1138,6 +1224,28 @@ class MarketModel:
         """LS's documented OVH/OVC rendering, e.g. "0. 14997.75" (§2.5): for fault tests only."""
         return text if text == "0" else "0." + text.rjust(9)
 
+    def _ovs_book(self, st: _State, tr: str, symbol: str, local_hms: str) -> Body:
+        shown = st.shown.get(tr)
+        if shown is None:
+            shown = st.shown[tr] = _Shown(_template(tr, {"symbol": symbol}), 6)
+        body = shown.body
+        ap, bp, aq, bq, ac, bc = _sections(tr, 2, st.depth, 6)
+        sap, sbp, saq, sbq, sac, sbc = shown.levels
+        pcache = st.pcache
+        pstr = (lambda p: self._quirk(pcache[p])) if self._quirky else pcache.__getitem__
+        _put(body, ap, st.ask_px, sap, pstr)
+        _put(body, bp, st.bid_px, sbp, pstr)
+        if _put(body, aq, st.ask_qty, saq, str):
+            body["totofferrem"] = str(sum(st.ask_qty))
+        if _put(body, bq, st.bid_qty, sbq, str):
+            body["totbidrem"] = str(sum(st.bid_qty))
+        if _put(body, ac, st.ask_cnt, sac, str):
+            body["totoffercnt"] = str(sum(st.ask_cnt))
+        if _put(body, bc, st.bid_cnt, sbc, str):
+            body["totbidcnt"] = str(sum(st.bid_cnt))
+        body["hotime"] = local_hms
+        return body.copy()
+
     def _render_overseas(
         self, st: _State, want: Collection[str], now_ns: int, traded: _Traded | None
     ) -> list[Frame]:
@@ -1150,28 +1258,7 @@ class MarketModel:
         local_hms = f"{lsod // 3600:02d}{lsod % 3600 // 60:02d}{lsod % 60:02d}"
         out: list[Frame] = []
         if book_tr in want:
-            ap, aq = self._levels(st, st.ask_px, st.ask_qty)
-            bp, bq = self._levels(st, st.bid_px, st.bid_qty)
-            _, ac = self._levels(st, st.ask_px, st.ask_cnt)
-            _, bc = self._levels(st, st.bid_px, st.bid_cnt)
-            if self._quirky:
-                ap = [self._quirk(p) for p in ap]
-                bp = [self._quirk(p) for p in bp]
-            values = [
-                symbol,
-                local_hms,
-                *ap,
-                *bp,
-                *aq,
-                *bq,
-                *ac,
-                *bc,
-                str(sum(st.ask_cnt)),
-                str(sum(st.bid_cnt)),
-                str(sum(st.ask_qty)),
-                str(sum(st.bid_qty)),
-            ]
-            out.append((book_tr, dict(zip(_NAMES[book_tr], values, strict=True))))
+            out.append((book_tr, self._ovs_book(st, book_tr, symbol, local_hms)))
         if traded is None or trade_tr not in want:
             return out
         tape = st.krx
