@@ -149,6 +149,8 @@ class WsHub:
         self.refusals_total = 0
         self._subscribed = asyncio.Event()
         self._version = 0
+        self.paused = False
+        """While True the generator sends nothing (tests use it to let a client catch up)."""
         self._target_cache: tuple[int, float, list[tuple[tuple[str, str], set[str]]], list[float]] | None = (
             None
         )
@@ -305,7 +307,7 @@ class WsHub:
             for tr_cd, body in self.model.status_events(now_ns):
                 for conn, key in list(self._status_subscribers.items()):
                     self._queue(conn, tr_cd, key, body)
-            if not self._wanted or self.stream.rate_fps <= 0:
+            if self.paused or not self._wanted or self.stream.rate_fps <= 0:
                 budget = 0.0
                 await self._flush()
                 continue
