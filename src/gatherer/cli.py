@@ -336,8 +336,13 @@ async def _journal_verify(args: argparse.Namespace) -> int:
         f"{report.segments} segment(s), {report.blocks:,} blocks, {report.records:,} records, "
         f"{report.bytes_on_disk / 1e6:,.2f} MB on disk ({report.raw_bytes / 1e6:,.2f} MB raw)"
     )
-    for damage in (*report.corrupt, *report.torn_tails):
-        out.print(f"[red]damaged[/]: {damage}", highlight=False)
+    for d in (*report.corrupt, *report.torn_tails):
+        lost = "an unknown number of" if d.records_lost is None else f"{d.records_lost:,}"
+        out.print(
+            f"[red]damaged[/]: {d.path} at byte {d.offset:,}"
+            f" ({d.length:,} bytes, {lost} records): {d.reason}",
+            highlight=False,
+        )
     for bad in report.bad_headers:
         out.print(f"[red]bad header[/]: {bad}", highlight=False)
     if not report.ok:
