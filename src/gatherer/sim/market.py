@@ -91,6 +91,8 @@ _CYCLE = {
     "deriv": ("closed", "preopen", "open", "closing_auction"),
 }
 _AUCTIONS = ("preopen", "closing_auction")
+_JGUBUN = {"preopen": "10", "closing_auction": "50"}
+"""장운영정보 in FC0/OC0: LS's example shows "40" in the regular session; other codes are guesses."""
 
 # TRs per market: book, trade, broker, expected. NXT/통합 variants are shared by both stock markets.
 _MARKET_TRS = {
@@ -412,6 +414,7 @@ class _State:
         "bid_px",
         "bid_qty",
         "brokers",
+        "changes",
         "day",
         "depth",
         "fair",
@@ -452,6 +455,7 @@ class _State:
         self.pcache = _PriceStrs(self.scale)
         self.shown: dict[str, _Shown] = {}
         self.ranks: dict[str, _Ranks] = {}
+        self.changes: dict[int, tuple[str, str, str]] = {}
         self.fair = float(self.ref)
         self.krx = _Tape(self.ref)
         self.nxt = _Tape(self.ref)
@@ -534,6 +538,10 @@ class MarketModel:
         self._k200 = self._k200_start()
         self._k200_0 = self._k200
         self._sec = -1
+        self._day = -1
+        self._phases: dict[str, str] = {}
+        self._local_hms: dict[str, tuple[int, str]] = {}
+        self._dates: dict[int, str] = {}
         self._hms = "000000"
         self._ymd = ""
         self._offsets: dict[tuple[str, int], int] = {}
@@ -606,11 +614,13 @@ class MarketModel:
             if inst is None:
                 return []
             st = self._states[(market, symbol)] = self._new_state(inst, now_ns)
-        phase = self.phase(market, now_ns)
-        day = (now_ns // _NS + _SEOUL_OFFSET_S - _DAY_CUT_S) // 86_400
-        if day != st.day:
-            self._new_day(st, day)
-        self._tick_time(now_ns)
+        if now_ns // _NS != self._sec:
+            self._tick_time(now_ns)
+        phase = self._phases.get(market)
+        if phase is None:
+            phase = self._phases[market] = self.phase(market, now_ns)
+        if self._day != st.day:
+            self._new_day(st, self._day)
         rng = self._rng
         if phase in _AUCTIONS and st.family != "overseas":
             self._quote(st)
@@ -698,14 +708,25 @@ class MarketModel:
         return int(qty * self._rng.random() * 0.25)
 
     def _tick_time(self, now_ns: int) -> None:
+        """Per-second values: Seoul time and date strings, the trading day, each market's phase."""
         sec = now_ns // _NS
-        if sec == self._sec:
-            return
         self._sec = sec
         local = sec + _SEOUL_OFFSET_S
         sod = local % 86_400
         self._hms = f"{sod // 3600:02d}{sod % 3600 // 60:02d}{sod % 60:02d}"
-        self._ymd = (dt.date(1970, 1, 1) + dt.timedelta(days=local // 86_400)).strftime("%Y%m%d")
+        self._ymd = self._date(local // 86_400)
+        self._day = (local - _DAY_CUT_S) // 86_400
+        self._phases.clear()
+        self._local_hms.clear()
+
+    def _date(self, day: int) -> str:
+        """YYYYMMDD of a day number (days since 1970-01-01), cached."""
+        text = self._dates.get(day)
+        if text is None:
+            if len(self._dates) > 1024:
+                self._dates.clear()
+            text = self._dates[day] = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).strftime("%Y%m%d")
+        return text
 
     # -- market events ---------------------------------------------------------------------------
 
@@ -956,47 +977,53 @@ class MarketModel:
 
     def _change(self, st: _State, price: int) -> tuple[str, str, str]:
         """(sign code, change, rate) against the reference price; change unsigned unless configured."""
-        diff = price - st.ref
-        sign = _sign(diff, st.family == "stock" and price >= st.hi, st.family == "stock" and price <= st.lo)
-        change = _scaled(diff if self._signed else abs(diff), st.scale)
-        rate = f"{diff * 100 / st.ref:.2f}" if st.ref else "0.00"
-        return sign, change, rate
+        got = st.changes.get(price)
+        if got is None:
+            diff = price - st.ref
+            stock = st.family == "stock"
+            sign = _sign(diff, stock and price >= st.hi, stock and price <= st.lo)
+            change = _scaled(diff if self._signed else abs(diff), st.scale)
+            rate = f"{diff * 100 / st.ref:.2f}" if st.ref else "0.00"
+            if len(st.changes) > 4096:
+                st.changes.clear()
+            got = st.changes[price] = (sign, change, rate)
+        return got
 
     def _stock_trade(self, st: _State, tr: str, tape: _Tape, exch: str, ex_shcode: str | None) -> Body:
         sign, change, rate = self._change(st, tape.price)
-        cpower = f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00"
-        values = [
-            tape.chetime,
-            sign,
-            change,
-            rate,
-            str(tape.price),
-            tape.opentime,
-            str(tape.open),
-            tape.hightime,
-            str(tape.high),
-            tape.lowtime,
-            str(tape.low),
-            tape.cgubun,
-            str(tape.cvol),
-            str(tape.volume),
-            str(tape.value // 1_000_000),
-            str(tape.mdvol),
-            str(tape.mdcnt),
-            str(tape.msvol),
-            str(tape.mscnt),
-            cpower,
-            str(tape.value // tape.volume if tape.volume else 0),
-            str(st.ask_px[0]),
-            str(st.bid_px[0]),
-            "00",
-            str(int(tape.volume * st.jnil_ratio)),
-            st.inst.symbol,
-            exch,
-        ]
+        volume = tape.volume
+        body = {
+            "chetime": tape.chetime,
+            "sign": sign,
+            "change": change,
+            "drate": rate,
+            "price": str(tape.price),
+            "opentime": tape.opentime,
+            "open": str(tape.open),
+            "hightime": tape.hightime,
+            "high": str(tape.high),
+            "lowtime": tape.lowtime,
+            "low": str(tape.low),
+            "cgubun": tape.cgubun,
+            "cvolume": str(tape.cvol),
+            "volume": str(volume),
+            "value": str(tape.value // 1_000_000),
+            "mdvolume": str(tape.mdvol),
+            "mdchecnt": str(tape.mdcnt),
+            "msvolume": str(tape.msvol),
+            "mschecnt": str(tape.mscnt),
+            "cpower": f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00",
+            "w_avrg": str(tape.value // volume if volume else 0),
+            "offerho": str(st.ask_px[0]),
+            "bidho": str(st.bid_px[0]),
+            "status": "00",
+            "jnilvolume": str(int(volume * st.jnil_ratio)),
+            "shcode": st.inst.symbol,
+            "exchname": exch,
+        }
         if ex_shcode is not None:
-            values.append(ex_shcode)
-        return dict(zip(_NAMES[tr], values, strict=True))
+            body["ex_shcode"] = ex_shcode
+        return body
 
     def _broker(
         self, st: _State, tr: str, tables: list[_Brokers], tape: _Tape, extra: tuple[str, str] | None
@@ -1107,7 +1134,7 @@ class MarketModel:
         trade: Body | None = None
         for tr in trade_trs:
             if tr in want:
-                trade = trade or (self._fut_trade(st, tr, phase) if futures else self._opt_trade(st, phase))
+                trade = trade or (self._fut_trade(st, phase) if futures else self._opt_trade(st, phase))
                 out.append((tr, trade if tr == trade_trs[0] else dict(trade)))
         return out
 
@@ -1134,52 +1161,49 @@ class MarketModel:
         body["danhochk"] = "1" if phase in _AUCTIONS else "0"
         return body.copy()
 
-    def _deriv_common(self, st: _State) -> list[str]:
+    def _deriv_common(self, st: _State) -> Body:
         tape = st.krx
         sign, change, rate = self._change(st, tape.price)
-        pstr = st.pstr
-        cpower = f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00"
+        pstr = st.pcache
         value = tape.value * _KRX_MULTIPLIER // (10**st.scale * 1_000_000)
-        return [
-            tape.chetime,
-            sign,
-            change,
-            rate,
-            pstr(tape.price),
-            pstr(tape.open),
-            pstr(tape.high),
-            pstr(tape.low),
-            tape.cgubun,
-            str(tape.cvol),
-            str(tape.volume),
-            str(value),
-            str(tape.mdvol),
-            str(tape.mdcnt),
-            str(tape.msvol),
-            str(tape.mscnt),
-            cpower,
-            pstr(st.ask_px[0]),
-            pstr(st.bid_px[0]),
-            str(st.openyak),
-        ]
+        return {
+            "chetime": tape.chetime,
+            "sign": sign,
+            "change": change,
+            "drate": rate,
+            "price": pstr[tape.price],
+            "open": pstr[tape.open],
+            "high": pstr[tape.high],
+            "low": pstr[tape.low],
+            "cgubun": tape.cgubun,
+            "cvolume": str(tape.cvol),
+            "volume": str(tape.volume),
+            "value": str(value),
+            "mdvolume": str(tape.mdvol),
+            "mdchecnt": str(tape.mdcnt),
+            "msvolume": str(tape.msvol),
+            "mschecnt": str(tape.mscnt),
+            "cpower": f"{tape.msvol * 100 / tape.mdvol:.2f}" if tape.mdvol else "0.00",
+            "offerho1": pstr[st.ask_px[0]],
+            "bidho1": pstr[st.bid_px[0]],
+            "openyak": str(st.openyak),
+        }
 
-    def _fut_trade(self, st: _State, tr: str, phase: str) -> Body:
+    def _fut_trade(self, st: _State, phase: str) -> Body:
         k200 = self._k200
         price = st.krx.price / 10**st.scale
         theory = k200 * (1.0 + st.basis_t)
-        values = [
-            *self._deriv_common(st),
-            f"{k200:.2f}",
-            f"{theory:.2f}",
-            f"{(price - theory) * 100 / theory:.2f}",
-            f"{price - k200:.2f}",
-            f"{theory - k200:.2f}",
-            str(st.openyak - st.openyak0),
-            _jgubun(phase),
-            str(int(st.krx.volume * st.jnil_ratio)),
-            st.inst.symbol,
-        ]
-        return dict(zip(_NAMES[tr], values, strict=True))
+        body = self._deriv_common(st)
+        body["k200jisu"] = f"{k200:.2f}"
+        body["theoryprice"] = f"{theory:.2f}"
+        body["kasis"] = f"{(price - theory) * 100 / theory:.2f}"
+        body["sbasis"] = f"{price - k200:.2f}"
+        body["ibasis"] = f"{theory - k200:.2f}"
+        body["openyakcha"] = str(st.openyak - st.openyak0)
+        body["jgubun"] = _JGUBUN.get(phase, "40")
+        body["jnilvolume"] = str(int(st.krx.volume * st.jnil_ratio))
+        body["futcode"] = st.inst.symbol
+        return body
 
     def _opt_trade(self, st: _State, phase: str) -> Body:
         k200 = self._k200
@@ -1188,19 +1212,17 @@ class MarketModel:
         price = st.krx.price / 10**st.scale
         theory = _black_scholes(k200, strike, st.years, st.impv, call)
         intrinsic = max(0.0, k200 - strike) if call else max(0.0, strike - k200)
-        values = [
-            *self._deriv_common(st),
-            f"{k200:.2f}",
-            f"{k200 * 7.65:.2f}",
-            f"{theory:.2f}",
-            f"{st.impv * 100:.2f}",
-            str(st.openyak - st.openyak0),
-            f"{max(0.0, price - intrinsic):.2f}",
-            _jgubun(phase),
-            str(int(st.krx.volume * st.jnil_ratio)),
-            st.inst.symbol,
-        ]
-        return dict(zip(_NAMES["OC0"], values, strict=True))
+        body = self._deriv_common(st)
+        body["k200jisu"] = f"{k200:.2f}"
+        body["eqva"] = f"{k200 * 7.65:.2f}"
+        body["theoryprice"] = f"{theory:.2f}"
+        body["impv"] = f"{st.impv * 100:.2f}"
+        body["openyakcha"] = str(st.openyak - st.openyak0)
+        body["timevalue"] = f"{max(0.0, price - intrinsic):.2f}"
+        body["jgubun"] = _JGUBUN.get(phase, "40")
+        body["jnilvolume"] = str(int(st.krx.volume * st.jnil_ratio))
+        body["optcode"] = st.inst.symbol
+        return body
 
     # overseas
 
@@ -1215,9 +1237,6 @@ class MarketModel:
                 self._offsets.clear()
             self._offsets[key] = offset
         return sec + offset
-
-    def _ovs_price(self, st: _State, p: int) -> str:
-        return self._quirk(st.pcache[p]) if self._quirky else st.pcache[p]
 
     @staticmethod
     def _quirk(text: str) -> str:
@@ -1252,10 +1271,17 @@ class MarketModel:
         options = st.inst.market == "ooptions"
         book_tr, trade_tr = ("WOH", "WOC") if options else ("OVH", "OVC")
         symbol = st.inst.symbol.ljust(16) if options else st.inst.symbol
-        assert st.zone is not None
-        local = self._local(st.zone, now_ns // _NS)
-        lsod = local % 86_400
-        local_hms = f"{lsod // 3600:02d}{lsod % 3600 // 60:02d}{lsod % 60:02d}"
+        zone = st.zone
+        assert zone is not None
+        here = self._local_hms.get(zone.key)
+        if here is None:
+            local = self._local(zone, now_ns // _NS)
+            lsod = local % 86_400
+            here = self._local_hms[zone.key] = (
+                local,
+                f"{lsod // 3600:02d}{lsod % 3600 // 60:02d}{lsod % 60:02d}",
+            )
+        local, local_hms = here
         out: list[Frame] = []
         if book_tr in want:
             out.append((book_tr, self._ovs_book(st, book_tr, symbol, local_hms)))
@@ -1263,33 +1289,31 @@ class MarketModel:
             return out
         tape = st.krx
         sign, change, rate = self._change(st, tape.price)
-        local_date = dt.date(1970, 1, 1) + dt.timedelta(days=local // 86_400)
-        session_end = (
-            local_date + dt.timedelta(days=1)
-            if st.zone.key == "America/Chicago" and lsod >= 61_200
-            else local_date
-        )
-        values = [
-            symbol,
-            local_date.strftime("%Y%m%d"),
-            self._ymd,
-            local_hms,
-            self._hms,
-            self._ovs_price(st, tape.price),
-            self._quirk(change) if self._quirky else change,
-            sign,
-            self._ovs_price(st, tape.open),
-            self._ovs_price(st, tape.high),
-            self._ovs_price(st, tape.low),
-            rate,
-            str(tape.cvol),
-            str(tape.volume),
-            tape.cgubun,
-            "",
-            "",
-            session_end.strftime("%Y%m%d"),
-        ]
-        out.append((trade_tr, dict(zip(_NAMES[trade_tr], values, strict=True))))
+        local_day = local // 86_400
+        late = zone.key == "America/Chicago" and local % 86_400 >= 61_200
+        quirky = self._quirky
+        pstr = st.pcache
+        body = {
+            "symbol": symbol,
+            "ovsdate": self._date(local_day),
+            "kordate": self._ymd,
+            "trdtm": local_hms,
+            "kortm": self._hms,
+            "curpr": self._quirk(pstr[tape.price]) if quirky else pstr[tape.price],
+            "ydiffpr": self._quirk(change) if quirky else change,
+            "ydiffSign": sign,
+            "open": self._quirk(pstr[tape.open]) if quirky else pstr[tape.open],
+            "high": self._quirk(pstr[tape.high]) if quirky else pstr[tape.high],
+            "low": self._quirk(pstr[tape.low]) if quirky else pstr[tape.low],
+            "chgrate": rate,
+            "trdq": str(tape.cvol),
+            "totq": str(tape.volume),
+            "cgubun": tape.cgubun,
+            "mdvolume": "",
+            "msvolume": "",
+            "ovsmkend": self._date(local_day + 1) if late else self._date(local_day),
+        }
+        out.append((trade_tr, body))
         return out
 
 
@@ -1325,11 +1349,6 @@ def _unified_shown(st: _State) -> _Brokers:
     if shown is None:
         shown = st.brokers["unt"] = _Brokers()
     return shown
-
-
-def _jgubun(phase: str) -> str:
-    """장운영정보 in FC0/OC0: LS's example shows "40" in the regular session; other codes are guesses."""
-    return {"preopen": "10", "closing_auction": "50"}.get(phase, "40")
 
 
 def _black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
