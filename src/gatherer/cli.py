@@ -325,6 +325,27 @@ async def _demo(args: argparse.Namespace) -> int:
             await proc.wait()
 
 
+async def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer.run.replay import ReplayServer
+
+    stop = _stop_on_signals()
+    server = ReplayServer([Path(p) for p in args.journal], speed=args.speed, host=args.host, port=args.port)
+    async with server:
+        out.print(f"replaying {', '.join(args.journal)} at speed {args.speed:g}")
+        out.print(f"  rest_url = {server.rest_url}\n  ws_url   = {server.ws_url}")
+        sys.stdout.flush()
+        waits = {asyncio.ensure_future(stop.wait())}
+        if args.exit_when_done:
+            waits.add(asyncio.ensure_future(server.finished.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        console.print(f"{server.frames_read:,} frames read, {server.frames_sent:,} sent")
+    return 0
+
+
 # -- journal --------------------------------------------------------------------------------
 
 
@@ -417,6 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--symbols", type=int, default=20, help="symbols per market (default 20)")
     d.add_argument("--rate", type=float, default=3000.0, help="simulator frames/s at midday activity")
     d.set_defaults(func=_demo)
+
+    p_replay = sub.add_parser("replay", help="serve recorded frames as an LS-compatible endpoint")
+    p_replay.add_argument(
+        "journal", nargs="+", help="journal segments or directories (e.g. data/journal/date=…)"
+    )
+    p_replay.add_argument("--host", default="127.0.0.1")
+    p_replay.add_argument("--port", type=int, default=0, help="port (default: a free one, printed at start)")
+    p_replay.add_argument(
+        "--speed", type=float, default=1.0, help="1 = as recorded, 10 = ten times faster, 0 = max"
+    )
+    p_replay.add_argument("--exit-when-done", action="store_true", help="stop after the last frame")
+    p_replay.set_defaults(func=_replay)
 
     j = sub.add_parser("journal", help="look into journal files")
     jsub = j.add_subparsers(dest="action", required=True, metavar="ACTION")

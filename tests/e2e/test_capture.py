@@ -127,3 +127,52 @@ async def test_a_dropped_connection_is_reconnected_and_registered_again(tmp_path
     events = [r.payload for r in iter_records(tmp_path / "journal") if r.kind == Kind.EVENT]
     assert sum(b'"connected"' in e for e in events) == 2
     assert any(b'"disconnected"' in e and b"closed by us" not in e for e in events)
+
+
+async def test_a_replayed_journal_is_recorded_again_byte_for_byte(tmp_path: Path) -> None:
+    from gatherer.run.replay import ReplayServer
+
+    live, again = tmp_path / "live", tmp_path / "again"
+    markets = {"kosdaq": MarketConfig(max_symbols=8), "ofutures": MarketConfig(max_symbols=4)}
+    settings = sim_settings(stream=StreamSettings(rate_fps=3000.0), limits=VenueLimits(rest_rate_scale=20))
+    async with Simulator(settings) as sim:
+        stop = asyncio.Event()
+        started: list[RunResult] = []
+        task = asyncio.create_task(
+            collect(sim_config(sim, live, markets), CREDENTIALS, stop, on_start=started.append)
+        )
+        await wait_until(lambda: bool(started) and sum(c.frames for c in started[0].connections) > 2000)
+        stop.set()
+        first = await task
+    recorded = [
+        r.payload
+        for r in iter_records(live / "journal")
+        if r.kind == Kind.FRAME and b'"rsp_cd"' not in r.payload
+    ]
+
+    replay = ReplayServer([live / "journal"], speed=0, start_after_registrations=len(first.registrations))
+    async with replay:
+        cfg = Config(
+            venue=VenueConfig(rest_url=replay.rest_url, ws_url=replay.ws_url, registrations_per_s=200),
+            storage=StorageConfig(root=str(again)),
+            markets=markets,
+        )
+        stop = asyncio.Event()
+        started = []
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        await asyncio.wait_for(replay.finished.wait(), 60)
+        await wait_until(
+            lambda: (
+                sum(c.frames for c in started[0].connections) == replay.frames_sent + len(first.registrations)
+            )
+        )
+        stop.set()
+        second = await task
+    assert second.registrations == first.registrations  # the masters were served from the recorded day
+    replayed = [
+        r.payload
+        for r in iter_records(again / "journal")
+        if r.kind == Kind.FRAME and b'"rsp_cd"' not in r.payload
+    ]
+    assert replay.frames_sent == len(recorded)
+    assert Counter(replayed) == Counter(recorded)
