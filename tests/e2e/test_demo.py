@@ -1,0 +1,63 @@
+"""`gatherer demo` as a user runs it: the simulator in a child process, a summary, a journal.
+And the child never outlives the demo, even when the demo is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from gatherer.capture import verify
+
+from .test_capture import wait_until
+
+ENV = {**os.environ, "COLUMNS": "250"}
+
+
+async def demo(root: Path, duration: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "demo",
+        "--duration", duration, "--root", str(root), "--symbols", "4",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text()
+        found.extend(int(c) for c in text.split())
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # exited, waiting to be reaped
+
+
+async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path) -> None:
+    proc = await demo(tmp_path, "2")
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    for market in ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions"):
+        assert f" {market} " in text, f"{market} missing from the summary:\n{text}"
+    assert "refused" in text and "journal:" in text
+    report = verify(tmp_path / "journal")
+    assert report.ok and report.records > 100
+
+
+async def test_the_simulator_child_stops_when_the_demo_is_killed(tmp_path: Path) -> None:
+    proc = await demo(tmp_path, "120")
+    assert proc.stderr is not None
+    while not (await asyncio.wait_for(proc.stderr.readline(), 120)).startswith(b"recording"):
+        pass
+    (child,) = children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    await wait_until(lambda: gone(child), timeout_s=15)
