@@ -1,0 +1,451 @@
+"""The Parquet sink: exact round trips, trading-day partitions, no half files, sorted rows,
+metadata, rotation, quarantine lines, and a rebuild from the journal that equals the live write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from gatherer.capture.segment import Kind, Record, encode_block, encode_record, encode_segment_header
+from gatherer.clock import seoul_ns, trading_day_of
+from gatherer.sinks import parquet as sink_mod
+from gatherer.sinks.parquet import (
+    ParquetSink,
+    ParquetSinkError,
+    compare_days,
+    file_metadata,
+    partition_dir,
+    partition_files,
+    read_partition,
+    read_quarantine,
+    rebuild_day,
+    write_quarantine,
+)
+from gatherer.venues.ls.catalog import CATALOG, Field
+
+DAY = dt.date(2026, 11, 24)
+T0 = seoul_ns(DAY, dt.time(10, 0))
+
+
+@dataclass(frozen=True)
+class Batch:
+    tr_cd: str
+    market: str
+    channel: str
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class Bad:
+    reason: str
+    detail: str
+    seq: int
+    recv_ns: int
+    conn_id: str
+    tr_cd: str | None
+    payload: bytes
+
+
+def arrow_type(f: Field) -> pa.DataType:
+    if f.kind == "int":
+        return pa.int64()
+    if f.kind == "dec":
+        return pa.decimal128(max(f.length, f.scale + 1), f.scale)
+    return pa.string()
+
+
+def field_value(f: Field, i: int, sym: str) -> Any:
+    if f.kind == "int":
+        return 1000 + 7 * i
+    if f.kind == "dec":
+        whole = 10 ** max(0, f.length - f.scale - 1) - 1
+        return Decimal(f"{(i * 37) % (whole + 1)}.{(i * 13) % 10**f.scale:0{f.scale}d}")
+    if f.kind == "time":
+        return f"{9 + i % 6:02d}{i % 60:02d}{(i * 7) % 60:02d}"
+    if f.kind == "date":
+        return "20261124"
+    return "2" if f.length == 1 else f"{f.name[:2]}{i % 10}"[: f.length]
+
+
+def make_table(
+    tr_cd: str,
+    rows: list[tuple[str, int, int]],
+    *,
+    conn_id: str = "w00-c000",
+    overrides: dict[str, list[Any]] | None = None,
+) -> pa.Table:
+    """A table shaped like a decoded batch: the TR's fields (exact types), then the common columns.
+
+    ``rows`` are (symbol, recv_ns, seq).
+    """
+    spec = CATALOG[tr_cd]
+    cols: dict[str, pa.Array] = {}
+    for f in spec.fields:
+        if overrides and f.name in overrides:
+            values = overrides[f.name]
+        elif f.name == spec.key_field:
+            values = [s for s, _, _ in rows]
+        else:
+            values = [field_value(f, seq, s) for s, _, seq in rows]
+        cols[f.name] = pa.array(values, arrow_type(f))
+    cols["recv_ns"] = pa.array([ns for _, ns, _ in rows], pa.int64())
+    cols["trading_day"] = pa.array([trading_day_of(ns) for _, ns, _ in rows], pa.date32())
+    cols["symbol"] = pa.array([s for s, _, _ in rows], pa.string())
+    cols["tr_cd"] = pa.array([tr_cd] * len(rows), pa.string())
+    cols["conn_id"] = pa.array([conn_id] * len(rows), pa.string())
+    cols["seq"] = pa.array([seq for _, _, seq in rows], pa.int64())
+    cols["extra"] = pa.array([None] * len(rows), pa.string())
+    return pa.table(cols)
+
+
+def rows_for(symbols: list[str], n: int, *, start_ns: int = T0, seq0: int = 0, step_ns: int = 1_000_000):
+    return [(symbols[i % len(symbols)], start_ns + i * step_ns, seq0 + i) for i in range(n)]
+
+
+def sink(root: Path, worker: str = "w00", **kw: Any) -> ParquetSink:
+    return ParquetSink(root, worker, version="0.1.0-test", venue="sim", **kw)
+
+
+# -- round trips and layout --------------------------------------------------------------------
+
+
+def test_round_trip_is_exact_including_decimals(tmp_path: Path) -> None:
+    table = make_table("FC9", rows_for(["A0166000", "A0163000"], 50))
+    big = Decimal("1234567.89")  # a 9.2 price no float would keep exactly in general
+    table = table.set_column(
+        table.schema.get_field_index("price"), "price", pa.array([big] * 50, table["price"].type)
+    )
+    with sink(tmp_path) as s:
+        s.write([Batch("FC9", "kfutures", "trade", table)])
+    back = read_partition(tmp_path, DAY, "kfutures", "trade")
+    expected = table.sort_by([("symbol", "ascending"), ("recv_ns", "ascending"), ("seq", "ascending")])
+    assert back.schema.equals(expected.schema, check_metadata=False)
+    assert back.equals(expected)
+    assert back["price"].to_pylist() == [big] * 50
+    assert back["drate"].type == pa.decimal128(6, 2)
+
+
+def test_rows_are_split_by_trading_day_across_the_cutoff(tmp_path: Path) -> None:
+    # 07:29:59.5 .. 07:30:00.5 on 2026-11-25: the first half belongs to 2026-11-24.
+    start = seoul_ns(dt.date(2026, 11, 25), dt.time(7, 29, 59)) + 500_000_000
+    table = make_table("OVC", rows_for(["ESZ26", "NQZ26"], 10, start_ns=start, step_ns=100_000_000))
+    with sink(tmp_path) as s:
+        s.write([Batch("OVC", "ofutures", "trade", table)])
+    before = read_partition(tmp_path, DAY, "ofutures", "trade")
+    after = read_partition(tmp_path, DAY + dt.timedelta(days=1), "ofutures", "trade")
+    assert before.num_rows == 5 and after.num_rows == 5
+    assert set(before["trading_day"].to_pylist()) == {DAY}
+    assert set(after["trading_day"].to_pylist()) == {DAY + dt.timedelta(days=1)}
+    assert max(before["recv_ns"].to_pylist()) < seoul_ns(dt.date(2026, 11, 25), dt.time(7, 30))
+    for path in partition_files(tmp_path, DAY + dt.timedelta(days=1), "ofutures", "trade"):
+        assert file_metadata(path)["trading_day"] == "2026-11-25"
+
+
+def test_rows_in_a_file_are_sorted_by_symbol_then_receive_time(tmp_path: Path) -> None:
+    rows = rows_for(["005930", "000660", "035720"], 300)
+    random.Random(7).shuffle(rows)
+    with sink(tmp_path) as s:
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows[:150]))])
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows[150:]))])
+    (path,) = partition_files(tmp_path, DAY, "kospi", "trade")
+    t = pq.read_table(path)
+    keys = list(zip(t["symbol"].to_pylist(), t["recv_ns"].to_pylist(), strict=True))
+    assert keys == sorted(keys)
+    assert path.name == "w00-0001.parquet"
+    assert path.parent == partition_dir(tmp_path, DAY, "kospi", "trade")
+
+
+def test_file_metadata_names_the_layout_versions_worker_and_seq_range(tmp_path: Path) -> None:
+    with sink(tmp_path, "w07") as s:
+        s.write([Batch("FH9", "kfutures", "book", make_table("FH9", rows_for(["A0166000"], 20, seq0=100)))])
+    (path,) = partition_files(tmp_path, DAY, "kfutures", "book")
+    meta = file_metadata(path)
+    assert meta == {
+        "format": "1",
+        "tr_cd": "FH9",
+        "layout": "2026",
+        "collector_version": "0.1.0-test",
+        "venue": "sim",
+        "worker_id": "w07",
+        "trading_day": "2026-11-24",
+        "market": "kfutures",
+        "channel": "book",
+        "rows": "20",
+        "seq_min": "100",
+        "seq_max": "119",
+    }
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_two_trs_on_one_channel_get_separate_files_and_read_back_together(tmp_path: Path) -> None:
+    with sink(tmp_path) as s:
+        s.write([Batch("FH0", "kfutures", "book", make_table("FH0", rows_for(["101WC000"], 5)))])
+        s.write([Batch("FH9", "kfutures", "book", make_table("FH9", rows_for(["A0166000"], 5, seq0=5)))])
+    files = partition_files(tmp_path, DAY, "kfutures", "book")
+    assert sorted((file_metadata(p)["tr_cd"], file_metadata(p)["layout"]) for p in files) == [
+        ("FH0", "2025-12"),
+        ("FH9", "2026"),
+    ]
+    both = read_partition(tmp_path, DAY, "kfutures", "book")
+    assert both.num_rows == 10
+    assert both["offerho1"].type == pa.decimal128(9, 2)  # 6.2 widened to 9.2, values exact
+    assert sorted(set(both["tr_cd"].to_pylist())) == ["FH0", "FH9"]
+
+
+def test_a_partition_rotates_at_rotate_rows_with_row_groups(tmp_path: Path) -> None:
+    with sink(tmp_path, rotate_rows=100, row_group_rows=40) as s:
+        for i in range(5):
+            s.write(
+                [Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 50, seq0=50 * i)))]
+            )
+        assert s.buffered_rows == 50  # 250 rows in: two files written, 50 rows held
+    files = partition_files(tmp_path, DAY, "kospi", "trade")
+    assert [pq.read_metadata(p).num_rows for p in files] == [100, 100, 50]
+    assert pq.read_metadata(files[0]).num_row_groups == 3
+    assert [file_metadata(p)["seq_min"] for p in files] == ["0", "100", "200"]
+
+
+def test_memory_is_bounded_across_partitions(tmp_path: Path) -> None:
+    s = sink(tmp_path, max_buffered_rows=120)
+    s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 100)))])
+    s.write([Batch("H1_", "kospi", "book", make_table("H1_", rows_for(["005930"], 30, seq0=100)))])
+    assert s.buffered_rows == 30  # the larger trade buffer went to disk
+    assert len(partition_files(tmp_path, DAY, "kospi", "trade")) == 1
+    s.close()
+    assert s.buffered_rows == 0 and len(s.written) == 2
+
+
+def test_a_restarted_worker_continues_numbering_and_never_overwrites(tmp_path: Path) -> None:
+    for seq0 in (0, 10):
+        with sink(tmp_path) as s:
+            s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 10, seq0=seq0)))])
+    names = [p.name for p in partition_files(tmp_path, DAY, "kospi", "trade")]
+    assert names == ["w00-0001.parquet", "w00-0002.parquet"]
+
+
+def test_a_batch_without_the_common_columns_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParquetSinkError, match="lacks"):
+        sink(tmp_path).write([Batch("S3_", "kospi", "trade", pa.table({"price": [1]}))])
+
+
+# -- no reader sees half a file ----------------------------------------------------------------
+
+
+def test_a_file_at_its_final_name_always_opens_as_complete_parquet(tmp_path: Path) -> None:
+    stop = threading.Event()
+    seen: dict[str, int] = {}
+    problems: list[str] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            for p in tmp_path.glob("parquet/*/*/*/*.parquet"):
+                try:
+                    md = pq.read_metadata(p)
+                    if md.num_rows != int(file_metadata(p)["rows"]):
+                        problems.append(f"{p.name}: {md.num_rows} rows")
+                    seen[p.name] = md.num_rows
+                except Exception as e:  # a half file is exactly what this test must catch
+                    problems.append(f"{p.name}: {e}")
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with sink(tmp_path, rotate_rows=2000) as s:
+            for i in range(15):
+                rows = rows_for(["005930", "000660"], 1000, seq0=1000 * i)
+                s.write([Batch("H1_", "kospi", "book", make_table("H1_", rows))])
+    finally:
+        stop.set()
+        watcher.join()
+    assert not problems
+    assert seen  # the watcher did look at files while they were being written
+    assert len(partition_files(tmp_path, DAY, "kospi", "book")) == 8
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_failed_write_leaves_no_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pq.write_table
+
+    def torn(table: pa.Table, where: Any, **kw: Any) -> None:
+        real(table.slice(0, 1), where, **kw)
+        Path(where).write_bytes(Path(where).read_bytes()[:100])  # half a file, then the disk fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sink_mod.pq, "write_table", torn)
+    s = sink(tmp_path)
+    s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 10)))])
+    with pytest.raises(ParquetSinkError, match="No space left"):
+        s.close()
+    d = partition_dir(tmp_path, DAY, "kospi", "trade")
+    assert list(d.iterdir()) == []
+
+
+def test_a_leftover_temporary_from_a_crash_is_removed_and_never_read(tmp_path: Path) -> None:
+    d = partition_dir(tmp_path, DAY, "kospi", "trade")
+    d.mkdir(parents=True)
+    (d / ".w00-0001.parquet.tmp").write_bytes(b"PAR1 half")
+    with sink(tmp_path) as s:
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 3)))])
+    assert sorted(p.name for p in d.iterdir()) == ["w00-0001.parquet"]
+
+
+# -- quarantine ----------------------------------------------------------------------------------
+
+
+def test_quarantine_lines_append_with_text_or_base64_payloads(tmp_path: Path) -> None:
+    good = Bad("bad_field", "price='12a'", 5, T0, "w00-c001", "S3_", '{"x":"삼성"}'.encode())
+    binary = Bad("not_json", "", 6, T0 + 1, "w00-c001", None, b"\xff\x00")
+    assert write_quarantine(tmp_path, DAY, "w00", [good]) == 1
+    path = tmp_path / "quarantine" / "date=2026-11-24" / "w00.jsonl"
+    with open(path, "ab") as fh:
+        fh.write(b'{"torn": ')  # a crash mid-line
+    write_quarantine(tmp_path, DAY, "w00", [binary])
+    lines = read_quarantine(tmp_path, DAY)
+    assert [q["seq"] for q in lines] == [5, 6]
+    assert lines[0]["payload"] == '{"x":"삼성"}' and lines[0]["payload_encoding"] == "utf-8"
+    assert lines[1]["payload_encoding"] == "base64" and lines[1]["payload"] == "/wA="
+    assert lines[0]["v"] == 1 and lines[0]["reason"] == "bad_field" and lines[1]["tr_cd"] is None
+
+
+# -- rebuild from the journal --------------------------------------------------------------------
+
+
+def write_journal(
+    root: Path, day: dt.date, worker: str, records: list[tuple[int, str, bytes]], seq0: int
+) -> None:
+    """A real journal segment (format v1) holding FRAME records (recv_ns, conn_id, payload)."""
+    path = root / "journal" / f"date={day.isoformat()}" / f"{worker}-000001.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    comp = zstandard.ZstdCompressor()
+    data = bytearray(encode_segment_header(worker, 1, seq0, T0))
+    for start in range(0, len(records), 64):
+        chunk = records[start : start + 64]
+        raw = b"".join(encode_record(Kind.FRAME, c.encode(), ns, p) for ns, c, p in chunk)
+        data += encode_block(raw, len(chunk), seq0 + start, comp)
+    path.write_bytes(bytes(data))
+
+
+def frames(n: int, start_ns: int, rng: random.Random) -> list[tuple[int, str, bytes]]:
+    out = []
+    for i in range(n):
+        sym = rng.choice(["005930", "000660", "035720"])
+        tr = rng.choice(["S3_", "H1_"])
+        body = {"tr_cd": tr, "shcode": sym, "price": 70000 + rng.randrange(100)}
+        payload = json.dumps(body).encode() if i % 97 else b"\xff not json"
+        out.append((start_ns + i * 1_000_000 + rng.randrange(1000), f"w00-c00{i % 2}", payload))
+    return out
+
+
+def toy_decode(records: Any) -> Any:
+    """Stands in for the decode stage: one row per frame, a quarantine item for non-JSON."""
+    for r in records:
+        assert isinstance(r, Record)
+        try:
+            body = json.loads(r.payload)
+        except ValueError:
+            yield Bad("not_json", "", r.seq, r.recv_ns, r.conn_id, None, r.payload)
+            continue
+        tr = body["tr_cd"]
+        over = {"price": [body["price"]]} if tr == "S3_" else {"offerho1": [body["price"]]}
+        table = make_table(tr, [(body["shcode"], r.recv_ns, r.seq)], conn_id=r.conn_id, overrides=over)
+        yield Batch(tr, "kospi", "book" if tr == "H1_" else "trade", table)
+
+
+def live_write(root: Path, worker: str, records: list[Record], **kw: Any) -> None:
+    items = list(toy_decode(records))
+    with sink(root, worker, **kw) as s:
+        s.write(i for i in items if isinstance(i, Batch))
+    write_quarantine(root, DAY, worker, [i for i in items if isinstance(i, Bad)])
+
+
+def journal_and_live(root: Path, *, live_kw: dict[str, Any]) -> None:
+    rng = random.Random(3)
+    for worker, start in (("w00", T0), ("w01", T0 + 500_000)):
+        recs = frames(700, start, rng)
+        write_journal(root, DAY, worker, recs, seq0=0)
+        records = [Record(Kind.FRAME, i, ns, c, p) for i, (ns, c, p) in enumerate(recs)]
+        live_write(root, worker, records, **live_kw)
+
+
+def test_rebuild_equals_the_live_write_row_for_row(tmp_path: Path) -> None:
+    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
+    journal_and_live(live, live_kw={"rotate_rows": 128})
+    journal_and_live(rebuilt, live_kw={"rotate_rows": 128})
+    junk = partition_dir(rebuilt, DAY, "kospi", "trade") / "w99-0001.parquet"
+    junk.write_bytes(b"stale")  # whatever was there before is replaced
+    other_day = partition_dir(rebuilt, DAY - dt.timedelta(days=1), "kospi", "trade")
+    other_day.mkdir(parents=True)
+    (other_day / "w00-0001.parquet").write_bytes(b"untouched")
+
+    report = rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim", rotate_rows=128)
+
+    assert report.workers == ("w00", "w01") and not report.damage
+    assert report.quarantined == 16 and report.rows == 1400 - 16 and report.rows_outside_day == 0
+    assert not junk.exists() and (other_day / "w00-0001.parquet").read_bytes() == b"untouched"
+    assert compare_days(live, rebuilt, DAY) == []
+    assert compare_days(live, rebuilt, DAY, by_file=True) == []  # same batches, same files
+    assert read_quarantine(live, DAY) == read_quarantine(rebuilt, DAY)
+    assert not list(rebuilt.glob(".rebuild/*"))
+
+
+def test_rebuild_equals_a_live_write_that_flushed_differently(tmp_path: Path) -> None:
+    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
+    journal_and_live(live, live_kw={"rotate_rows": 50})  # e.g. a live run flushed on a timer
+    journal_and_live(rebuilt, live_kw={})
+    rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim")
+    assert compare_days(live, rebuilt, DAY) == []
+    assert compare_days(live, rebuilt, DAY, by_file=True) != []
+
+
+def test_compare_days_reports_a_changed_value(tmp_path: Path) -> None:
+    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
+    journal_and_live(live, live_kw={})
+    journal_and_live(rebuilt, live_kw={})
+    rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim")
+    path = partition_files(rebuilt, DAY, "kospi", "trade")[0]
+    t = pq.read_table(path)
+    prices = t["price"].to_pylist()
+    prices[3] += 1
+    pq.write_table(
+        t.set_column(t.schema.get_field_index("price"), "price", pa.array(prices, pa.int64())), path
+    )
+
+    diffs = compare_days(live, rebuilt, DAY)
+    assert len(diffs) == 1
+    assert "kospi/trade/S3_: column price differs in 1 row(s)" in diffs[0]
+    assert f"{prices[3] - 1!r} vs {prices[3]!r}" in diffs[0]
+
+
+def test_compare_days_reports_missing_rows_partitions_and_unsorted_files(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    rows = rows_for(["005930", "000660"], 20)
+    with sink(a) as s:
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows))])
+        s.write([Batch("H1_", "kospi", "book", make_table("H1_", rows))])
+    with sink(b) as s:
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows[:19]))])
+    assert sorted(compare_days(a, b, DAY)) == [
+        f"kospi/book/H1_: only in {a}",
+        "kospi/trade/S3_: 20 rows vs 19",
+    ]
+    path = partition_files(b, DAY, "kospi", "trade")[0]
+    pq.write_table(pq.read_table(path).sort_by([("recv_ns", "descending")]), path)
+    assert any("not in (symbol, recv_ns, seq) order" in d for d in compare_days(a, b, DAY))
+
+
+def test_rebuild_without_a_journal_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ParquetSinkError, match="no journal segments"):
+        rebuild_day(tmp_path, DAY, toy_decode, version="x", venue="sim")
