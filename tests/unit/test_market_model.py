@@ -468,3 +468,60 @@ def test_timing_figure(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\nMarketModel.events: {elapsed / frames * 1e6:.2f} us/frame over {frames} frames")
     assert frames > 0
+
+
+def test_bodies_handed_out_never_change_afterwards() -> None:
+    """The model keeps each TR's last body and updates it in place: frames must get copies."""
+    model = _model(41)
+    held: list[tuple[dict[str, str], dict[str, str]]] = []
+    for inst in INSTRUMENTS:
+        start = _at(8, 59, 30) if inst.market in ("kospi", "kosdaq") else _at(10)
+        for _now, frames in _run(model, inst, start, 600, step_ns=200_000_000):
+            held += [(body, dict(body)) for _tr, body in frames]
+    assert len(held) > 5000
+    assert all(body == copy for body, copy in held)
+
+
+@pytest.mark.parametrize("seed", [43, 47])
+def test_incremental_rendering_matches_rendering_from_scratch(seed: int) -> None:
+    """Bodies re-rendered level by level equal bodies rendered from nothing at every step."""
+    cached, fresh = _model(seed), _model(seed)
+    rng = random.Random(seed)
+    wants = [ALL_TRS, frozenset({"H1_", "S3_", "K1_", "FH9", "FC9", "OH0", "OVH", "OVC", "WOH"}), frozenset()]
+    for start in (_at(8, 59, 40), _at(11), _at(15, 19, 50)):
+        for k in range(1500):
+            inst = INSTRUMENTS[rng.randrange(len(INSTRUMENTS))]
+            now = start + k * 30_000_000
+            want = wants[rng.randrange(len(wants))]
+            for st_ in fresh._states.values():
+                st_.shown.clear()
+                st_.ranks.clear()
+            got = cached.events(inst.market, inst.symbol, now, want)
+            assert got == fresh.events(inst.market, inst.symbol, now, want), (inst.symbol, k)
+
+
+def test_micro_benchmark_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    """Not asserted: µs per produced frame for each market on its own, default TRs, 20,000 events each."""
+    wants = {
+        "kospi": {"H1_", "S3_", "K1_"},
+        "kfutures": {"FH9", "FC9"},
+        "koptions": {"OH0", "OC0"},
+        "ofutures": {"OVH", "OVC"},
+        "ooptions": {"WOH", "WOC"},
+    }
+    lines = []
+    for market, want in wants.items():
+        inst = next(i for i in INSTRUMENTS if i.market == market)
+        best, frames = float("inf"), 0
+        for _ in range(3):
+            model, frames = _model(53), 0
+            now = _at(10)
+            t0 = time.perf_counter()
+            for k in range(20_000):
+                frames += len(model.events(market, inst.symbol, now + k * 10_000_000, want))
+            best = min(best, time.perf_counter() - t0)
+        lines.append(
+            f"{market}/{inst.symbol}: {best / frames * 1e6:.2f} us/frame ({frames / 20_000:.2f} frames/event)"
+        )
+    with capsys.disabled():
+        print("\nMarketModel.events by market: " + "; ".join(lines))

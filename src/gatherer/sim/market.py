@@ -30,9 +30,9 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
-from functools import cache
-from itertools import accumulate, compress, count
-from operator import itemgetter, ne
+from itertools import accumulate, compress
+from math import log as _log
+from operator import itemgetter, ne, sub
 from zoneinfo import ZoneInfo
 
 from gatherer.sim.universe import Instrument
@@ -42,6 +42,8 @@ Body = dict[str, str]
 Frame = tuple[str, Body]
 
 _NS = 1_000_000_000
+_SQRT12 = math.sqrt(12.0)
+"""A uniform variable on [-0.5, 0.5) times this has unit variance."""
 _SEOUL_OFFSET_S = 9 * 3600
 """Asia/Seoul has had no daylight saving since 1988, so Seoul wall time is UTC + 9 h."""
 _DAY_CUT_S = 7 * 3600
@@ -216,10 +218,12 @@ class _Shown:
     are re-rendered); every frame gets a copy, so bodies handed out never change afterwards.
     """
 
-    __slots__ = ("body", "levels")
+    __slots__ = ("body", "keys", "levels")
 
-    def __init__(self, body: Body, sections: int) -> None:
-        self.body = body
+    def __init__(self, tr: str, fixed: dict[str, str], first: int, depth: int, sections: int) -> None:
+        self.body = _template(tr, fixed)
+        self.keys = _sections(tr, first, depth, sections)
+        """Field names of each level section (prices, quantities, counts per side)."""
         self.levels: list[list[int]] = [[] for _ in range(sections)]
 
 
@@ -231,7 +235,6 @@ def _template(tr: str, fixed: dict[str, str]) -> Body:
     return body
 
 
-@cache
 def _sections(tr: str, first: int, depth: int, n: int) -> tuple[tuple[str, ...], ...]:
     """Field names of ``n`` consecutive ``depth``-level sections of ``tr`` starting at field ``first``."""
     names = _NAMES[tr]
@@ -240,53 +243,52 @@ def _sections(tr: str, first: int, depth: int, n: int) -> tuple[tuple[str, ...],
 
 def _put(
     body: Body, keys: tuple[str, ...], vals: list[int], shown: list[int], fmt: Callable[[int], str]
-) -> bool:
+) -> None:
     """Render into ``body`` the levels of ``vals`` that differ from ``shown`` (what ``body`` holds).
 
-    Levels past ``len(vals)`` read "0". ``shown`` becomes a copy of ``vals``; True if anything moved.
+    The caller has checked that they differ. Levels past ``len(vals)`` read "0"; ``shown``
+    becomes a copy of ``vals``. Changes cluster at the touch, so the first is searched from there.
     """
-    if vals == shown:
-        return False
     n, m = len(vals), len(shown)
     if n == m:
-        j = next(compress(count(), map(ne, vals, shown)))
+        j = 0
+        while vals[j] == shown[j]:
+            j += 1
         if vals[j + 1 :] == shown[j + 1 :]:
             body[keys[j]] = fmt(vals[j])
-        else:
-            body.update(zip(keys[j:], map(fmt, vals[j:]), strict=False))
+            shown[j] = vals[j]
+            return
+        body.update(zip(keys[j:], map(fmt, vals[j:]), strict=False))
     else:
         body.update(zip(keys, map(fmt, vals), strict=False))
         if n < m:
             body.update(dict.fromkeys(keys[n:m], "0"))
     shown[:] = vals
-    return True
 
 
 class _Ranks:
-    """One broker TR's body as last rendered for one instrument, and the members its rows show.
+    """One broker TR's body as last rendered for one instrument, and what its rows show.
 
     Private to the model like ``_Shown``'s body. A row is re-rendered when the ranking changed
-    or its member traded since; shares and changes move with every print and are always redone.
+    or its member traded since; shares move with every print and are always redone.
     """
 
-    __slots__ = ("body", "md_top", "ms_top")
+    __slots__ = ("body", "fmd", "fms", "md_cha", "md_top", "ms_cha", "ms_top")
 
     def __init__(self, body: Body) -> None:
         self.body = body
         self.md_top: list[int] = []
         self.ms_top: list[int] = []
+        self.md_cha = self.ms_cha = False
+        """Whether the body's change column on that side shows anything but zeros."""
+        self.fmd = self.fms = -1
+        """Foreign totals the body's foreign volume/value/average fields show (-1: none yet)."""
 
 
 def _rank_keys(side: str, prefix: str) -> tuple[tuple[str, ...], ...]:
     """(code, name, volume, share, change, value, average) field names of one side's five rows."""
-    fields: tuple[str, ...] = (
-        f"{side}no",
-        f"{side}trad",
-        f"trad{prefix}vol",
-        f"trad{prefix}rate",
-        f"trad{prefix}cha",
-    )
-    fields += (f"trad{prefix}val", f"trad{prefix}avg")
+    fields: tuple[str, ...] = (f"{side}no", f"{side}trad", f"trad{prefix}vol", f"trad{prefix}rate")
+    fields += (f"trad{prefix}cha", f"trad{prefix}val", f"trad{prefix}avg")
     return tuple(tuple(f"{f}{k}" for k in range(1, 6)) for f in fields)
 
 
@@ -297,30 +299,45 @@ _MS_KEYS = _rank_keys("bid", "ms")
 def _rank_side(
     body: Body,
     keys: tuple[tuple[str, ...], ...],
-    top: list[int],
-    rows: list[int],
     vol: list[int],
     val: list[int],
     last: list[int],
+    rows: list[int],
+    cha_shown: bool,
     pct: float,
-) -> None:
-    """Render one side's top-5 rows into ``body``; ``rows`` (the members shown) becomes ``top``."""
+) -> bool:
+    """Render one side's top-5 rows into ``body``; ``rows`` (the members shown) is updated.
+
+    ``last`` holds the volumes of the previous frame of this TR (so the rows show them when the
+    ranking has not changed). Returns whether the change column now shows anything but zeros.
+    """
     codes, names, vols, rates, chas, vals, avgs = keys
+    top = sorted(range(len(vol)), key=vol.__getitem__, reverse=True)[:5]
+    get = itemgetter(*top)
+    tv: tuple[int, ...] = get(vol)
+    tl: tuple[int, ...] = get(last)
     if top != rows:
-        body.update(zip(codes, [_MEMBER_CODES[i] for i in top], strict=True))
-        body.update(zip(names, [_MEMBER_NAMES[i] for i in top], strict=True))
-        changed = top
+        tval: tuple[int, ...] = get(val)
+        body.update(zip(codes, get(_MEMBER_CODES), strict=True))
+        body.update(zip(names, get(_MEMBER_NAMES), strict=True))
+        body.update(zip(vols, map(str, tv), strict=True))
+        body.update(zip(vals, [str(x // 1_000_000) for x in tval], strict=True))
+        body.update(
+            zip(avgs, [str(x // v) if v else "0" for x, v in zip(tval, tv, strict=True)], strict=True)
+        )
         rows[:] = top
-    else:
-        changed = [i for i in top if vol[i] != last[i]]
-    for i in changed:
-        r = top.index(i)
-        v = vol[i]
-        body[vols[r]] = str(v)
-        body[vals[r]] = str(val[i] // 1_000_000)
-        body[avgs[r]] = str(val[i] // v) if v else "0"
-    body.update(zip(rates, [f"{vol[i] * pct:.2f}" for i in top], strict=True))
-    body.update(zip(chas, [str(vol[i] - last[i]) for i in top], strict=True))
+        cha_shown = True
+    elif tv != tl:
+        for r in compress(range(5), map(ne, tv, tl)):
+            i, v = top[r], tv[r]
+            body[vols[r]] = str(v)
+            body[vals[r]] = str(val[i] // 1_000_000)
+            body[avgs[r]] = str(val[i] // v) if v else "0"
+    body.update(zip(rates, [f"{v * pct:.2f}" for v in tv], strict=True))
+    if tv != tl or cha_shown:
+        body.update(zip(chas, map(str, map(sub, tv, tl)), strict=True))
+        return tv != tl
+    return False
 
 
 class _Tape:
@@ -419,6 +436,8 @@ class _State:
         "depth",
         "fair",
         "family",
+        "fref",
+        "fstep",
         "hi",
         "impv",
         "inst",
@@ -428,6 +447,7 @@ class _State:
         "nxt",
         "openyak",
         "openyak0",
+        "order_qty",
         "pcache",
         "qty_mean",
         "ranks",
@@ -456,7 +476,8 @@ class _State:
         self.shown: dict[str, _Shown] = {}
         self.ranks: dict[str, _Ranks] = {}
         self.changes: dict[int, tuple[str, str, str]] = {}
-        self.fair = float(self.ref)
+        self.fair = self.fref = float(self.ref)
+        self.fstep = self.fref * 0.0015 * _SQRT12
         self.krx = _Tape(self.ref)
         self.nxt = _Tape(self.ref)
         self.unt = _Tape(self.ref)
@@ -486,6 +507,8 @@ class _State:
             self.qty_mean = 40 if inst.market == "kfutures" else 80
         else:
             self.qty_mean = 8
+        self.order_qty = max(1, self.qty_mean // 4)
+        """A typical order's size: a level's order count is its quantity over this."""
 
     @staticmethod
     def _tick_fn(inst: Instrument, unit: int) -> Callable[[int], int]:
@@ -631,12 +654,16 @@ class MarketModel:
             return self._auction_print(st, want, now_ns, phase)
         if phase != "open":
             return []
-        if rng.random() < 0.4:
-            traded = self._trade(st)
-            if traded is not None:
-                return self._render(st, want, now_ns, phase, traded)
-        self._quote(st)
-        return self._render(st, want, now_ns, phase, traded=None)
+        traded = self._trade(st) if rng.random() < 0.4 else None
+        if traded is None:
+            self._quote(st)
+        else:
+            self._record(st, traded)
+        if st.family == "stock":
+            return self._render_stock(st, want, now_ns, phase, traded)
+        if st.family == "deriv":
+            return self._render_deriv(st, want, phase, traded)
+        return self._render_overseas(st, want, now_ns, traded)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -677,10 +704,10 @@ class MarketModel:
         st.bid_px.append(bid)
         st.ask_px.append(st.up(bid))
         for qty, cnt, nxt in ((st.bid_qty, st.bid_cnt, st.bid_nxt), (st.ask_qty, st.ask_cnt, st.ask_nxt)):
-            q = self._size(st)
+            q, c, n = self._level(st)
             qty.append(q)
-            cnt.append(self._count(st, q))
-            nxt.append(self._nxt_size(st, q))
+            cnt.append(c)
+            nxt.append(n)
         self._refill(st, ask_side=False)
         self._refill(st, ask_side=True)
         return st
@@ -695,17 +722,15 @@ class MarketModel:
         st.vi_until_ns = 0
         st.openyak0 = st.openyak
 
-    def _size(self, st: _State) -> int:
-        return 1 + int(self._rng.expovariate(1.0) * st.qty_mean)
+    def _level(self, st: _State) -> tuple[int, int, int]:
+        """A new level's (quantity, order count, NXT quantity): exponential sizes around the typical one.
 
-    def _count(self, st: _State, qty: int) -> int:
-        """Orders resting in a level: its quantity over a typical order size, at least one."""
-        return max(1, min(qty, qty // max(1, st.qty_mean // 4) + (self._rng.random() < 0.5)))
-
-    def _nxt_size(self, st: _State, qty: int) -> int:
-        if st.family != "stock":
-            return 0
-        return int(qty * self._rng.random() * 0.25)
+        The order count is the quantity over a typical order size, at least one; only stocks have NXT.
+        """
+        rnd = self._rng.random
+        q = 1 + int(-_log(1.0 - rnd()) * st.qty_mean)
+        c = max(1, min(q, q // st.order_qty + (rnd() < 0.5)))
+        return q, c, int(q * rnd() * 0.25) if st.family == "stock" else 0
 
     def _tick_time(self, now_ns: int) -> None:
         """Per-second values: Seoul time and date strings, the trading day, each market's phase."""
@@ -730,45 +755,48 @@ class MarketModel:
 
     # -- market events ---------------------------------------------------------------------------
 
-    def _walk_fair(self, st: _State) -> None:
-        ref = float(st.ref)
-        st.fair += (ref - st.fair) * 0.002 + ref * 0.0015 * self._rng.gauss(0.0, 1.0)
-
     def _quote(self, st: _State) -> None:
         """One quote change: improve the touch inside the spread, add to a level, or cancel from one."""
-        rng = self._rng
-        self._walk_fair(st)
-        r = rng.random()
+        rnd = self._rng.random
+        # The fair value mean-reverts to the reference with a uniform step of the variance of an
+        # N(0, (0.15% of ref)^2) one (the shape does not matter here, and this is cheaper).
+        st.fair += (st.fref - st.fair) * 0.002 + st.fstep * (rnd() - 0.5)
+        r = rnd()
         bid, ask = st.bid_px[0], st.ask_px[0]
-        if r < 0.3 and st.up(bid) < ask:
-            if st.fair > (bid + ask) / 2:
-                p, px, qty, cnt, nxt = st.up(bid), st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
-            else:
-                p, px, qty, cnt, nxt = st.down(ask), st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
-            q = self._size(st)
-            px.insert(0, p)
-            qty.insert(0, q)
-            cnt.insert(0, self._count(st, q))
-            nxt.insert(0, self._nxt_size(st, q))
-            if len(px) > st.depth:
-                px.pop(), qty.pop(), cnt.pop(), nxt.pop()
-            return
-        ask_side = rng.random() < 0.5
-        px, qty, cnt, nxt = (
-            (st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt)
-            if ask_side
-            else (st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt)
-        )
-        i = min(len(px) - 1, int(rng.expovariate(0.5)))
+        if r < 0.3:
+            tick = st.tick
+            p = bid + tick(bid)
+            if p < ask:
+                if st.fair > (bid + ask) / 2:
+                    px, qty, cnt, nxt = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
+                else:
+                    p = ask - tick(ask - 1)
+                    px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
+                q, c, n = self._level(st)
+                px.insert(0, p)
+                qty.insert(0, q)
+                cnt.insert(0, c)
+                nxt.insert(0, n)
+                if len(px) > st.depth:
+                    px.pop(), qty.pop(), cnt.pop(), nxt.pop()
+                return
+        ask_side = rnd() < 0.5
+        if ask_side:
+            px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
+        else:
+            px, qty, cnt, nxt = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
+        i = int(-_log(1.0 - rnd()) / 0.5)
+        if i >= len(px):
+            i = len(px) - 1
         if r < 0.65:
-            q = self._size(st)
-            if st.family == "stock" and rng.random() < 0.2:
+            q = 1 + int(-_log(1.0 - rnd()) * st.qty_mean)
+            if st.family == "stock" and rnd() < 0.2:
                 nxt[i] += q
             else:
                 qty[i] += q
                 cnt[i] += 1
             return
-        take = rng.randint(1, qty[i])
+        take = 1 + int(rnd() * qty[i])
         if take < qty[i] or len(px) == 1:
             qty[i] = max(1, qty[i] - take)
             cnt[i] = max(1, min(cnt[i] - 1, qty[i]))
@@ -780,26 +808,29 @@ class MarketModel:
     def _refill(self, st: _State, ask_side: bool) -> None:
         """Extend one side outward to full depth, within the price limits."""
         if ask_side:
-            px, qty, cnt, nxt, outward = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt, st.up
+            px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
         else:
-            px, qty, cnt, nxt, outward = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt, st.down
-        while len(px) < st.depth:
-            p = outward(px[-1])
-            if p > st.hi or p < st.lo:
+            px, qty, cnt, nxt = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
+        tick, depth, lo, hi = st.tick, st.depth, st.lo, st.hi
+        while len(px) < depth:
+            last = px[-1]
+            p = last + tick(last) if ask_side else last - tick(last - 1)
+            if p > hi or p < lo:
                 return
-            q = self._size(st)
+            q, c, n = self._level(st)
             px.append(p)
             qty.append(q)
-            cnt.append(self._count(st, q))
-            nxt.append(self._nxt_size(st, q))
+            cnt.append(c)
+            nxt.append(n)
 
     def _trade(self, st: _State) -> _Traded | None:
         """An aggressive order that takes from the opposite side, walking levels if it is large."""
         rng = self._rng
-        self._walk_fair(st)
+        st.fair += (st.fref - st.fair) * 0.002 + st.fstep * (rng.random() - 0.5)  # as in _quote
         last = st.krx.price if st.krx.volume else st.ref
         x = (st.fair - last) / (st.ref * 0.01 + 1)
-        buy = rng.random() < 0.5 + 0.3 * max(-1.0, min(1.0, x))
+        x = 1.0 if x > 1.0 else -1.0 if x < -1.0 else x
+        buy = rng.random() < 0.5 + 0.3 * x
         if buy:
             px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
         else:
@@ -810,14 +841,15 @@ class MarketModel:
         if rng.random() < 0.05:
             size = sum(book[:3])
         else:
-            size = 1 + int(rng.expovariate(3.0) * book[0])
-        size = min(size, avail)
+            size = 1 + int(-_log(1.0 - rng.random()) / 3.0 * book[0])
+        if size > avail:
+            size = avail
         if size <= 0:
             return None
         before = last
         remaining, notional, i, walked, price = size, 0, 0, 0, px[0]
         while remaining:
-            take = min(book[i], remaining)
+            take = book[i] if book[i] < remaining else remaining
             if take:
                 book[i] -= take
                 remaining -= take
@@ -830,7 +862,8 @@ class MarketModel:
                 if not on_nxt:
                     cnt[i] = max(1, min(cnt[i], qty[i]))
                 i += 1
-        self._refill(st, buy)
+        if len(px) < st.depth:
+            self._refill(st, buy)
         venue = "nxt" if on_nxt else "krx"
         return _Traded(venue, buy, price, size, notional, walked, before)
 
@@ -841,13 +874,13 @@ class MarketModel:
         buy = None if traded.auction else traded.buy
         tape = st.nxt if traded.venue == "nxt" else st.krx
         tape.record(traded.price, traded.size, traded.notional, buy, hms)
-        st.unt.record(traded.price, traded.size, traded.notional, buy, hms)
         if st.family == "stock":
+            st.unt.record(traded.price, traded.size, traded.notional, buy, hms)
             seller = bisect_right(_MEMBER_CUM, self._rng.random() * _MEMBER_CUM[-1])
             buyer = bisect_right(_MEMBER_CUM, self._rng.random() * _MEMBER_CUM[-1])
             st.brokers[traded.venue].add(seller, buyer, traded.size, traded.notional)
         elif st.family == "deriv":
-            delta = self._rng.randint(-1, 1) * (traded.size // 2)
+            delta = (int(self._rng.random() * 3) - 1) * (traded.size // 2)
             st.openyak = max(0, st.openyak + delta)
 
     def _auction_print(self, st: _State, want: Collection[str], now_ns: int, phase: str) -> list[Frame]:
@@ -916,21 +949,25 @@ class MarketModel:
             fixed = {"shcode": st.inst.symbol, "alloc_gubun": "", "midsumremgubun": ""}
             if prefix:
                 fixed["ex_shcode"] = prefix + st.inst.symbol
-            shown = st.shown[tr] = _Shown(_template(tr, fixed), 4)
+            shown = st.shown[tr] = _Shown(tr, fixed, 1, st.depth, 4)
         body = shown.body
-        ap, bp, aq, bq = _sections(tr, 1, st.depth, 4)
+        ap, bp, aq, bq = shown.keys
         sap, sbp, saq, sbq = shown.levels
-        pstr = st.pcache.__getitem__
-        _put(body, ap, st.ask_px, sap, pstr)
-        _put(body, bp, st.bid_px, sbp, pstr)
-        if _put(body, aq, ask_q, saq, str):
+        ask_px, bid_px = st.ask_px, st.bid_px
+        if ask_px != sap:
+            _put(body, ap, ask_px, sap, st.pcache.__getitem__)
+        if bid_px != sbp:
+            _put(body, bp, bid_px, sbp, st.pcache.__getitem__)
+        if ask_q != saq:
+            _put(body, aq, ask_q, saq, str)
             body["totofferrem"] = str(sum(ask_q))
-        if _put(body, bq, bid_q, sbq, str):
+        if bid_q != sbq:
+            _put(body, bq, bid_q, sbq, str)
             body["totbidrem"] = str(sum(bid_q))
         body["hotime"] = self._hms
         body["donsigubun"] = "3" if auction else "1"
         body["volume"] = str(st.nxt.volume if prefix else st.krx.volume)
-        body["midprice"] = str((st.ask_px[0] + st.bid_px[0]) // 2)
+        body["midprice"] = str((ask_px[0] + bid_px[0]) // 2)
         return body.copy()
 
     def _unified_book(self, st: _State, auction: bool) -> Body:
@@ -943,21 +980,29 @@ class MarketModel:
                 "nxt_midsumremgubun": "",
                 "ex_shcode": "U" + st.inst.symbol,
             }
-            shown = st.shown["UH1"] = _Shown(_template("UH1", fixed), 8)
+            shown = st.shown["UH1"] = _Shown("UH1", fixed, 1, st.depth, 8)
         body = shown.body
-        ap, bp, ak, an, au, bk, bn, bu = _sections("UH1", 1, st.depth, 8)
+        ap, bp, ak, an, au, bk, bn, bu = shown.keys
         sap, sbp, sak, san, sau, sbk, sbn, sbu = shown.levels
         pstr = st.pcache.__getitem__
         ask_u = [a + b for a, b in zip(st.ask_qty, st.ask_nxt, strict=True)]
         bid_u = [a + b for a, b in zip(st.bid_qty, st.bid_nxt, strict=True)]
-        _put(body, ap, st.ask_px, sap, pstr)
-        _put(body, bp, st.bid_px, sbp, pstr)
-        _put(body, ak, st.ask_qty, sak, str)
-        _put(body, an, st.ask_nxt, san, str)
-        _put(body, au, ask_u, sau, str)
-        _put(body, bk, st.bid_qty, sbk, str)
-        _put(body, bn, st.bid_nxt, sbn, str)
-        _put(body, bu, bid_u, sbu, str)
+        if st.ask_px != sap:
+            _put(body, ap, st.ask_px, sap, pstr)
+        if st.bid_px != sbp:
+            _put(body, bp, st.bid_px, sbp, pstr)
+        if st.ask_qty != sak:
+            _put(body, ak, st.ask_qty, sak, str)
+        if st.ask_nxt != san:
+            _put(body, an, st.ask_nxt, san, str)
+        if ask_u != sau:
+            _put(body, au, ask_u, sau, str)
+        if st.bid_qty != sbk:
+            _put(body, bk, st.bid_qty, sbk, str)
+        if st.bid_nxt != sbn:
+            _put(body, bn, st.bid_nxt, sbn, str)
+        if bid_u != sbu:
+            _put(body, bu, bid_u, sbu, str)
         ak_t, an_t, bk_t, bn_t = sum(st.ask_qty), sum(st.ask_nxt), sum(st.bid_qty), sum(st.bid_nxt)
         mid = str((st.ask_px[0] + st.bid_px[0]) // 2)
         nxt_on = an_t + bn_t > 0
@@ -1046,25 +1091,26 @@ class MarketModel:
         body = ranks.body
         total = tape.volume or 1
         pct = 100 / total
-        n = len(md)
-        top_md = sorted(range(n), key=md.__getitem__, reverse=True)[:5]
-        top_ms = sorted(range(n), key=ms.__getitem__, reverse=True)[:5]
-        _rank_side(body, _MD_KEYS, top_md, ranks.md_top, md, mdval, shown.shown_md, pct)
-        _rank_side(body, _MS_KEYS, top_ms, ranks.ms_top, ms, msval, shown.shown_ms, pct)
+        ranks.md_cha = _rank_side(body, _MD_KEYS, md, mdval, shown.shown_md, ranks.md_top, ranks.md_cha, pct)
+        ranks.ms_cha = _rank_side(body, _MS_KEYS, ms, msval, shown.shown_ms, ranks.ms_top, ranks.ms_cha, pct)
         fmd = sum(_foreign(md))
         fms = sum(_foreign(ms))
-        fmdval = sum(_foreign(mdval))
-        fmsval = sum(_foreign(msval))
-        body["ftradmdvol"] = f"{fmd:010d}"
-        body["ftradmsvol"] = f"{fms:010d}"
-        body["ftradmdrate"] = f"{fmd * 100 / total:.2f}" if fmd else "0.0"
-        body["ftradmsrate"] = f"{fms * 100 / total:.2f}" if fms else "0.0"
         body["ftradmdcha"] = f"{fmd - sum(_foreign(shown.shown_md)):010d}"
         body["ftradmscha"] = f"{fms - sum(_foreign(shown.shown_ms)):010d}"
-        body["ftradmdval"] = str(fmdval // 1_000_000)
-        body["ftradmsval"] = str(fmsval // 1_000_000)
-        body["ftradmdavg"] = str(fmdval // fmd) if fmd else " "
-        body["ftradmsavg"] = str(fmsval // fms) if fms else " "
+        body["ftradmdrate"] = f"{fmd * 100 / total:.2f}" if fmd else "0.0"
+        body["ftradmsrate"] = f"{fms * 100 / total:.2f}" if fms else "0.0"
+        if fmd != ranks.fmd:
+            ranks.fmd = fmd
+            fmdval = sum(_foreign(mdval))
+            body["ftradmdvol"] = f"{fmd:010d}"
+            body["ftradmdval"] = str(fmdval // 1_000_000)
+            body["ftradmdavg"] = str(fmdval // fmd) if fmd else " "
+        if fms != ranks.fms:
+            ranks.fms = fms
+            fmsval = sum(_foreign(msval))
+            body["ftradmsvol"] = f"{fms:010d}"
+            body["ftradmsval"] = str(fmsval // 1_000_000)
+            body["ftradmsavg"] = str(fmsval // fms) if fms else " "
         if extra is not None:
             body["time"] = self._hms
             body["exchname"] = extra[0]
@@ -1128,9 +1174,9 @@ class MarketModel:
         if traded is None:
             return out
         if futures and st.inst.kind == "future":
-            self._k200 = traded.price / 10**st.scale / (1.0 + st.basis_t) + self._rng.gauss(0.0, 0.05)
+            self._k200 = traded.price / 10**st.scale / (1.0 + st.basis_t) + _noise(self._rng, 0.05)
         elif not futures:
-            self._k200 += (self._k200_0 - self._k200) * 0.001 + self._rng.gauss(0.0, 0.02)
+            self._k200 += (self._k200_0 - self._k200) * 0.001 + _noise(self._rng, 0.02)
         trade: Body | None = None
         for tr in trade_trs:
             if tr in want:
@@ -1142,24 +1188,35 @@ class MarketModel:
         shown = st.shown.get(tr)
         if shown is None:
             code = "futcode" if st.inst.market == "kfutures" else "optcode"
-            shown = st.shown[tr] = _Shown(_template(tr, {code: st.inst.symbol, "alloc_gubun": ""}), 6)
-        body = shown.body
-        ap, bp, aq, bq, ac, bc = _sections(tr, 1, st.depth, 6)
-        sap, sbp, saq, sbq, sac, sbc = shown.levels
-        pstr = st.pcache.__getitem__
-        _put(body, ap, st.ask_px, sap, pstr)
-        _put(body, bp, st.bid_px, sbp, pstr)
-        if _put(body, aq, st.ask_qty, saq, str):
-            body["totofferrem"] = str(sum(st.ask_qty))
-        if _put(body, bq, st.bid_qty, sbq, str):
-            body["totbidrem"] = str(sum(st.bid_qty))
-        if _put(body, ac, st.ask_cnt, sac, str):
-            body["totoffercnt"] = str(sum(st.ask_cnt))
-        if _put(body, bc, st.bid_cnt, sbc, str):
-            body["totbidcnt"] = str(sum(st.bid_cnt))
+            shown = st.shown[tr] = _Shown(tr, {code: st.inst.symbol, "alloc_gubun": ""}, 1, st.depth, 6)
+        body = self._levels(st, shown, st.pcache.__getitem__)
         body["hotime"] = self._hms
         body["danhochk"] = "1" if phase in _AUCTIONS else "0"
         return body.copy()
+
+    @staticmethod
+    def _levels(st: _State, shown: _Shown, pstr: Callable[[int], str]) -> Body:
+        """A derivative book's prices, quantities and counts per side (FH9/FH0/OH0/OVH/WOH)."""
+        body = shown.body
+        ap, bp, aq, bq, ac, bc = shown.keys
+        sap, sbp, saq, sbq, sac, sbc = shown.levels
+        if st.ask_px != sap:
+            _put(body, ap, st.ask_px, sap, pstr)
+        if st.bid_px != sbp:
+            _put(body, bp, st.bid_px, sbp, pstr)
+        if st.ask_qty != saq:
+            _put(body, aq, st.ask_qty, saq, str)
+            body["totofferrem"] = str(sum(st.ask_qty))
+        if st.bid_qty != sbq:
+            _put(body, bq, st.bid_qty, sbq, str)
+            body["totbidrem"] = str(sum(st.bid_qty))
+        if st.ask_cnt != sac:
+            _put(body, ac, st.ask_cnt, sac, str)
+            body["totoffercnt"] = str(sum(st.ask_cnt))
+        if st.bid_cnt != sbc:
+            _put(body, bc, st.bid_cnt, sbc, str)
+            body["totbidcnt"] = str(sum(st.bid_cnt))
+        return body
 
     def _deriv_common(self, st: _State) -> Body:
         tape = st.krx
@@ -1246,22 +1303,12 @@ class MarketModel:
     def _ovs_book(self, st: _State, tr: str, symbol: str, local_hms: str) -> Body:
         shown = st.shown.get(tr)
         if shown is None:
-            shown = st.shown[tr] = _Shown(_template(tr, {"symbol": symbol}), 6)
-        body = shown.body
-        ap, bp, aq, bq, ac, bc = _sections(tr, 2, st.depth, 6)
-        sap, sbp, saq, sbq, sac, sbc = shown.levels
-        pcache = st.pcache
-        pstr = (lambda p: self._quirk(pcache[p])) if self._quirky else pcache.__getitem__
-        _put(body, ap, st.ask_px, sap, pstr)
-        _put(body, bp, st.bid_px, sbp, pstr)
-        if _put(body, aq, st.ask_qty, saq, str):
-            body["totofferrem"] = str(sum(st.ask_qty))
-        if _put(body, bq, st.bid_qty, sbq, str):
-            body["totbidrem"] = str(sum(st.bid_qty))
-        if _put(body, ac, st.ask_cnt, sac, str):
-            body["totoffercnt"] = str(sum(st.ask_cnt))
-        if _put(body, bc, st.bid_cnt, sbc, str):
-            body["totbidcnt"] = str(sum(st.bid_cnt))
+            shown = st.shown[tr] = _Shown(tr, {"symbol": symbol}, 2, st.depth, 6)
+        if self._quirky:
+            pcache = st.pcache
+            body = self._levels(st, shown, lambda p: self._quirk(pcache[p]))
+        else:
+            body = self._levels(st, shown, st.pcache.__getitem__)
         body["hotime"] = local_hms
         return body.copy()
 
@@ -1349,6 +1396,11 @@ def _unified_shown(st: _State) -> _Brokers:
     if shown is None:
         shown = st.brokers["unt"] = _Brokers()
     return shown
+
+
+def _noise(rng: random.Random, sd: float) -> float:
+    """Zero-mean noise with standard deviation ``sd`` (uniform: cheaper than ``gauss``, shape unimportant)."""
+    return (rng.random() - 0.5) * _SQRT12 * sd
 
 
 def _black_scholes(spot: float, strike: float, years: float, vol: float, call: bool) -> float:
