@@ -148,9 +148,11 @@ def run_query(root: Path | str, sql: str) -> pa.Table:
     """Run one SQL statement against the views of ``connect(root)``; the result as Arrow."""
     con = connect(root)
     try:
-        result = con.execute(sql)
-        # DuckDB 2 renamed fetch_arrow_table to to_arrow_table; accept both (pyproject: duckdb>=1.0).
-        fetch = getattr(result, "to_arrow_table", None) or getattr(result, "fetch_arrow_table")  # noqa: B009
+        relation = con.sql(sql)
+        if relation is None:  # a statement without a result (SET, CREATE VIEW, ...)
+            return pa.table({})
+        # DuckDB 2 names it to_arrow_table; 1.x calls it arrow (pyproject: duckdb>=1.0).
+        fetch = getattr(relation, "to_arrow_table", None) or getattr(relation, "arrow")  # noqa: B009
         table: pa.Table = fetch()
         return table
     except duckdb.Error as e:
