@@ -229,3 +229,22 @@ def test_reading_a_date_as_a_date_object_or_text_is_the_same(root: Path) -> None
     a = gatherer.read(dt.date(2026, 11, 24), "kosdaq", "trade", root=root)
     b = gatherer.read("2026-11-24", "kosdaq", "trade", root=root)
     assert a.equals(b) and a.num_rows == 10
+
+
+def test_csv_of_a_channel_with_two_trs_interleaves_in_receive_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gatherer.ops.query._CSV_CHUNK_ROWS", 3)  # chunk edges inside the data
+    with ParquetSink(tmp_path, "w00", version="t", venue="sim") as s:
+        s.write([Batch("FC0", "kfutures", "trade", make_table("FC0", rows_for(["101WC000"], 4, step_ns=2)))])
+        old_and_new = rows_for(["A0166000"], 4, start_ns=T0 + 1, seq0=4, step_ns=2)
+        s.write([Batch("FC9", "kfutures", "trade", make_table("FC9", old_and_new))])
+    out = tmp_path / "fut.csv"
+    assert export(tmp_path, DAY, "kfutures", "trade", "csv", out) == 8
+    rows = read_csv(out)
+    assert [r[0] for r in rows] == ["101WC000", "A0166000"] * 4
+    assert all(len(r) == 30 for r in rows)
+    with pytest.raises(QueryError, match="several TRs"):
+        export(tmp_path, DAY, "kfutures", "trade", "csv", out, header=True)
+    assert export(tmp_path, DAY, "kfutures", "trade", "csv", out, header=True, tr_cd="FC9") == 4
+    assert read_csv(out)[0][:3] == ["futcode", "time", "chetime"]

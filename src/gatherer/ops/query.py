@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -186,26 +186,32 @@ def _recv_seconds(col: pa.ChunkedArray) -> list[str]:
     return [repr(ns / 1e9) for ns in col.to_pylist()]
 
 
-def _csv_rows(table: pa.Table) -> Iterable[list[str]]:
-    """Rows in receive order, each in its own TR's column order (a channel may carry two TRs)."""
+_CSV_CHUNK_ROWS = 65_536
+
+
+def _csv_rows(table: pa.Table) -> Iterator[list[str]]:
+    """Rows in receive order, each in its own TR's column order (a channel may carry two TRs).
+
+    Converted to text a chunk at a time, so Python objects stay bounded on a whole-day export.
+    """
     table = table.sort_by([("recv_ns", "ascending"), ("symbol", "ascending"), ("seq", "ascending")])
-    trs = table["tr_cd"].to_pylist()
-    per_tr: dict[str, list[list[str]]] = {}
-    for tr_cd in sorted(set(trs)):
-        part = table.filter(pc.equal(table["tr_cd"], tr_cd))
-        cols: list[list[str]] = []
-        for name in csv_columns(tr_cd):
-            if name == "time":
-                cols.append(_recv_seconds(part["recv_ns"]))
-            elif name in part.column_names:
-                cols.append(_as_text(part[name]))
-            else:
-                cols.append([""] * part.num_rows)  # a field this capture did not carry
-        per_tr[tr_cd] = [list(r) for r in zip(*cols, strict=True)]
-    cursor = dict.fromkeys(per_tr, 0)
-    for tr_cd in trs:
-        yield per_tr[tr_cd][cursor[tr_cd]]
-        cursor[tr_cd] += 1
+    for start in range(0, table.num_rows, _CSV_CHUNK_ROWS):
+        chunk = table.slice(start, _CSV_CHUNK_ROWS)
+        trs = chunk["tr_cd"].to_pylist()
+        per_tr: dict[str, Iterator[tuple[str, ...]]] = {}
+        for tr_cd in set(trs):
+            part = chunk.filter(pc.equal(chunk["tr_cd"], tr_cd))
+            cols: list[list[str]] = []
+            for name in csv_columns(tr_cd):
+                if name == "time":
+                    cols.append(_recv_seconds(part["recv_ns"]))
+                elif name in part.column_names:
+                    cols.append(_as_text(part[name]))
+                else:
+                    cols.append([""] * part.num_rows)  # a field this capture did not carry
+            per_tr[tr_cd] = zip(*cols, strict=True)
+        for tr_cd in trs:
+            yield list(next(per_tr[tr_cd]))
 
 
 def export(
