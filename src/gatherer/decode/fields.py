@@ -7,7 +7,10 @@ Tolerant where the venue is sloppy, exact always:
   ``"-0.31"``) and surrounded by blanks.
 - LS's overseas examples print prices as ``"0. 14997.75"`` / ``"0.    46.25"`` (§2.5, §3.7). The last
   numeric token is the value, but only when every token before it is a zero (``"0."``, ``"0"``):
-  ``"5. 14997.75"`` is refused rather than silently losing the ``5``.
+  ``"5. 14997.75"`` is refused rather than silently losing the ``5``. Both LS examples fit ``"0."``
+  + the value right-aligned in 9 characters, so a value of 9+ characters leaves no blank
+  (``"0.112.531250"``): ``"0."`` glued to a 9+ character number that has its own point is read the
+  same way (a shorter value would have been padded, so ``"0.0.1"`` is refused).
 - Decimals are returned as *scaled integers* (``"346.2"`` with scale 2 -> ``34620``), so nothing
   passes through a binary float. More decimal places than the field's scale is an error, never
   rounded. Integers must fit int64; decimals must fit the column's precision.
@@ -55,6 +58,10 @@ def _numeric_text(value: object) -> str | None:
             if not _ZERO_TOKEN.fullmatch(token) or not any(c == "0" for c in token):
                 raise BadValue("not a number (several tokens, and the ones before the last are not zero)")
         text = tokens[-1]
+    if text.startswith("0.") and len(text) >= 11 and text.count(".") == 2:
+        # The same artefact with a value of 9+ characters: "0." + "112.531250", no blank left. A
+        # shorter value would have been padded, so "0.0.1" stays two points and is refused.
+        text = text[2:]
     return text
 
 
