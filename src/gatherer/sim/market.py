@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 from itertools import accumulate, compress
 from math import log as _log
-from operator import itemgetter, ne, sub
+from operator import add, itemgetter, ne, sub
 from zoneinfo import ZoneInfo
 
 from gatherer.sim.universe import Instrument
@@ -258,9 +258,9 @@ def _put(
             body[keys[j]] = fmt(vals[j])
             shown[j] = vals[j]
             return
-        body.update(zip(keys[j:], map(fmt, vals[j:]), strict=False))
+        body.update(zip(keys[j:], map(fmt, vals[j:])))  # noqa: B905 (vals may be short)
     else:
-        body.update(zip(keys, map(fmt, vals), strict=False))
+        body.update(zip(keys, map(fmt, vals)))  # noqa: B905
         if n < m:
             body.update(dict.fromkeys(keys[n:m], "0"))
     shown[:] = vals
@@ -292,6 +292,13 @@ def _rank_keys(side: str, prefix: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(f"{f}{k}" for k in range(1, 6)) for f in fields)
 
 
+_CENTS = tuple(f"{q // 100}.{q % 100:02d}" for q in range(10_001))
+"""Shares 0.00 to 100.00 as LS prints them, by hundredths: ``f"{x:.2f}"`` costs twice as much. A
+member never has more volume than its venue, so shares stay within the table."""
+# Hot ``zip`` calls below pass no ``strict=`` (hence the B905 noqa marks): on Python 3.11 the
+# keyword costs ~0.2 µs a call, and their lengths are right by construction (``_put`` relies
+# on a short ``vals`` stopping early).
+
 _MD_KEYS = _rank_keys("offer", "md")
 _MS_KEYS = _rank_keys("bid", "ms")
 
@@ -305,6 +312,7 @@ def _rank_side(
     rows: list[int],
     cha_shown: bool,
     pct: float,
+    pct100: float,
 ) -> bool:
     """Render one side's top-5 rows into ``body``; ``rows`` (the members shown) is updated.
 
@@ -312,32 +320,41 @@ def _rank_side(
     ranking has not changed). Returns whether the change column now shows anything but zeros.
     """
     codes, names, vols, rates, chas, vals, avgs = keys
-    top = sorted(range(len(vol)), key=vol.__getitem__, reverse=True)[:5]
-    get = itemgetter(*top)
-    tv: tuple[int, ...] = get(vol)
-    tl: tuple[int, ...] = get(last)
+    if rows and vol == last:  # nobody on this side traded since: same ranking, same rows
+        tv: tuple[int, ...] = itemgetter(*rows)(vol)
+        tl = tv
+        moved = False
+        top = rows
+    else:
+        top = sorted(range(len(vol)), key=vol.__getitem__, reverse=True)[:5]
+        get = itemgetter(*top)
+        tv = get(vol)
+        tl = get(last)
+        moved = tv != tl
     if top != rows:
-        tval: tuple[int, ...] = get(val)
-        body.update(zip(codes, get(_MEMBER_CODES), strict=True))
-        body.update(zip(names, get(_MEMBER_NAMES), strict=True))
-        body.update(zip(vols, map(str, tv), strict=True))
-        body.update(zip(vals, [str(x // 1_000_000) for x in tval], strict=True))
-        body.update(
-            zip(avgs, [str(x // v) if v else "0" for x, v in zip(tval, tv, strict=True)], strict=True)
-        )
+        tval: tuple[int, ...] = itemgetter(*top)(val)
+        body.update(zip(codes, get(_MEMBER_CODES)))  # noqa: B905
+        body.update(zip(names, get(_MEMBER_NAMES)))  # noqa: B905
+        body.update(zip(vols, map(str, tv)))  # noqa: B905
+        body.update(zip(vals, [str(x // 1_000_000) for x in tval]))  # noqa: B905
+        body.update(zip(avgs, [str(x // v) if v else "0" for x, v in zip(tval, tv)]))  # noqa: B905
         rows[:] = top
         cha_shown = True
-    elif tv != tl:
+    elif moved:
         for r in compress(range(5), map(ne, tv, tl)):
             i, v = top[r], tv[r]
             body[vols[r]] = str(v)
             body[vals[r]] = str(val[i] // 1_000_000)
             body[avgs[r]] = str(val[i] // v) if v else "0"
-    body.update(zip(rates, [f"{v * pct:.2f}" for v in tv], strict=True))
-    if tv != tl or cha_shown:
-        body.update(zip(chas, map(str, map(sub, tv, tl)), strict=True))
-        return tv != tl
-    return False
+    shares = []
+    for v in tv:
+        y = v * pct100
+        q = round(y)
+        shares.append(_CENTS[q] if -0.4999 < y - q < 0.4999 else f"{v * pct:.2f}")
+    body.update(zip(rates, shares))  # noqa: B905
+    if moved or cha_shown:
+        body.update(zip(chas, map(str, map(sub, tv, tl))))  # noqa: B905
+    return moved
 
 
 class _Tape:
@@ -985,8 +1002,8 @@ class MarketModel:
         ap, bp, ak, an, au, bk, bn, bu = shown.keys
         sap, sbp, sak, san, sau, sbk, sbn, sbu = shown.levels
         pstr = st.pcache.__getitem__
-        ask_u = [a + b for a, b in zip(st.ask_qty, st.ask_nxt, strict=True)]
-        bid_u = [a + b for a, b in zip(st.bid_qty, st.bid_nxt, strict=True)]
+        ask_u = list(map(add, st.ask_qty, st.ask_nxt))
+        bid_u = list(map(add, st.bid_qty, st.bid_nxt))
         if st.ask_px != sap:
             _put(body, ap, st.ask_px, sap, pstr)
         if st.bid_px != sbp:
@@ -1090,9 +1107,13 @@ class MarketModel:
             ranks = st.ranks[tr] = _Ranks(_template(tr, fixed))
         body = ranks.body
         total = tape.volume or 1
-        pct = 100 / total
-        ranks.md_cha = _rank_side(body, _MD_KEYS, md, mdval, shown.shown_md, ranks.md_top, ranks.md_cha, pct)
-        ranks.ms_cha = _rank_side(body, _MS_KEYS, ms, msval, shown.shown_ms, ranks.ms_top, ranks.ms_cha, pct)
+        pct, pct100 = 100 / total, 10_000 / total
+        ranks.md_cha = _rank_side(
+            body, _MD_KEYS, md, mdval, shown.shown_md, ranks.md_top, ranks.md_cha, pct, pct100
+        )
+        ranks.ms_cha = _rank_side(
+            body, _MS_KEYS, ms, msval, shown.shown_ms, ranks.ms_top, ranks.ms_cha, pct, pct100
+        )
         fmd = sum(_foreign(md))
         fms = sum(_foreign(ms))
         body["ftradmdcha"] = f"{fmd - sum(_foreign(shown.shown_md)):010d}"
