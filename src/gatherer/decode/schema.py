@@ -14,6 +14,17 @@ Column conventions (repeated in docs/formats.md, "Decoded columns"):
 - ``extra`` string last: a JSON object of body fields the catalog does not know, or null.
 
 Every column is nullable except the row columns. Nothing here parses a frame.
+
+Example, LS's OVC frame (§3.7, tests/fixtures/ls_examples/OVC.json, shortened)::
+
+    {"header": {"tr_cd": "OVC", "tr_key": "NQU23   "},
+     "body": {"symbol": "NQU23", "ovsdate": "20230622", "trdtm": "001640", "kordate": "20230622",
+              "kortm": "141640", "curpr": "0. 14997.75", "chgrate": "-0.31", "totq": "28064",
+              "mdvolume": "", ...}}
+
+has columns ``symbol`` "NQU23", ``body_symbol`` "NQU23", ``ovsdate`` "20230622", ``trdtm`` "001640",
+``trdtm_ts`` (exchange-local), ``kortm_ts`` (Seoul), ``curpr`` decimal128(24, 9) 14997.75,
+``chgrate`` decimal128(8, 2) -0.31, ``totq`` int64 28064, ``mdvolume`` null, ``ovsmkend`` null.
 """
 
 from __future__ import annotations
