@@ -471,7 +471,9 @@ class _State:
         "ref",
         "scale",
         "shown",
+        "strike",
         "tick",
+        "unit",
         "unt",
         "vi_ref",
         "vi_until_ns",
@@ -485,7 +487,8 @@ class _State:
         self.family = family
         self.depth = 10 if family == "stock" else 5
         self.scale = max(inst.scale, _decimals(inst.tick))
-        unit = 10**self.scale
+        unit = self.unit = 10**self.scale
+        self.strike = float(inst.strike or 0)
         self.ref = int(inst.ref_price * unit)
         self.tick = self._tick_fn(inst, unit)
         self.lo, self.hi = self._limits()
@@ -1195,7 +1198,7 @@ class MarketModel:
         if traded is None:
             return out
         if futures and st.inst.kind == "future":
-            self._k200 = traded.price / 10**st.scale / (1.0 + st.basis_t) + _noise(self._rng, 0.05)
+            self._k200 = traded.price / st.unit / (1.0 + st.basis_t) + _noise(self._rng, 0.05)
         elif not futures:
             self._k200 += (self._k200_0 - self._k200) * 0.001 + _noise(self._rng, 0.02)
         trade: Body | None = None
@@ -1243,7 +1246,7 @@ class MarketModel:
         tape = st.krx
         sign, change, rate = self._change(st, tape.price)
         pstr = st.pcache
-        value = tape.value * _KRX_MULTIPLIER // (10**st.scale * 1_000_000)
+        value = tape.value * _KRX_MULTIPLIER // (st.unit * 1_000_000)
         return {
             "chetime": tape.chetime,
             "sign": sign,
@@ -1269,7 +1272,7 @@ class MarketModel:
 
     def _fut_trade(self, st: _State, phase: str) -> Body:
         k200 = self._k200
-        price = st.krx.price / 10**st.scale
+        price = st.krx.price / st.unit
         theory = k200 * (1.0 + st.basis_t)
         body = self._deriv_common(st)
         body["k200jisu"] = f"{k200:.2f}"
@@ -1285,9 +1288,9 @@ class MarketModel:
 
     def _opt_trade(self, st: _State, phase: str) -> Body:
         k200 = self._k200
-        strike = float(st.inst.strike or Decimal(0)) or k200
+        strike = st.strike or k200
         call = st.inst.kind != "put"
-        price = st.krx.price / 10**st.scale
+        price = st.krx.price / st.unit
         theory = _black_scholes(k200, strike, st.years, st.impv, call)
         intrinsic = max(0.0, k200 - strike) if call else max(0.0, strike - k200)
         body = self._deriv_common(st)
