@@ -1,0 +1,9 @@
+"""`make bench`: every benchmark in turn; each writes its section of bench/RESULTS.md."""
+
+import runpy
+import sys
+
+for name in ("bench.capture",):
+    print(f"== {name}", flush=True)
+    sys.argv = [name]
+    runpy.run_module(name, run_name="__main__")

@@ -1,0 +1,82 @@
+"""Shared pieces of the benchmarks: a simulator in a child process, figures, RESULTS.md."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+async def start_sim(*flags: str) -> tuple[asyncio.subprocess.Process, str, str]:
+    """`gatherer sim` in a child that exits when our pipe to its stdin closes."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "sim", "--port", "0", "--exit-with-stdin", *flags,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    while "ws_url" not in urls:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError("simulator exited early")
+        name, _, value = line.decode().partition("=")
+        if name.strip() in ("rest_url", "ws_url"):
+            urls[name.strip()] = value.strip()
+    return proc, urls["rest_url"], urls["ws_url"]
+
+
+async def stop_sim(proc: asyncio.subprocess.Process) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def machine() -> str:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {load:.2f} at start"
+
+
+def git_rev() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def record(section: str, body: str) -> None:
+    """Replace (or add) a section of bench/RESULTS.md."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    head = f"## {section}\n"
+    stamp = f"_{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC, commit {git_rev()}, {machine()}_\n\n"
+    block = head + stamp + body.rstrip() + "\n"
+    if head in text:
+        start = text.index(head)
+        nxt = text.find("\n## ", start + len(head))
+        text = text[:start] + block + (text[nxt + 1 :] if nxt != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    RESULTS.write_text(text, encoding="utf-8")
