@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -228,8 +228,22 @@ def _summary_table(result: Any, title: str) -> Table:
         f"{summary.acks:,} acks, {summary.unknown} unreadable frames kept; "
         f"journal: {len(files)} file(s), {on_disk / 1e6:,.2f} MB on disk in {result.root / 'journal'}"
         + (f"; {len(summary.damage)} damaged block(s)!" if summary.damage else "")
+        + _store_caption(result.store, result.root)
     )
     return view
+
+
+def _store_caption(store: dict[str, Any], root: Any) -> str:
+    if not store:
+        return ""
+    if "failed" in store:
+        return f"; decode-and-store FAILED (exit {store['failed']}): run `gatherer rebuild`"
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(store.get("quarantine_reasons", {}).items()))
+    return (
+        f"; Parquet: {store.get('rows', 0):,} rows in {store.get('files', 0)} file(s)"
+        f" under {root / 'parquet'},"
+        f" {store.get('quarantined', 0)} frame(s) quarantined" + (f" ({reasons})" if reasons else "")
+    )
 
 
 async def _run_collector(cfg: Any, credentials: Any, duration_s: float | None, title: str) -> int:
@@ -343,6 +357,35 @@ async def _replay(args: argparse.Namespace) -> int:
         for w in waits:
             w.cancel()
         console.print(f"{server.frames_read:,} frames read, {server.frames_sent:,} sent")
+    return 0
+
+
+def _store_process(args: argparse.Namespace) -> int:
+    """The decode-and-store child of `gatherer run` (see gatherer.run.store). Synchronous on purpose."""
+    import time
+    from pathlib import Path
+
+    from gatherer.run.store import JournalTail, Store, follow
+
+    cutoffs = {m: dt.time.fromisoformat(t) for m, t in json.loads(args.cutoffs).items()}
+    root = Path(args.root)
+    store, first = Store.resume(root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs)
+    tail = JournalTail(root, args.worker, start_seq=first)
+    parent_done = threading.Event()
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        parent_done.set()
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+    def ticks() -> Iterator[bool]:
+        while True:
+            yield parent_done.is_set()
+            time.sleep(args.poll_s)
+
+    follow(tail, store, stop_requested=ticks())
+    print(json.dumps(store.stats.__dict__), flush=True)
     return 0
 
 
@@ -461,6 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("--tr", help="only frames of this TR, e.g. H1_")
     jc.set_defaults(func=_journal_cat)
 
+    st = sub.add_parser("_store", help=argparse.SUPPRESS)
+    st.add_argument("--root", required=True)
+    st.add_argument("--worker", required=True)
+    st.add_argument("--venue", default="")
+    st.add_argument("--cutoffs", default="{}", help="JSON object market -> HH:MM")
+    st.add_argument("--poll-s", type=float, default=0.05)
+    st.set_defaults(func=_store_process, sync=True)
+
     c = sub.add_parser("config", help="configuration tools")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     cc = csub.add_parser("check", help="validate a config and print it with defaults filled in")
@@ -475,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if getattr(args, "sync", False):
+            return int(args.func(args))
         return _run_loop(args.func(args))
     except GathererError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gatherer.capture import Journal, JournalSettings
 from gatherer.clock import Clock, SystemClock, trading_day_of
@@ -45,6 +48,8 @@ class RunResult:
     connections: list[ConnectionStats] = field(default_factory=list)
     first_seq: int = 0
     end_seq: int = 0
+    store: dict[str, Any] = field(default_factory=dict)
+    """What the decode-and-store process reported: records, rows, quarantined, files, ..."""
     started_ns: int = 0
     ended_ns: int = 0
 
@@ -74,6 +79,7 @@ async def collect(
     progress: Progress | None = None,
     duration_s: float | None = None,
     on_start: Callable[[RunResult], None] | None = None,
+    decode: bool = True,
 ) -> RunResult:
     """Record until ``stop`` is set, or for ``duration_s`` seconds once the connections start."""
     clock = clock or SystemClock()
@@ -99,6 +105,7 @@ async def collect(
 
         journal = await Journal.open(root, worker_id, settings=journal_settings, clock=clock)
         result.first_seq = journal.next_seq
+        store = await start_store(cfg, worker_id) if decode else None
         try:
             worker = Worker(
                 ws_url=cfg.venue.ws_url,
@@ -121,7 +128,12 @@ async def collect(
                 timer.cancel()
         finally:
             result.end_seq = journal.next_seq
-            await journal.close()
+            try:
+                await journal.close()
+            finally:
+                if store is not None:
+                    say("writing the last Parquet files")
+                    result.store = await finish_store(store)
             result.ended_ns = clock.time_ns()
     return result
 
@@ -140,3 +152,31 @@ async def _stop_after(stop: asyncio.Event, duration_s: float | None) -> None:
         await asyncio.wait_for(stop.wait(), duration_s)
     except TimeoutError:
         stop.set()
+
+
+async def start_store(cfg: Config, worker_id: str) -> asyncio.subprocess.Process:
+    """The decode-and-store process for one worker's journal (gatherer.run.store).
+
+    Its standard input is a pipe from us: closing it (or our death, even by kill -9) tells it
+    to drain the journal and exit, so it never outlives the run.
+    """
+    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "_store", "--root", cfg.storage.root, "--worker", worker_id,
+        "--venue", cfg.venue.rest_url, "--cutoffs", json.dumps(cutoffs),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def finish_store(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """Tell the store the journal is closed, wait for it to drain, and return its figures."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    out = await proc.stdout.read()
+    code = await proc.wait()
+    if code != 0:
+        log.error("the decode-and-store process failed (exit %s); run `gatherer rebuild` for the day", code)
+        return {"failed": code}
+    lines = out.decode().strip().splitlines()
+    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    return report

@@ -1,0 +1,280 @@
+"""Decode and store, off the hot path: follow a worker's journal and write Parquet.
+
+The journal is the queue between the receive path and this stage: the store reads
+blocks only once they are complete on disk, so it never slows the worker down, never
+holds more than one block of look-ahead in memory, and, when it falls behind, simply
+catches up from the files. It runs in its own process (``gatherer _store``, started
+by ``gatherer run``), which stops by itself when its parent dies: its standard input
+is a pipe from the parent, and end-of-file means "drain what is on disk and exit".
+
+Exactly once into Parquet across crashes: after every full flush of the sink (all
+buffers written) the store writes a checkpoint, the last journal ``seq`` whose rows are
+all in Parquet. A restart resumes after the checkpoint and first removes this worker's
+Parquet files and quarantine lines of records after it (written by a run that died
+before its next checkpoint), so no row is lost and none is written twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from io import BufferedReader
+from pathlib import Path
+
+from gatherer.capture import Block, Corrupt, Record, SegmentScanner, TornTail, worker_segments
+from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
+from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
+from gatherer.decode import Batch, Decoder, Quarantined
+from gatherer.sinks import ParquetSink, file_metadata, write_quarantine
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+def checkpoint_path(root: Path, worker_id: str) -> Path:
+    return root / "state" / f"{worker_id}.store.json"
+
+
+def read_checkpoint(root: Path, worker_id: str) -> int:
+    """The last journal seq whose rows are all in Parquet; -1 before the first checkpoint."""
+    path = checkpoint_path(root, worker_id)
+    if not path.exists():
+        return -1
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return int(data["seq"])
+
+
+def write_checkpoint(root: Path, worker_id: str, seq: int) -> None:
+    path = checkpoint_path(root, worker_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"v": CHECKPOINT_VERSION, "seq": seq}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
+    """Remove this worker's Parquet files and quarantine lines holding records after ``seq``.
+
+    After a checkpoint every buffer was empty, so a later file holds only later records.
+    Returns (files removed, quarantine lines removed).
+    """
+    files = 0
+    for path in (root / "parquet").glob(f"date=*/market=*/channel=*/{worker_id}-*.parquet"):
+        if int(file_metadata(path).get("gatherer.seq_min", "-1")) > seq:
+            path.unlink()
+            files += 1
+    lines = 0
+    for path in (root / "quarantine").glob(f"date=*/{worker_id}.jsonl"):
+        kept: list[str] = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                keep = int(json.loads(line)["seq"]) <= seq
+            except (ValueError, KeyError, TypeError):
+                keep = False  # a line torn by the crash
+            if keep:
+                kept.append(line)
+            else:
+                lines += 1
+        if lines:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
+            os.replace(tmp, path)
+    return files, lines
+
+
+def _first_seq(segment: Path) -> int:
+    with open(segment, "rb") as fh:
+        header = decode_segment_header(fh.read(SEGMENT_HEADER_SIZE))
+    return header.first_seq if header is not None else -1
+
+
+class JournalTail:
+    """Reads one worker's journal segments as they grow, returning whole blocks' records.
+
+    A segment is finished once a later one exists (the writer only starts a segment after
+    closing the previous one); the last segment is followed as it grows.
+    """
+
+    def __init__(self, root: Path, worker_id: str, *, start_seq: int = 0, read_bytes: int = 4 << 20) -> None:
+        self._root = root
+        self._worker_id = worker_id
+        self._start_seq = start_seq
+        self._read_bytes = read_bytes
+        self._done: set[Path] = set()
+        self._path: Path | None = None
+        self._file: BufferedReader | None = None
+        self._scanner = SegmentScanner()
+        self.damage: list[Corrupt | TornTail] = []
+        self.last_seq = start_seq - 1
+
+    def poll(self) -> list[Record]:
+        """Every complete record written since the last poll (from ``start_seq`` on)."""
+        out: list[Record] = []
+        while True:
+            if self._file is None and not self._open_next():
+                return out
+            assert self._file is not None
+            data = self._file.read(self._read_bytes)
+            if data:
+                self._take(self._scanner.feed(data), out)
+                continue
+            if not self._has_later_segment():
+                return out  # following the live segment: more may come
+            self._take(self._scanner.finish(), out)
+            assert self._path is not None
+            self._done.add(self._path)
+            self._file.close()
+            self._file = None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _take(self, items: Iterable[object], out: list[Record]) -> None:
+        for item in items:
+            if isinstance(item, Block):
+                assert item.records is not None
+                if item.first_seq + len(item.records) <= self._start_seq:
+                    continue
+                out.extend(r for r in item.records if r.seq >= self._start_seq)
+                self.last_seq = max(self.last_seq, item.records[-1].seq)
+            elif isinstance(item, (Corrupt, TornTail)):
+                self.damage.append(item)
+                log.error("journal damage while decoding: %s", item)
+
+    def _segments(self) -> list[Path]:
+        return [p for _n, p in worker_segments(self._root, self._worker_id)]
+
+    def _open_next(self) -> bool:
+        segments = self._segments()
+        for i, path in enumerate(segments):
+            if path in self._done:
+                continue
+            if i + 1 < len(segments) and _first_seq(segments[i + 1]) <= self._start_seq:
+                self._done.add(path)  # every record in it comes before where we start
+                continue
+            self._path = path
+            self._file = open(path, "rb")  # kept open while the segment grows
+            self._scanner = SegmentScanner()
+            return True
+        return False
+
+    def _has_later_segment(self) -> bool:
+        segments = self._segments()
+        return self._path in segments and segments.index(self._path) < len(segments) - 1
+
+
+@dataclass
+class StoreStats:
+    records: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    files: int = 0
+    damaged_blocks: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Store:
+    """Journal records in, Parquet files and quarantine lines out, with checkpoints."""
+
+    def __init__(
+        self,
+        root: Path,
+        worker_id: str,
+        *,
+        version: str,
+        venue: str,
+        cutoffs: Mapping[str, dt.time] | None = None,
+        decode_batch_rows: int = 50_000,
+    ) -> None:
+        self.root = root
+        self.worker_id = worker_id
+        self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows)
+        self._sink = ParquetSink(root, worker_id, version=version, venue=venue)
+        self._batch_rows = decode_batch_rows
+        self.stats = StoreStats()
+        self.last_seq = -1
+
+    @classmethod
+    def resume(
+        cls,
+        root: Path,
+        worker_id: str,
+        *,
+        version: str,
+        venue: str,
+        cutoffs: Mapping[str, dt.time] | None = None,
+    ) -> tuple[Store, int]:
+        """A store that continues after this worker's checkpoint; returns it and the first seq to feed."""
+        seq = read_checkpoint(root, worker_id)
+        files, lines = discard_after(root, worker_id, seq)
+        if files or lines:
+            log.warning(
+                "%s: removed %d Parquet file(s) and %d quarantine line(s) written after the last checkpoint"
+                " (seq %d); they are written again from the journal",
+                worker_id, files, lines, seq,
+            )  # fmt: skip
+        store = cls(root, worker_id, version=version, venue=venue, cutoffs=cutoffs)
+        store.last_seq = seq
+        return store, seq + 1
+
+    def add(self, records: list[Record]) -> None:
+        if not records:
+            return
+        self._decoder.add_all(records)
+        self.stats.records += len(records)
+        self.last_seq = records[-1].seq
+        if self._decoder.pending_rows >= self._batch_rows:
+            self._write(self._decoder.flush())
+
+    def _write(self, batches: list[Batch]) -> None:
+        self.stats.rows += sum(b.table.num_rows for b in batches)
+        self._sink.write(batches)
+        self._quarantine(self._decoder.take_quarantine())
+
+    def _quarantine(self, items: list[Quarantined]) -> None:
+        by_day: dict[dt.date, list[Quarantined]] = defaultdict(list)
+        for item in items:
+            by_day[trading_day_of(item.recv_ns, DEFAULT_CUTOFF)].append(item)
+            self.stats.quarantine_reasons[item.reason] = self.stats.quarantine_reasons.get(item.reason, 0) + 1
+        for day, day_items in sorted(by_day.items()):
+            self.stats.quarantined += write_quarantine(self.root, day, self.worker_id, day_items)
+
+    def checkpoint(self) -> None:
+        """Write everything decoded so far, then record how far that is."""
+        self._write(self._decoder.flush())
+        self._sink.flush()
+        self.stats.files = len(self._sink.written)
+        write_checkpoint(self.root, self.worker_id, self.last_seq)
+
+
+def follow(
+    tail: JournalTail, store: Store, *, stop_requested: Iterator[bool], checkpoint_every: int = 40
+) -> None:
+    """Feed the store from the tail until ``stop_requested`` yields True and the tail is drained.
+
+    ``stop_requested`` is advanced once per idle poll; it also paces idle polls (the caller's
+    iterator sleeps). A checkpoint is written every ``checkpoint_every`` polls and at the end.
+    """
+    polls = 0
+    for stop in stop_requested:
+        records = tail.poll()
+        store.add(records)
+        polls += 1
+        if polls % checkpoint_every == 0:
+            store.checkpoint()
+        if stop and not records:
+            break  # asked to stop before this poll, and it found nothing more: drained
+    store.checkpoint()
+    store.stats.damaged_blocks = len(tail.damage)
+    tail.close()
