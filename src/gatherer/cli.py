@@ -389,6 +389,71 @@ def _store_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _root_and_cutoffs(config: str | None, root: str | None) -> tuple[str, dict[str, dt.time]]:
+    from gatherer.config import Config, load_config
+
+    cfg = load_config(config) if config else Config()
+    return root or cfg.storage.root, {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
+
+
+def _parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise GathererError(f"--date {text!r}: expected YYYY-MM-DD") from exc
+
+
+async def _rebuild(args: argparse.Namespace) -> int:
+    from gatherer.run.store import decode_records_fn
+    from gatherer.sinks import rebuild_day
+
+    root, cutoffs = _root_and_cutoffs(args.config, args.root)
+    day = _parse_day(args.date)
+    console.print(f"rebuilding {day} under {root} from its journal")
+    report = await asyncio.to_thread(
+        rebuild_day, root, day, decode_records_fn(cutoffs), version=__version__, venue="rebuild"
+    )
+    out.print(
+        f"{day}: {report.rows:,} rows in {report.files} file(s) from worker(s) {', '.join(report.workers)};"
+        f" {report.quarantined:,} frame(s) quarantined; {len(report.damage)} damaged journal block(s)"
+        + (f"; {report.rows_outside_day:,} rows belong to another day (per-market cutoff)"
+           if report.rows_outside_day else "")
+    )  # fmt: skip
+    return 0
+
+
+async def _query(args: argparse.Namespace) -> int:
+    from gatherer.ops.query import run_query
+
+    root, _ = _root_and_cutoffs(args.config, args.root)
+    table = await asyncio.to_thread(run_query, root, args.sql)
+    if args.format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, sys.stdout.buffer)
+        return 0
+    view = Table(title=f"{table.num_rows:,} row(s)")
+    for name in table.column_names:
+        view.add_column(name)
+    for row in table.slice(0, args.limit or None).to_pylist():
+        view.add_row(*("" if v is None else str(v) for v in row.values()))
+    out.print(view)
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from gatherer.ops.query import export
+
+    root, _ = _root_and_cutoffs(args.config, args.root)
+    target = args.out or f"{args.date}_{args.market}_{args.channel}.{args.format}"
+    n = await asyncio.to_thread(
+        export, root, _parse_day(args.date), args.market, args.channel, args.format, target,
+        encoding=args.encoding, symbols=args.symbols, header=args.header,
+    )  # fmt: skip
+    console.print(f"{n:,} rows written to {target}")
+    return 0
+
+
 # -- journal --------------------------------------------------------------------------------
 
 
@@ -503,6 +568,39 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("path", help="a segment file or a directory of them")
     jc.add_argument("--tr", help="only frames of this TR, e.g. H1_")
     jc.set_defaults(func=_journal_cat)
+
+    rb = sub.add_parser("rebuild", help="regenerate a day's Parquet and quarantine from its journal")
+    rb.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    rb.add_argument("--config", help="TOML config (for storage.root and the cutoffs)")
+    rb.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    rb.set_defaults(func=_rebuild)
+
+    q = sub.add_parser(
+        "query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…"
+    )
+    q.add_argument(
+        "sql", help='e.g. "select symbol, count(*) from trade group by 1 order by 2 desc limit 10"'
+    )
+    q.add_argument("--config", help="TOML config (for storage.root)")
+    q.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    q.add_argument("--format", choices=("table", "csv"), default="table")
+    q.add_argument("--limit", type=int, default=50, help="rows shown in the table (0 = all)")
+    q.set_defaults(func=_query)
+
+    e = sub.add_parser(
+        "export", help="one day/market/channel as CSV (the original tool's columns) or Parquet"
+    )
+    e.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    e.add_argument("--market", required=True, choices=MARKETS)
+    e.add_argument("--channel", required=True, help="book, trade, broker, …")
+    e.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    e.add_argument("--encoding", choices=("utf-8", "cp949"), default="utf-8", help="CSV text encoding")
+    e.add_argument("--symbols", nargs="*", help="only these codes")
+    e.add_argument("--header", action="store_true", help="write a header row (the original tool did not)")
+    e.add_argument("--out", help="output file (default DATE_MARKET_CHANNEL.FORMAT)")
+    e.add_argument("--config", help="TOML config (for storage.root)")
+    e.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    e.set_defaults(func=_export)
 
     st = sub.add_parser("_store", help=argparse.SUPPRESS)
     st.add_argument("--root", required=True)

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
@@ -278,3 +278,26 @@ def follow(
     store.checkpoint()
     store.stats.damaged_blocks = len(tail.damage)
     tail.close()
+
+
+def decode_records_fn(
+    cutoffs: Mapping[str, dt.time] | None, batch_rows: int = 50_000
+) -> Callable[[Iterable[Record]], Iterator[Batch | Quarantined]]:
+    """The journal-to-batches function ``sinks.rebuild_day`` takes: the same decoding as the live store."""
+
+    def decode_records(records: Iterable[Record]) -> Iterator[Batch | Quarantined]:
+        decoder = Decoder(cutoffs=cutoffs, batch_rows=batch_rows)
+        chunk: list[Record] = []
+        for rec in records:
+            chunk.append(rec)
+            if len(chunk) >= 4096:
+                decoder.add_all(chunk)
+                chunk = []
+                if decoder.pending_rows >= batch_rows:
+                    yield from decoder.flush()
+                yield from decoder.take_quarantine()
+        decoder.add_all(chunk)
+        yield from decoder.flush()
+        yield from decoder.take_quarantine()
+
+    return decode_records

@@ -403,9 +403,11 @@ class WsHub:
         if kind == 1:
             return _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": "not an object"})
         if kind == 2:
+            # A number that is not one, in a field the table says is numeric.
             broken = dict(body)
-            name = self.rng.choice(sorted(broken))
-            broken[name] = "12#4"
+            fields = CATALOG[tr_cd].fields
+            numeric = sorted(f.name for f in fields if f.kind in ("int", "dec") and f.name in body)
+            broken[self.rng.choice(numeric) if numeric else self.rng.choice(sorted(broken))] = "12#4"
             return _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": broken})
         return _encode({"body": body})  # no header
 
