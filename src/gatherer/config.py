@@ -44,7 +44,9 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     root: str = "./data"
-    """Directory that holds journal/, parquet/, masters/, quarantine/ and manifest/."""
+    """Directory that holds journal/, parquet/, masters/, quarantine/ and state/."""
+    journal_keep_days: int | None = None
+    """Remove journal days older than this many days once their Parquet is verified; None keeps all."""
 
 
 class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -102,6 +104,11 @@ def _validate(cfg: Config) -> list[str]:
     ):
         if value <= 0:
             problems.append(f"{name}: {value!r}; expected a number above 0")
+    if cfg.storage.journal_keep_days is not None and cfg.storage.journal_keep_days < 1:
+        problems.append(
+            f"storage.journal_keep_days: {cfg.storage.journal_keep_days!r};"
+            " expected at least 1 (or leave it out to keep every day)"
+        )
     for market, mc in cfg.markets.items():
         if mc.max_symbols is not None and mc.max_symbols < 1:
             problems.append(f"markets.{market}.max_symbols: {mc.max_symbols!r}; expected at least 1")

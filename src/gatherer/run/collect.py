@@ -25,6 +25,7 @@ from gatherer.clock import Clock, SystemClock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError
 from gatherer.plan.select import Registration, chunk, select
+from gatherer.run.retention import apply_retention
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
 from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
@@ -85,6 +86,11 @@ async def collect(
     clock = clock or SystemClock()
     say = progress or (lambda _msg: None)
     root = Path(cfg.storage.root)
+    if cfg.storage.journal_keep_days is not None:
+        report = await asyncio.to_thread(apply_retention, root, cfg.storage.journal_keep_days, clock)
+        if report.removed or report.kept_unverified:
+            say(f"journal retention: removed {len(report.removed)} day(s), kept {len(report.kept_unverified)}"
+                " unverified")  # fmt: skip
     limits = with_overrides(TR_LIMITS, scale=cfg.venue.rest_rate_scale)
     async with RestClient.open(cfg.venue.rest_url, credentials, clock=clock, limits=limits) as client:
         day = trading_day_of(clock.time_ns())

@@ -1,0 +1,43 @@
+"""Journal retention removes a day only once its Parquet accounts for every frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from gatherer.clock import ManualClock, seoul_ns
+from gatherer.config import MarketConfig
+from gatherer.run.retention import apply_retention, day_verified
+
+from .test_store import record
+
+
+async def test_a_verified_day_is_pruned_and_an_incomplete_one_is_kept(tmp_path: Path) -> None:
+    await record(tmp_path, {"kosdaq": MarketConfig(max_symbols=4)}, fault_count=2)
+    (day_dir,) = (tmp_path / "journal").iterdir()
+    day = dt.date.fromisoformat(day_dir.name[5:])
+    assert day_verified(tmp_path, day)
+
+    # Lose one Parquet row: the day no longer verifies, and retention keeps it.
+    victim = next((tmp_path / "parquet").rglob("*.parquet"))
+    table = pq.read_table(victim)
+    pq.write_table(table.slice(1), victim)
+    assert not day_verified(tmp_path, day)
+    later = ManualClock(seoul_ns(day + dt.timedelta(days=5), dt.time(12, 0)))
+    report = apply_retention(tmp_path, 2, later)
+    assert report.kept_unverified == (day,) and day_dir.exists()
+
+    # Restore it: now the day goes, because it is older than two days.
+    pq.write_table(table, victim)
+    report = apply_retention(tmp_path, 2, later)
+    assert report.removed == (day,) and not day_dir.exists()
+
+
+def test_recent_days_are_kept_whatever_their_state(tmp_path: Path) -> None:
+    day_dir = tmp_path / "journal" / "date=2026-11-25"
+    day_dir.mkdir(parents=True)
+    now = ManualClock(seoul_ns(dt.date(2026, 11, 26), dt.time(12, 0)))
+    report = apply_retention(tmp_path, 2, now)
+    assert report.removed == () and day_dir.exists()
