@@ -306,7 +306,7 @@ def test_a_leftover_temporary_from_a_crash_is_removed_and_never_read(tmp_path: P
 
 
 def test_quarantine_lines_append_with_text_or_base64_payloads(tmp_path: Path) -> None:
-    good = Bad("bad_field", "price='12a'", 5, T0, "w00-c001", "S3_", '{"x":"삼성"}'.encode())
+    good = Bad("bad_value", "price='12a'", 5, T0, "w00-c001", "S3_", '{"x":"삼성"}'.encode())
     binary = Bad("not_json", "", 6, T0 + 1, "w00-c001", None, b"\xff\x00")
     assert write_quarantine(tmp_path, DAY, "w00", [good]) == 1
     path = tmp_path / "quarantine" / "date=2026-11-24" / "w00.jsonl"
@@ -317,7 +317,7 @@ def test_quarantine_lines_append_with_text_or_base64_payloads(tmp_path: Path) ->
     assert [q["seq"] for q in lines] == [5, 6]
     assert lines[0]["payload"] == '{"x":"삼성"}' and lines[0]["payload_encoding"] == "utf-8"
     assert lines[1]["payload_encoding"] == "base64" and lines[1]["payload"] == "/wA="
-    assert lines[0]["v"] == 1 and lines[0]["reason"] == "bad_field" and lines[1]["tr_cd"] is None
+    assert lines[0]["v"] == 1 and lines[0]["reason"] == "bad_value" and lines[1]["tr_cd"] is None
 
 
 # -- rebuild from the journal --------------------------------------------------------------------
