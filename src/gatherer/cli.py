@@ -432,10 +432,19 @@ async def _query(args: argparse.Namespace) -> int:
 
         pacsv.write_csv(table, sys.stdout.buffer)
         return 0
+    rows = table.slice(0, args.limit or None).to_pylist()
+    if len(table.column_names) > 8:
+        # Too wide for a table: one "column: value" block per row, as psql's \x does.
+        width = max(map(len, table.column_names))
+        for i, row in enumerate(rows, 1):
+            out.print(f"[bold]-- row {i} of {table.num_rows:,}[/]")
+            for name, value in row.items():
+                out.print(f"{name:<{width}}  {'' if value is None else value}", highlight=False)
+        return 0
     view = Table(title=f"{table.num_rows:,} row(s)")
     for name in table.column_names:
         view.add_column(name)
-    for row in table.slice(0, args.limit or None).to_pylist():
+    for row in rows:
         view.add_row(*("" if v is None else str(v) for v in row.values()))
     out.print(view)
     return 0
