@@ -79,7 +79,7 @@ async def worker_run(
     rss: list[float] = []
     stop = asyncio.Event()
 
-    async def token_source() -> str:
+    async def token_source(_key_index: int) -> str:
         return token
 
     async def sampler() -> None:

@@ -53,3 +53,21 @@ def test_missing_file_says_what_to_do(tmp_path) -> None:  # type: ignore[no-unty
 
 def test_empty_file_is_a_valid_default_config() -> None:
     assert parse_config("") == Config()
+
+
+def test_several_app_keys_come_from_numbered_variables() -> None:
+    from gatherer.venues.ls.auth import credentials_list_from_env
+
+    env = {
+        "GATHERER_LS_APPKEY": "k1",
+        "GATHERER_LS_APPSECRET": "s1",
+        "GATHERER_LS_APPKEY_2": "k2",
+        "GATHERER_LS_APPSECRET_2": "s2",
+        "GATHERER_LS_APPKEY_4": "ignored after a gap",
+    }
+    creds = credentials_list_from_env(env)
+    assert [(c.appkey, c.appsecret) for c in creds] == [("k1", "s1"), ("k2", "s2")]
+    env["GATHERER_LS_APPKEY_3"] = "k3-without-secret"
+    with pytest.raises(ConfigError, match="GATHERER_LS_APPSECRET_3 is not set") as info:
+        credentials_list_from_env(env)
+    assert "k3-without-secret" not in str(info.value)

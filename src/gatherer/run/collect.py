@@ -106,7 +106,7 @@ async def collect(
         groups = plan_connections(cfg, result.registrations)
         say(f"{len(result.registrations):,} registrations on {len(groups)} connection(s)")
 
-        async def token() -> str:
+        async def token(_key_index: int) -> str:
             return (await client.token()).access_token
 
         journal = await Journal.open(root, worker_id, settings=journal_settings, clock=clock)

@@ -60,6 +60,8 @@ class ConnectionStats:
 
     conn_id: str
     registrations: int
+    key_index: int = 0
+    """Which app key's token this connection registers with."""
     frames: int = 0
     """Every message received, acks included; each one is in the journal."""
     accepted: int = 0
@@ -72,7 +74,8 @@ class ConnectionStats:
     """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
 
 
-TokenSource = Callable[[], Awaitable[str]]
+TokenSource = Callable[[int], Awaitable[str]]
+"""The current token of an app key (by its index); one token per key, shared by all its connections."""
 
 
 class Worker:
@@ -87,6 +90,7 @@ class Worker:
         groups: Sequence[Sequence[Registration]],
         clock: Clock,
         settings: WorkerSettings,
+        keys: Sequence[int] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._ws_url = ws_url
@@ -98,8 +102,12 @@ class Worker:
         self._rng = rng or random.Random()
         self._register_turn = asyncio.Lock()
         self._next_registration_at = 0.0
+        keys = list(keys) if keys is not None else [0] * len(self._groups)
+        if len(keys) != len(self._groups):
+            raise ValueError("one app key index per connection group")
         self.stats = [
-            ConnectionStats(f"{settings.worker_id}-c{i:03d}", len(g)) for i, g in enumerate(self._groups)
+            ConnectionStats(f"{settings.worker_id}-c{i:03d}", len(g), key_index=k)
+            for i, (g, k) in enumerate(zip(self._groups, keys, strict=True))
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -199,7 +207,7 @@ class Worker:
         reason is tried once with its legacy code (FH9 -> FH0, FC9 -> FC0); the code
         the venue accepted is kept for reconnects.
         """
-        token = await self._token()
+        token = await self._token(stats.key_index)
         acks: list[Ack | None] = [None] * len(group)
         original = list(group)
         todo = list(range(len(group)))

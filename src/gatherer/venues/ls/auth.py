@@ -48,6 +48,27 @@ def credentials_from_env(environ: Mapping[str, str]) -> Credentials:
     return Credentials(environ[ENV_APPKEY].strip(), environ[ENV_APPSECRET].strip())
 
 
+def credentials_list_from_env(environ: Mapping[str, str]) -> list[Credentials]:
+    """Every app key in the environment: the unnumbered pair first, then ``_2``, ``_3``, … until a gap.
+
+    ``GATHERER_LS_APPKEY`` / ``GATHERER_LS_APPSECRET`` is key 1; more accounts add
+    ``GATHERER_LS_APPKEY_2`` / ``GATHERER_LS_APPSECRET_2`` and so on. A key without its
+    secret (or the reverse) is an error naming the variable; values are never shown.
+    """
+    found = [credentials_from_env(environ)]
+    n = 2
+    while True:
+        key, secret = f"{ENV_APPKEY}_{n}", f"{ENV_APPSECRET}_{n}"
+        has_key, has_secret = bool(environ.get(key, "").strip()), bool(environ.get(secret, "").strip())
+        if not has_key and not has_secret:
+            return found
+        if has_key != has_secret:
+            missing = secret if has_key else key
+            raise ConfigError(f"environment variable {missing} is not set or empty, but its pair is; set both")
+        found.append(Credentials(environ[key].strip(), environ[secret].strip()))
+        n += 1
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """An access token and when it stops working (UTC ns)."""
