@@ -68,6 +68,6 @@ def test_several_app_keys_come_from_numbered_variables() -> None:
     creds = credentials_list_from_env(env)
     assert [(c.appkey, c.appsecret) for c in creds] == [("k1", "s1"), ("k2", "s2")]
     env["GATHERER_LS_APPKEY_3"] = "k3-without-secret"
-    with pytest.raises(ConfigError, match="GATHERER_LS_APPSECRET_3 is not set") as info:
+    with pytest.raises(ConfigError, match="GATHERER_LS_APPSECRET_3 is empty or unset") as info:
         credentials_list_from_env(env)
     assert "k3-without-secret" not in str(info.value)

@@ -14,6 +14,7 @@ LEAVES = {
     "gatherer",
     "gatherer.errors",
     "gatherer.clock",
+    "gatherer.files",
     "gatherer.config",
     "gatherer.venues.ls.catalog",
     "gatherer.venues.ls.keys",

@@ -50,6 +50,7 @@ from gatherer.capture.segment import (
 )
 from gatherer.clock import DEFAULT_CUTOFF, Clock, SystemClock, next_cutoff_ns, trading_day_of
 from gatherer.errors import GathererError, JournalCorrupt
+from gatherer.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +109,6 @@ class _Chunk:
         self.buf = bytearray()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _SegmentWriter:
     """The file side; used from one worker thread at a time (the flusher serialises calls)."""
 
@@ -163,7 +156,7 @@ class _SegmentWriter:
         new_dir = not path.parent.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         if new_dir:
-            _fsync_dir(path.parent.parent)
+            fsync_dir(path.parent.parent)
         header = encode_segment_header(self._worker_id, self._next_segment, first_seq, self._clock.time_ns())
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
@@ -171,7 +164,7 @@ class _SegmentWriter:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self._file = open(path, "ab")  # held open across calls; closed in close()
         self._day = day
         self._size = len(header)

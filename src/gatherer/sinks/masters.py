@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gatherer.files import fsync_dir
+
 
 def master_path(root: Path | str, day: dt.date, market: str) -> Path:
     return Path(root) / "masters" / f"date={day.isoformat()}" / f"{market}.parquet"
@@ -28,6 +30,7 @@ def write_master(root: Path | str, day: dt.date, market: str, table: pa.Table) -
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
     return path
 
 

@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from gatherer.capture.recover import Damage, iter_records, list_segments
 from gatherer.capture.segment import Record
 from gatherer.errors import GathererError
+from gatherer.files import fsync_dir
 from gatherer.venues.ls.catalog import CATALOG
 
 FORMAT_VERSION = "1"
@@ -133,14 +134,6 @@ def partition_dir(root: Path | str, day: dt.date, market: str, channel: str) -> 
 
 def quarantine_path(root: Path | str, day: dt.date, worker_id: str) -> Path:
     return Path(root) / "quarantine" / f"date={day.isoformat()}" / f"{worker_id}.jsonl"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ParquetSink:
@@ -294,7 +287,7 @@ class ParquetSink:
             if final.exists():  # another process claimed the name: never overwrite a file
                 raise FileExistsError(final)
             os.rename(tmp, final)
-            _fsync_dir(directory)
+            fsync_dir(directory)
         except (OSError, pa.ArrowException) as e:
             tmp.unlink(missing_ok=True)
             raise ParquetSinkError(f"could not write {final}: {e}") from e
@@ -537,7 +530,7 @@ def _swap_in(new: Path, final: Path) -> None:
         # after an exchange ``new`` holds the old day; the staging cleanup removes it
     else:
         os.rename(new, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:

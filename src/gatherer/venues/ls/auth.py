@@ -64,7 +64,7 @@ def credentials_list_from_env(environ: Mapping[str, str]) -> list[Credentials]:
             return found
         if has_key != has_secret:
             missing = secret if has_key else key
-            raise ConfigError(f"environment variable {missing} is not set or empty, but its pair is; set both")
+            raise ConfigError(f"environment variable {missing} is empty or unset; its pair is set: set both")
         found.append(Credentials(environ[key].strip(), environ[secret].strip()))
         n += 1
 
