@@ -58,13 +58,36 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous day."""
     max_symbols: int | None = None
     """Take at most this many codes, in master order (for trials and demos)."""
+    symbols_file: str | None = None
+    """A file of codes (one per line, ``#`` comments) added to ``symbols``; e.g. KOSPI200
+    constituents, which the LS masters do not flag."""
+    etf: bool = True
+    """Stocks: include ETFs (t8436 etfgubun 1)."""
+    etn: bool = True
+    """Stocks: include ETNs (t8436 etfgubun 2)."""
+    spac: bool = True
+    """Stocks: include SPACs (t8436 spac_gubun Y)."""
+    spreads: bool = True
+    """KOSPI200 futures: include calendar spreads ("F SP …")."""
+    expiries: int | None = None
+    """Derivatives: only the nearest N expiries listed in the master."""
+    strikes: int | None = None
+    """Options: only strikes within N listed strike steps of at-the-money, each side."""
+    products: list[str] | None = None
+    """Overseas futures/options: only these products ("ES", "NQ", "CL"; "O_ES" also accepted)."""
 
     def cutoff_time(self) -> dt.time:
         hh, mm = self.cutoff.split(":")
         return dt.time(int(hh), int(mm))
 
 
+class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    workers: int | None = None
+    """Worker processes; default one per core."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    run: RunConfig = msgspec.field(default_factory=RunConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
@@ -88,6 +111,34 @@ def _path_of(message: str) -> tuple[str, str]:
     return path, message[: m.start()].rstrip(" -")
 
 
+_FILTERS_OF: dict[str, tuple[str, ...]] = {
+    "etf": ("kospi", "kosdaq"),
+    "etn": ("kospi", "kosdaq"),
+    "spac": ("kospi", "kosdaq"),
+    "spreads": ("kfutures",),
+    "expiries": ("kfutures", "koptions", "ofutures", "ooptions"),
+    "strikes": ("koptions", "ooptions"),
+    "products": ("ofutures", "ooptions"),
+}
+_DEFAULTS = MarketConfig()
+
+
+def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
+    problems = []
+    for name, markets in _FILTERS_OF.items():
+        if getattr(mc, name) != getattr(_DEFAULTS, name) and market not in markets:
+            problems.append(f"markets.{market}.{name}: applies only to {', '.join(markets)}")
+    for name in ("expiries", "strikes"):
+        value = getattr(mc, name)
+        if value is not None and value < (1 if name == "expiries" else 0):
+            problems.append(f"markets.{market}.{name}: {value!r}; expected a whole number of at least 1")
+    if mc.products is not None and not mc.products:
+        problems.append(f"markets.{market}.products: empty; leave it out to take every product")
+    if mc.symbols_file is not None and not Path(mc.symbols_file).is_file():
+        problems.append(f"markets.{market}.symbols_file: {mc.symbols_file!r} is not a readable file")
+    return problems
+
+
 def _validate(cfg: Config) -> list[str]:
     problems: list[str] = []
     for name, url, schemes in (
@@ -109,7 +160,10 @@ def _validate(cfg: Config) -> list[str]:
             f"storage.journal_keep_days: {cfg.storage.journal_keep_days!r};"
             " expected at least 1 (or leave it out to keep every day)"
         )
+    if cfg.run.workers is not None and cfg.run.workers < 1:
+        problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():
+        problems.extend(_filter_problems(market, mc))
         if mc.max_symbols is not None and mc.max_symbols < 1:
             problems.append(f"markets.{market}.max_symbols: {mc.max_symbols!r}; expected at least 1")
         if market not in MARKET_CHANNELS:
@@ -148,8 +202,23 @@ def _convert(raw: Any, typ: type[Any], prefix: str, problems: list[str]) -> Any:
         return None
 
 
-def parse_config(text: str | bytes, source: str = "<config>") -> Config:
-    """Decode and validate; raises ConfigError listing every problem found."""
+def _relative_to(cfg: Config, base: Path) -> Config:
+    """Paths in the file (symbols_file) are relative to the file's directory."""
+    markets = {
+        m: msgspec.structs.replace(mc, symbols_file=str(base / mc.symbols_file))
+        if mc.symbols_file is not None and not Path(mc.symbols_file).is_absolute()
+        else mc
+        for m, mc in cfg.markets.items()
+    }
+    replaced: Config = msgspec.structs.replace(cfg, markets=markets)
+    return replaced
+
+
+def parse_config(text: str | bytes, source: str = "<config>", base: Path | None = None) -> Config:
+    """Decode and validate; raises ConfigError listing every problem found.
+
+    ``base`` is the directory relative paths in the file are taken from (the file's own).
+    """
     try:
         raw = msgspec.toml.decode(text)
     except msgspec.DecodeError as exc:
@@ -164,10 +233,12 @@ def parse_config(text: str | bytes, source: str = "<config>") -> Config:
     markets = {
         name: _convert(m, MarketConfig, f"markets.{name}", problems) for name, m in markets_raw.items()
     }
-    base = _convert(raw, Config, "", problems)
+    base_cfg = _convert(raw, Config, "", problems)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
-    cfg: Config = msgspec.structs.replace(base, markets=markets)
+    cfg: Config = msgspec.structs.replace(base_cfg, markets=markets)
+    if base is not None:
+        cfg = _relative_to(cfg, base)
     problems = _validate(cfg)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
@@ -184,7 +255,7 @@ def load_config(path: str | Path) -> Config:
         ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
-    return parse_config(data, str(p))
+    return parse_config(data, str(p), p.parent)
 
 
 def effective(cfg: Config) -> dict[str, Any]:

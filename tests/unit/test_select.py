@@ -24,7 +24,8 @@ def test_all_takes_the_master_and_every_channel() -> None:
 def test_a_list_is_checked_against_the_master() -> None:
     cfg = parse_config('[markets.ofutures]\nsymbols = ["ESZ26", "CLZ26", "XXZ26"]\n')
     with pytest.raises(
-        ConfigError, match=r"markets.ofutures.symbols: 2 code\(s\) not in today's ofutures master"
+        ConfigError,
+        match=r"markets.ofutures.symbols: 2 code\(s\) or pattern\(s\) match nothing in today.s ofutures",
     ):
         select(cfg, MASTERS)
 
