@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -196,78 +197,121 @@ async def _config_check(args: argparse.Namespace) -> int:
 # -- run / demo ----------------------------------------------------------------------------
 
 
-def _summary_table(result: Any, title: str) -> Table:
+@dataclasses.dataclass
+class _RunFigures:
+    """What a run did, from the supervisor's worker reports or an in-process run."""
+
+    root: Any
+    started_ns: int
+    ended_ns: int
+    registrations: int
+    connections: list[dict[str, Any]]
+    first_seqs: dict[str, int]
+    stores: list[dict[str, Any]]
+    restarts: int = 0
+
+    @classmethod
+    def of_supervisor(cls, r: Any) -> _RunFigures:
+        first: dict[str, int] = {}
+        for rep in r.reports:
+            first[rep.worker_id] = min(first.get(rep.worker_id, rep.first_seq), rep.first_seq)
+        conns = [c for rep in r.reports for c in rep.connections]
+        stores = [rep.store for rep in r.reports]
+        return cls(r.root, r.started_ns, r.ended_ns, len(r.registrations), conns, first, stores, r.restarts)
+
+
+def _summary_table(fig: _RunFigures, title: str) -> Table:
     from gatherer.ops.summary import summarize
     from gatherer.run.collect import journal_dirs
 
-    dirs = journal_dirs(result.root, result.started_ns, result.ended_ns)
-    summary = summarize(dirs, first_seq=result.first_seq)
-    seconds = max(1e-9, (result.ended_ns - result.started_ns) / 1e9)
+    dirs = journal_dirs(fig.root, fig.started_ns, fig.ended_ns)
+    summary = summarize(dirs, first_seqs=fig.first_seqs)
+    seconds = max(1e-9, (fig.ended_ns - fig.started_ns) / 1e9)
     view = Table(title=title)
     for col in ("market", "channel", "frames", "frames/s", "MB received"):
         view.add_column(col, justify="left" if col in ("market", "channel") else "right")
     for (market, channel), n in sorted(summary.frames.items()):
         mb = summary.frame_bytes[(market, channel)] / 1e6
         view.add_row(market, channel, f"{n:,}", f"{n / seconds:,.0f}", f"{mb:,.2f}")
+    total_mb = sum(summary.frame_bytes.values()) / 1e6
     view.add_row(
-        "all",
-        "",
-        f"{summary.frames_total:,}",
-        f"{summary.frames_total / seconds:,.0f}",
-        f"{sum(summary.frame_bytes.values()) / 1e6:,.2f}",
+        "all", "", f"{summary.frames_total:,}", f"{summary.frames_total / seconds:,.0f}", f"{total_mb:,.2f}",
         style="bold",
-    )
+    )  # fmt: skip
     files = [p for d in dirs for p in sorted(d.iterdir())]
     on_disk = sum(p.stat().st_size for p in files)
-    conns = result.connections
+    conns = fig.connections
+
+    def total(name: str) -> int:
+        return sum(int(c.get(name, 0)) for c in conns)
+
     view.caption = (
-        f"{sum(c.frames for c in conns):,} messages received; "
-        f"{len(result.registrations):,} registrations on {len(conns)} connection(s): "
-        f"{sum(c.accepted for c in conns):,} acknowledged, {sum(c.refused for c in conns)} refused, "
-        f"{sum(c.unanswered for c in conns)} unanswered, {sum(c.reconnects for c in conns)} reconnects; "
-        f"{summary.acks:,} acks, {summary.unknown} unreadable frames kept; "
-        f"journal: {len(files)} file(s), {on_disk / 1e6:,.2f} MB on disk in {result.root / 'journal'}"
+        f"{total('frames'):,} messages received; "
+        f"{fig.registrations:,} registrations on {len(conns)} connection(s): "
+        f"{total('accepted'):,} acknowledged, {total('refused')} refused, "
+        f"{total('unanswered')} unanswered, {total('reconnects')} reconnects"
+        + (f", {fig.restarts} worker restart(s)" if fig.restarts else "")
+        + f"; {summary.acks:,} acks, {summary.unknown} unreadable frames kept; "
+        f"journal: {len(files)} file(s), {on_disk / 1e6:,.2f} MB on disk in {fig.root / 'journal'}"
         + (f"; {len(summary.damage)} damaged block(s)!" if summary.damage else "")
-        + _store_caption(result.store, result.root)
+        + _store_caption(fig.stores, fig.root)
     )
     return view
 
 
-def _store_caption(store: dict[str, Any], root: Any) -> str:
-    if not store:
+def _store_caption(stores: list[dict[str, Any]], root: Any) -> str:
+    if not stores:
         return ""
-    if "failed" in store:
-        return f"; decode-and-store FAILED (exit {store['failed']}): run `gatherer rebuild`"
-    reasons = ", ".join(f"{k} {v}" for k, v in sorted(store.get("quarantine_reasons", {}).items()))
+    failed = [s["failed"] for s in stores if "failed" in s]
+    if failed:
+        return f"; decode-and-store FAILED (exit {failed[0]}): run `gatherer rebuild`"
+    reasons: dict[str, int] = {}
+    for s in stores:
+        for k, v in s.get("quarantine_reasons", {}).items():
+            reasons[k] = reasons.get(k, 0) + v
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+    rows = sum(s.get("rows", 0) for s in stores)
+    n_files = sum(s.get("files", 0) for s in stores)
+    quarantined = sum(s.get("quarantined", 0) for s in stores)
     return (
-        f"; Parquet: {store.get('rows', 0):,} rows in {store.get('files', 0)} file(s)"
-        f" under {root / 'parquet'},"
-        f" {store.get('quarantined', 0)} frame(s) quarantined" + (f" ({reasons})" if reasons else "")
+        f"; Parquet: {rows:,} rows in {n_files} file(s) under {root / 'parquet'},"
+        f" {quarantined} frame(s) quarantined" + (f" ({listed})" if listed else "")
     )
 
 
-async def _run_collector(cfg: Any, credentials: Any, duration_s: float | None, title: str) -> int:
-    from gatherer.run.collect import collect
+async def _run_supervised(
+    cfg: Any, credentials: list[Any], duration_s: float | None, title: str, workers: int
+) -> int:
+    from gatherer.run.supervisor import Supervisor
 
     stop = _stop_on_signals()
-    result = await collect(
-        cfg, credentials, stop, duration_s=duration_s, progress=lambda m: console.print(m, highlight=False)
+    supervisor = Supervisor(
+        cfg, credentials, workers=workers, progress=lambda m: console.print(m, highlight=False)
     )
-    out.print(_summary_table(result, title))
+    result = await supervisor.run(stop, duration_s=duration_s)
+    out.print(_summary_table(_RunFigures.of_supervisor(result), title))
     return 0
+
+
+def _workers_of(cfg: Any, flag: int | None) -> int:
+    from gatherer.run.supervisor import default_workers
+
+    return flag or cfg.run.workers or default_workers()
 
 
 async def _run(args: argparse.Namespace) -> int:
     from gatherer.config import load_config
-    from gatherer.venues.ls.auth import credentials_from_env
+    from gatherer.venues.ls.auth import credentials_list_from_env
 
     cfg = load_config(args.config)
     if not cfg.markets:
         raise GathererError(
             f"{args.config}: no [markets.*] table; nothing to record (see README, configuration)"
         )
-    credentials = credentials_from_env(os.environ)
-    return await _run_collector(cfg, credentials, args.duration, "gatherer run")
+    credentials = credentials_list_from_env(os.environ)
+    return await _run_supervised(
+        cfg, credentials, args.duration, "gatherer run", _workers_of(cfg, args.workers)
+    )
 
 
 async def _start_sim_process(extra: list[str]) -> tuple[asyncio.subprocess.Process, str, str]:
@@ -326,8 +370,8 @@ async def _demo(args: argparse.Namespace) -> int:
             f"recording {args.symbols} symbols of each of the six markets"
             f" for {args.duration:g} s into {args.root}"
         )
-        return await _run_collector(
-            cfg, Credentials("demo-appkey", "demo-appsecret"), args.duration, "gatherer demo"
+        return await _run_supervised(
+            cfg, [Credentials("demo-appkey", "demo-appsecret")], args.duration, "gatherer demo", 1
         )
     finally:
         if proc.stdin is not None:
@@ -358,6 +402,13 @@ async def _replay(args: argparse.Namespace) -> int:
             w.cancel()
         console.print(f"{server.frames_read:,} frames read, {server.frames_sent:,} sent")
     return 0
+
+
+async def _worker_process(args: argparse.Namespace) -> int:
+    """A worker of `gatherer run`; its plan and tokens arrive on standard input (gatherer.run.worker_main)."""
+    from gatherer.run.worker_main import worker_main
+
+    return await worker_main()
 
 
 def _store_process(args: argparse.Namespace) -> int:
@@ -547,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--config", required=True, help="path of the TOML file")
     r.add_argument("--duration", type=float, help="stop after this many seconds")
+    r.add_argument("--workers", type=int, help="worker processes (default: [run] workers, else one per core)")
     r.set_defaults(func=_run)
 
     d = sub.add_parser("demo", help="run the collector against the embedded simulator and print a summary")
@@ -610,6 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", help="TOML config (for storage.root)")
     e.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     e.set_defaults(func=_export)
+
+    wk = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    wk.set_defaults(func=_worker_process)
 
     st = sub.add_parser("_store", help=argparse.SUPPRESS)
     st.add_argument("--root", required=True)

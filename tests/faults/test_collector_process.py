@@ -17,6 +17,7 @@ from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import sim_settings
 from ..e2e.test_capture import wait_until
+from ..e2e.test_demo import children
 
 ENV = {
     **os.environ,
@@ -73,30 +74,33 @@ def burst_sim() -> Simulator:
     )
 
 
-async def test_kill9_mid_burst_then_restart_repairs_the_tail_and_appends(tmp_path: Path) -> None:
+async def test_kill9_of_the_worker_mid_burst_then_its_restart_repairs_the_tail_and_appends(
+    tmp_path: Path,
+) -> None:
     async with burst_sim() as sim:
-        config = write_config(sim, tmp_path)
-        proc = await start_run(config)
+        proc = await start_run(write_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.frames_sent_total > 20000)
-        proc.kill()
-        assert await proc.wait() == -signal.SIGKILL
-        first = list(iter_records(tmp_path / "journal"))
-        assert first, "records made durable before the kill are readable"
-        assert [r.seq for r in first] == list(range(len(first)))
-
-        again = await start_run(config, "--duration", "1")
-        _out, err = await asyncio.wait_for(again.communicate(), 60)
-        assert again.returncode == 0, err.decode()
+        (worker,) = children(proc.pid)  # the process that writes the journal
+        os.kill(worker, signal.SIGKILL)
+        first_segment = next((tmp_path / "journal").glob("date=*/w00-000001.journal"))
+        second = first_segment.with_name("w00-000002.journal")
+        # The supervisor restarts the worker; the new one recovers the tail and appends a segment.
+        await wait_until(lambda: second.exists() and second.stat().st_size > 100_000, 60)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+    first = list(iter_records(first_segment))
+    assert first, "records made durable before the kill are readable"
     records = list(iter_records(tmp_path / "journal"))
-    assert [r.seq for r in records] == list(range(len(records)))
+    assert [r.seq for r in records] == list(range(len(records)))  # the restart continued after the tail
     assert records[: len(first)] == first
     segments = sorted(p.name for p in (tmp_path / "journal").glob("date=*/*.journal"))
     assert segments == ["w00-000001.journal", "w00-000002.journal"]
-    second_run = [r for r in records[len(first) :] if r.kind == Kind.FRAME]
-    assert second_run, "the new run appended after the repaired tail"
+    assert any(r.kind == Kind.FRAME for r in records[len(first) :])
     report = verify(tmp_path / "journal")
     assert report.ok and report.records == len(records)
+    assert b"1 worker restart" in out
 
 
 async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path) -> None:

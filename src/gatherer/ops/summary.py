@@ -6,7 +6,7 @@ An observer: it reads journal files and never feeds anything back.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +47,18 @@ class CaptureSummary:
         return sum(self.frames.values())
 
 
-def summarize(paths: Iterable[Path], *, first_seq: int = 0) -> CaptureSummary:
-    """Count the records of the given journal directories/segments from ``first_seq`` on."""
+def summarize(paths: Iterable[Path], *, first_seqs: Mapping[str, int] | None = None) -> CaptureSummary:
+    """Count the records of the given journal directories/segments.
+
+    ``first_seqs`` maps a worker id to the first sequence number to count (one run's records);
+    workers not in it are counted from 0.
+    """
+    first_seqs = first_seqs or {}
     where = _channel_of_tr()
     out = CaptureSummary()
     for path in paths:
         for rec in iter_records(path, on_damage=out.damage.append):
-            if rec.seq < first_seq:
+            if rec.seq < first_seqs.get(rec.conn_id.split("-", 1)[0], 0):
                 continue
             if rec.kind == Kind.SENT:
                 out.sent += 1

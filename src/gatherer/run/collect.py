@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from gatherer.config import Config
 from gatherer.errors import ConfigError
 from gatherer.plan.select import Registration, chunk, select
 from gatherer.run.retention import apply_retention
+from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
 from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
@@ -111,7 +110,8 @@ async def collect(
 
         journal = await Journal.open(root, worker_id, settings=journal_settings, clock=clock)
         result.first_seq = journal.next_seq
-        store = await start_store(cfg, worker_id) if decode else None
+        cutoffs = {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
+        store = await start_store(root, worker_id, cfg.venue.rest_url, cutoffs) if decode else None
         try:
             worker = Worker(
                 ws_url=cfg.venue.ws_url,
@@ -158,31 +158,3 @@ async def _stop_after(stop: asyncio.Event, duration_s: float | None) -> None:
         await asyncio.wait_for(stop.wait(), duration_s)
     except TimeoutError:
         stop.set()
-
-
-async def start_store(cfg: Config, worker_id: str) -> asyncio.subprocess.Process:
-    """The decode-and-store process for one worker's journal (gatherer.run.store).
-
-    Its standard input is a pipe from us: closing it (or our death, even by kill -9) tells it
-    to drain the journal and exit, so it never outlives the run.
-    """
-    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gatherer", "_store", "--root", cfg.storage.root, "--worker", worker_id,
-        "--venue", cfg.venue.rest_url, "--cutoffs", json.dumps(cutoffs),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def finish_store(proc: asyncio.subprocess.Process) -> dict[str, Any]:
-    """Tell the store the journal is closed, wait for it to drain, and return its figures."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.close()
-    out = await proc.stdout.read()
-    code = await proc.wait()
-    if code != 0:
-        log.error("the decode-and-store process failed (exit %s); run `gatherer rebuild` for the day", code)
-        return {"failed": code}
-    lines = out.decode().strip().splitlines()
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    return report

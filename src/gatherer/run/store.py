@@ -16,20 +16,24 @@ before its next checkpoint), so no row is lost and none is written twice.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
+from typing import Any
 
 from gatherer.capture import Block, Corrupt, Record, SegmentScanner, TornTail, worker_segments
 from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
 from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
 from gatherer.decode import Batch, Decoder, Quarantined
+from gatherer.files import fsync_dir
 from gatherer.sinks import ParquetSink, file_metadata, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,7 @@ def write_checkpoint(root: Path, worker_id: str, seq: int) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
@@ -301,3 +306,33 @@ def decode_records_fn(
         yield from decoder.take_quarantine()
 
     return decode_records
+
+
+async def start_store(
+    root: Path, worker_id: str, venue: str, cutoffs: Mapping[str, dt.time]
+) -> asyncio.subprocess.Process:
+    """The decode-and-store process for one worker's journal (``gatherer _store``).
+
+    Its standard input is a pipe from us: closing it (or our death, even by kill -9) tells it
+    to drain the journal and exit, so it never outlives the worker.
+    """
+    encoded = json.dumps({m: t.strftime("%H:%M") for m, t in cutoffs.items()})
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "_store", "--root", str(root), "--worker", worker_id,
+        "--venue", venue, "--cutoffs", encoded,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def finish_store(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """Tell the store the journal is closed, wait for it to drain, and return its figures."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    out = await proc.stdout.read()
+    code = await proc.wait()
+    if code != 0:
+        log.error("the decode-and-store process failed (exit %s); run `gatherer rebuild` for the day", code)
+        return {"failed": code}
+    lines = out.decode().strip().splitlines()
+    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    return report

@@ -1,0 +1,329 @@
+"""``gatherer run``: the supervisor. Plans the day and keeps its workers running.
+
+It reads the config, fetches the day's masters (stored under ``masters/``), selects the
+universe, and packs the registrations into connections, app keys and worker processes
+within the venue limits of the config (``gatherer.plan``); a selection that does not fit is
+refused with what to change. It then holds one token per app key (all connections of a key
+share it, LS_OPENAPI.md §1.2) and starts one ``gatherer _worker`` process per planned worker,
+handing each its part of the plan and the tokens over a pipe.
+
+While the run lasts it
+- restarts a worker that dies, with capped backoff; the new process appends to the same
+  journal (its records continue the worker's sequence) and registers everything again;
+- pushes refreshed tokens to the workers that use a key, before the old one expires;
+- at the trading-day cutoff fetches the masters again and, when the selection changed (new
+  listings, expiries), stops the workers the orderly way and starts them on the new plan.
+
+Stopping (SIGINT/SIGTERM, ``--duration``) closes every worker's pipe: each stops, fsyncs
+and reports. If the supervisor itself dies, even by SIGKILL, the pipes close the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
+from gatherer.config import Config
+from gatherer.errors import ConfigError
+from gatherer.plan.explain import explain
+from gatherer.plan.pack import ConnectionPlan, Limits, Plan, pack
+from gatherer.plan.select import Registration, select_with_notes
+from gatherer.run.retention import apply_retention
+from gatherer.run.worker_main import ConnectionSpec, Control, WorkerReport, WorkerSpec, control_encoder
+from gatherer.sinks.masters import write_master
+from gatherer.venues.ls.auth import Credentials
+from gatherer.venues.ls.masters import fetch_master
+from gatherer.venues.ls.ratelimit import TR_LIMITS, backoff_s, with_overrides
+from gatherer.venues.ls.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+_report_decoder = msgspec.json.Decoder(WorkerReport)
+
+
+@dataclass
+class WorkerHandle:
+    """One planned worker and the process currently running it."""
+
+    spec: WorkerSpec
+    keys: frozenset[int]
+    proc: asyncio.subprocess.Process | None = None
+    starts: int = 0
+    reports: list[WorkerReport] = field(default_factory=list)
+
+
+@dataclass
+class SupervisorResult:
+    root: Path
+    registrations: list[Registration] = field(default_factory=list)
+    masters: dict[str, int] = field(default_factory=dict)
+    plan: Plan | None = None
+    workers: list[WorkerHandle] = field(default_factory=list)
+    restarts: int = 0
+    replans: int = 0
+    started_ns: int = 0
+    ended_ns: int = 0
+
+    @property
+    def reports(self) -> list[WorkerReport]:
+        return [r for w in self.workers for r in w.reports]
+
+
+def worker_rate(plan: Plan, worker: int, per_key_rate: float) -> float:
+    """A worker's share of each app key's registration rate: keys are shared by processes."""
+    rates = []
+    for conns in plan.by_key().values():
+        mine = sum(1 for c in conns if c.worker == worker)
+        if mine:
+            rates.append(per_key_rate * mine / len(conns))
+    return min(rates) if rates else per_key_rate
+
+
+def worker_specs(cfg: Config, plan: Plan) -> list[tuple[WorkerSpec, frozenset[int]]]:
+    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
+    out = []
+    for worker, conns in sorted(plan.by_worker().items()):
+        spec = WorkerSpec(
+            worker_id=f"w{worker:02d}",
+            ws_url=cfg.venue.ws_url,
+            root=cfg.storage.root,
+            venue=cfg.venue.rest_url,
+            cutoffs=cutoffs,
+            registrations_per_s=worker_rate(plan, worker, cfg.venue.registrations_per_s),
+            connections=[_connection_spec(c) for c in conns],
+        )
+        out.append((spec, frozenset(c.key_index for c in conns)))
+    return out
+
+
+def _connection_spec(c: ConnectionPlan) -> ConnectionSpec:
+    return ConnectionSpec(
+        key_index=c.key_index,
+        registrations=[(r.market, r.channel, r.tr_cd, r.symbol) for r in c.registrations],
+    )
+
+
+class Supervisor:
+    def __init__(
+        self,
+        cfg: Config,
+        credentials: list[Credentials],
+        *,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+        workers: int = 1,
+        restart_base_s: float = 1.0,
+        restart_cap_s: float = 60.0,
+        token_check_s: float = 30.0,
+    ) -> None:
+        if not credentials:
+            raise ConfigError("no app key: export GATHERER_LS_APPKEY and GATHERER_LS_APPSECRET")
+        self.cfg = cfg
+        self.credentials = credentials
+        self.clock = clock or SystemClock()
+        self.say = progress or (lambda _m: None)
+        self.workers = workers
+        self.restart_base_s = restart_base_s
+        self.restart_cap_s = restart_cap_s
+        self.token_check_s = token_check_s
+        self.result = SupervisorResult(root=Path(cfg.storage.root))
+        self._tokens: dict[int, str] = {}
+        self._rng = random.Random()
+
+    # -- planning ------------------------------------------------------------------------
+
+    async def _masters(self, client: RestClient) -> dict[str, pa.Table]:
+        day = trading_day_of(self.clock.time_ns())
+        tables = {}
+        for market in self.cfg.markets:
+            self.say(f"fetching the {market} master")
+            table = await fetch_master(client, market)
+            await asyncio.to_thread(write_master, self.result.root, day, market, table)
+            tables[market] = table
+            self.result.masters[market] = table.num_rows
+        return tables
+
+    def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
+        selection = select_with_notes(self.cfg, tables)
+        registrations = selection.registrations
+        v = self.cfg.venue
+        limits = Limits(
+            connections_per_key=v.connections_per_key,
+            registrations_per_connection=v.registrations_per_connection,
+            registrations_per_s=v.registrations_per_s,
+            workers=self.workers,
+        )
+        plan = pack(registrations, app_keys=len(self.credentials), limits=limits)
+        if not plan.fits:
+            text = explain(registrations, plan, selection.notes)
+            raise ConfigError("the selection does not fit the venue limits:\n" + text)
+        return registrations, plan
+
+    # -- workers -------------------------------------------------------------------------
+
+    async def _start(self, handle: WorkerHandle) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gatherer", "_worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdin is not None
+        tokens = {k: self._tokens[k] for k in handle.keys}
+        proc.stdin.write(control_encoder.encode(Control(spec=handle.spec, tokens=tokens)) + b"\n")
+        await proc.stdin.drain()
+        handle.proc = proc
+        handle.starts += 1
+
+    async def _finish(self, handle: WorkerHandle) -> None:
+        """Close the worker's pipe and collect its report."""
+        proc = handle.proc
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(ConnectionError):
+            proc.stdin.close()
+        out = await proc.stdout.read()
+        await proc.wait()
+        self._collect(handle, out)
+        handle.proc = None
+
+    def _collect(self, handle: WorkerHandle, out: bytes) -> None:
+        for line in reversed(out.strip().splitlines()):
+            try:
+                handle.reports.append(_report_decoder.decode(line))
+                return
+            except msgspec.DecodeError:
+                continue
+
+    async def _push_tokens(self, clients: list[RestClient], handles: list[WorkerHandle]) -> None:
+        for key, client in enumerate(clients):
+            token = (await client.token()).access_token
+            if token == self._tokens.get(key):
+                continue
+            self._tokens[key] = token
+            line = control_encoder.encode(Control(tokens={key: token})) + b"\n"
+            for h in handles:
+                if key in h.keys and h.proc is not None and h.proc.stdin is not None:
+                    with contextlib.suppress(ConnectionError):
+                        h.proc.stdin.write(line)
+            self.say(f"token of app key {key + 1} refreshed and handed to its workers")
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> SupervisorResult:
+        result = self.result
+        cfg = self.cfg
+        if cfg.storage.journal_keep_days is not None:
+            await asyncio.to_thread(apply_retention, result.root, cfg.storage.journal_keep_days, self.clock)
+        limits = with_overrides(TR_LIMITS, scale=cfg.venue.rest_rate_scale)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(
+                    RestClient.open(cfg.venue.rest_url, c, clock=self.clock, limits=limits)
+                )
+                for c in self.credentials
+            ]
+            result.started_ns = self.clock.time_ns()
+            registrations, plan = self._plan(await self._masters(clients[0]))
+            result.registrations, result.plan = registrations, plan
+            for key, client in enumerate(clients):
+                self._tokens[key] = (await client.token()).access_token
+            handles = [WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan)]
+            result.workers.extend(handles)
+            self.say(
+                f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
+                f" {len(self.credentials)} app key(s), {len(handles)} worker process(es)"
+            )
+            for h in handles:
+                await self._start(h)
+            self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
+            deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
+            try:
+                await self._watch(stop, clients, handles, deadline)
+            finally:
+                await asyncio.gather(*(self._finish(h) for h in result.workers))
+            result.ended_ns = self.clock.time_ns()
+        return result
+
+    async def _watch(
+        self,
+        stop: asyncio.Event,
+        clients: list[RestClient],
+        handles: list[WorkerHandle],
+        deadline: float | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        rollover_ns = next_cutoff_ns(self.clock.time_ns())
+        failures: dict[str, int] = {}
+        while not stop.is_set():
+            waits: dict[asyncio.Future[object], WorkerHandle | None] = {
+                asyncio.ensure_future(stop.wait()): None
+            }
+            for h in handles:
+                if h.proc is not None:
+                    waits[asyncio.ensure_future(h.proc.wait())] = h
+            timeout = self.token_check_s
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - loop.time()))
+            timeout = min(timeout, max(0.0, (rollover_ns - self.clock.time_ns()) / 1e9))
+            done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for f in pending:
+                f.cancel()
+            if deadline is not None and loop.time() >= deadline:
+                stop.set()
+            if stop.is_set():
+                return
+            for f in done:
+                dead = waits[f]
+                if dead is None or dead.proc is None:
+                    continue
+                await self._finish(dead)
+                wid = dead.spec.worker_id
+                failures[wid] = failures.get(wid, 0) + 1
+                self.result.restarts += 1
+                delay = backoff_s(
+                    failures[wid], base_s=self.restart_base_s, cap_s=self.restart_cap_s, rnd=self._rng
+                )
+                log.error("worker %s stopped unexpectedly; restarting it in %.1f s", wid, delay)
+                self.say(f"worker {wid} died; restarting in {delay:.1f} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return
+                await self._start(dead)
+            await self._push_tokens(clients, handles)
+            if self.clock.time_ns() >= rollover_ns:
+                rollover_ns = next_cutoff_ns(self.clock.time_ns())
+                handles[:] = await self._rollover(clients, handles)
+
+    async def _rollover(self, clients: list[RestClient], handles: list[WorkerHandle]) -> list[WorkerHandle]:
+        """New trading day: new masters; a changed selection gets a new plan and fresh workers."""
+        self.say("trading-day cutoff: fetching the new day's masters")
+        registrations, plan = self._plan(await self._masters(clients[0]))
+        if registrations == self.result.registrations:
+            return handles
+        self.say(f"the selection changed ({len(registrations):,} registrations): re-planning the workers")
+        await asyncio.gather(*(self._finish(h) for h in handles))
+        self.result.registrations, self.result.plan = registrations, plan
+        self.result.replans += 1
+        fresh = [WorkerHandle(spec, keys) for spec, keys in worker_specs(self.cfg, plan)]
+        self.result.workers.extend(fresh)
+        for h in fresh:
+            await self._start(h)
+        return fresh
+
+
+def default_workers() -> int:
+    """One worker process per core."""
+    return max(1, os.cpu_count() or 1)

@@ -1,0 +1,155 @@
+"""A worker process (``gatherer _worker``): its connections, its journal, its store.
+
+The supervisor starts it with standard input as a pipe and writes JSON lines to it: the
+first carries the worker's part of the plan and the tokens of the app keys it uses; later
+lines carry refreshed tokens. Tokens travel only through this pipe, never through the
+command line, the environment or a file. End-of-file on standard input — the supervisor
+closed it, or died, even by SIGKILL — means: stop registering, close the connections,
+fsync the journal, let the store drain, print the result as one JSON line, exit 0. So no
+worker outlives its supervisor by more than the few seconds that takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gatherer.capture import Journal
+from gatherer.clock import SystemClock
+from gatherer.plan.select import Registration
+from gatherer.run.store import finish_store, start_store
+from gatherer.run.worker import Worker, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionSpec(msgspec.Struct, frozen=True):
+    key_index: int
+    registrations: list[tuple[str, str, str, str]]
+    """(market, channel, tr_cd, symbol) of each registration."""
+
+
+class WorkerSpec(msgspec.Struct, frozen=True):
+    worker_id: str
+    ws_url: str
+    root: str
+    venue: str
+    cutoffs: dict[str, str]
+    registrations_per_s: float
+    connections: list[ConnectionSpec]
+    decode: bool = True
+
+
+class Control(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One line on the worker's standard input."""
+
+    spec: WorkerSpec | None = None
+    tokens: dict[int, str] | None = None
+
+
+class WorkerReport(msgspec.Struct):
+    """The worker's last line on standard output."""
+
+    worker_id: str
+    first_seq: int
+    end_seq: int
+    connections: list[dict[str, Any]]
+    store: dict[str, Any]
+
+
+control_encoder = msgspec.json.Encoder()
+_control_decoder = msgspec.json.Decoder(Control)
+
+
+class TokenBook:
+    """The latest token of each app key, updated from the supervisor's lines."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, str] = {}
+        self._changed = asyncio.Event()
+
+    def update(self, tokens: dict[int, str]) -> None:
+        self._tokens.update(tokens)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def get(self, key_index: int) -> str:
+        while key_index not in self._tokens:
+            await self._changed.wait()
+        return self._tokens[key_index]
+
+
+async def _stdin_reader() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 30)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def worker_main() -> int:
+    reader = await _stdin_reader()
+    first = await reader.readline()
+    if not first:
+        return 0  # the supervisor went away before sending the plan
+    control = _control_decoder.decode(first)
+    if control.spec is None:
+        raise SystemExit("the first line from the supervisor must carry the plan")
+    spec = control.spec
+    book = TokenBook()
+    book.update(control.tokens or {})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def follow_supervisor() -> None:
+        while line := await reader.readline():
+            update = _control_decoder.decode(line)
+            if update.tokens:
+                book.update(update.tokens)
+        stop.set()  # end of file: the supervisor is done with us, or dead
+
+    clock = SystemClock()
+    root = Path(spec.root)
+    cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
+    journal = await Journal.open(root, spec.worker_id, clock=clock)
+    first_seq = journal.next_seq
+    store = await start_store(root, spec.worker_id, spec.venue, cutoffs) if spec.decode else None
+    groups = [[Registration(*r) for r in c.registrations] for c in spec.connections]
+    worker = Worker(
+        ws_url=spec.ws_url,
+        token=book.get,
+        journal=journal,
+        groups=groups,
+        keys=[c.key_index for c in spec.connections],
+        clock=clock,
+        settings=WorkerSettings(worker_id=spec.worker_id, registrations_per_s=spec.registrations_per_s),
+    )
+    follower = asyncio.create_task(follow_supervisor())
+    try:
+        await worker.run(stop)
+    finally:
+        follower.cancel()
+        end_seq = journal.next_seq
+        try:
+            await journal.close()
+        finally:
+            store_report = await finish_store(store) if store is not None else {}
+    report = WorkerReport(
+        worker_id=spec.worker_id,
+        first_seq=first_seq,
+        end_seq=end_seq,
+        connections=[dataclasses.asdict(s) for s in worker.stats],
+        store=store_report,
+    )
+    sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,154 @@
+"""`gatherer run` as a supervisor: several app keys and worker processes against the simulator;
+a killed worker is restarted and registers again; a killed supervisor takes its workers along."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from gatherer.capture import Kind, iter_records
+from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
+from gatherer.run.store import JournalTail
+from gatherer.run.supervisor import Supervisor
+from gatherer.sim.server import Simulator
+from gatherer.sim.state import VenueLimits
+from gatherer.sim.ws_api import StreamSettings
+from gatherer.venues.ls.auth import Credentials
+from gatherer.venues.ls.keys import format_tr_key
+
+from ..conftest import sim_settings
+from .test_capture import wait_until
+from .test_demo import children, gone
+
+
+def head(tr_cd: str, tr_key: str) -> bytes:
+    """How a data frame of (TR, key) starts, as the simulator writes it."""
+    return f'{{"header":{{"tr_cd":"{tr_cd}","tr_key":"{tr_key}"}},'.encode()
+
+
+KEYS = [Credentials(f"key-{i}", f"secret-{i}") for i in range(3)]
+
+
+def config(sim: Simulator, root: Path, markets: dict[str, MarketConfig], per_conn: int = 30) -> Config:
+    return Config(
+        venue=VenueConfig(
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            connections_per_key=2,
+            registrations_per_connection=per_conn,
+            registrations_per_s=100,
+            rest_rate_scale=20,
+        ),
+        storage=StorageConfig(root=str(root)),
+        markets=markets,
+    )
+
+
+def limited_sim() -> Simulator:
+    # The venue enforces the same limits the plan must respect.
+    limits = VenueLimits(connections_per_key=2, registrations_per_connection=30, registrations_per_s=150,
+                         rest_rate_scale=20)  # fmt: skip
+    return Simulator(sim_settings(stream=StreamSettings(rate_fps=3000.0), limits=limits))
+
+
+async def test_two_workers_three_keys_every_registration_acknowledged_and_recorded(tmp_path: Path) -> None:
+    async with limited_sim() as sim:
+        markets = {"kospi": MarketConfig(max_symbols=20), "ofutures": MarketConfig(max_symbols=20)}
+        sup = Supervisor(config(sim, tmp_path, markets), KEYS, workers=2)
+        stop = asyncio.Event()
+        run = asyncio.create_task(sup.run(stop))
+        await wait_until(lambda: sup.result.plan is not None, 60)
+        total = len(sup.result.registrations)
+        assert total == 20 * 3 + 20 * 2
+        await wait_until(lambda: sim.hub.registrations_total() == total, 60)
+        # Follow both workers' journals as they grow until every (TR, key) has frames in them.
+        expected = {head(r.tr_cd, format_tr_key(r.tr_cd, r.symbol)) for r in sup.result.registrations}
+        tails = [JournalTail(tmp_path, w) for w in ("w00", "w01")]
+        seen: set[bytes] = set()
+
+        def journaled_all() -> bool:
+            for tail in tails:
+                seen.update(rec.payload.split(b'"body"')[0] for rec in tail.poll() if rec.kind == Kind.FRAME)
+            return expected <= seen
+
+        try:
+            await wait_until(journaled_all, 90)
+        finally:
+            for tail in tails:
+                tail.close()
+        stop.set()
+        result = await run
+    plan = result.plan
+    assert plan is not None and plan.fits
+    assert len(plan.connections) == 4
+    assert all(len(conns) <= 2 for conns in plan.by_key().values())
+    reports = result.reports
+    assert sorted(r.worker_id for r in reports) == ["w00", "w01"]
+    assert sum(c["accepted"] for r in reports for c in r.connections) == total
+    assert all(c["refused"] == 0 for r in reports for c in r.connections)
+    assert {r.conn_id.split("-")[0] for r in iter_records(tmp_path / "journal")} == {"w00", "w01"}
+    # And the store processes decoded them.
+    assert sum(r.store.get("rows", 0) for r in reports) > 3000
+
+
+async def test_a_killed_worker_is_restarted_and_registers_again(tmp_path: Path) -> None:
+    async with limited_sim() as sim:
+        sup = Supervisor(config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=10)}), KEYS[:1], workers=2,
+                         restart_base_s=0.2, restart_cap_s=0.5)  # fmt: skip
+        stop = asyncio.Event()
+        run = asyncio.create_task(sup.run(stop))
+        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 30, 60)
+        victim = sup.result.workers[0]
+        assert victim.proc is not None
+        victim.proc.send_signal(signal.SIGKILL)
+        await wait_until(lambda: sup.result.restarts == 1 and victim.starts == 2, 30)
+        await wait_until(lambda: sim.hub.registrations_total() == 30, 30)
+        frames_then = sim.hub.frames_sent_total
+        await wait_until(lambda: sim.hub.frames_sent_total > frames_then + 500, 30)
+        stop.set()
+        result = await run
+    ids = [r.worker_id for r in result.reports]
+    assert ids.count(victim.spec.worker_id) == 1  # the killed process left no report; its successor did
+    records = [r for r in iter_records(tmp_path / "journal") if r.conn_id.startswith(victim.spec.worker_id)]
+    assert [r.seq for r in records] == list(range(len(records)))  # the new process continued the journal
+    events = [r.payload for r in records if r.kind == Kind.EVENT]
+    assert sum(b'"event":"connected"' in e for e in events) >= 2
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    async with limited_sim() as sim:
+        cfg_path = tmp_path / "gatherer.toml"
+        cfg_path.write_text(
+            f"""
+[venue]
+rest_url = "{sim.rest_url}"
+ws_url = "{sim.ws_url}"
+connections_per_key = 2
+registrations_per_connection = 30
+registrations_per_s = 100
+rest_rate_scale = 20
+[storage]
+root = "{tmp_path}"
+[markets.kospi]
+max_symbols = 20
+""",
+            encoding="utf-8",
+        )
+        env = {**os.environ, "GATHERER_LS_APPKEY": "k", "GATHERER_LS_APPSECRET": "s"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gatherer", "run", "--config", str(cfg_path), "--workers", "2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        while not (await asyncio.wait_for(proc.stderr.readline(), 60)).startswith(b"recording"):
+            pass
+        await wait_until(lambda: sim.hub.registrations_total() == 60, 60)
+        workers = children(proc.pid)
+        assert len(workers) == 2
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        await wait_until(lambda: all(gone(pid) for pid in workers), 20)
+        await wait_until(lambda: sim.hub.registrations_total() == 0, 20)
