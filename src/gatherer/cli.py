@@ -299,6 +299,24 @@ def _workers_of(cfg: Any, flag: int | None) -> int:
     return flag or cfg.run.workers or default_workers()
 
 
+async def _plan(args: argparse.Namespace) -> int:
+    from gatherer.config import load_config
+    from gatherer.run.supervisor import Supervisor
+    from gatherer.venues.ls.auth import credentials_list_from_env
+
+    cfg = load_config(args.config)
+    if not cfg.markets:
+        raise GathererError(f"{args.config}: no [markets.*] table; nothing to plan")
+    credentials = credentials_list_from_env(os.environ)
+    keys = args.app_keys or len(credentials)
+    supervisor = Supervisor(
+        cfg, credentials, workers=_workers_of(cfg, args.workers), progress=lambda m: console.print(m)
+    )
+    text, fits = await supervisor.dry_run(app_keys=keys)
+    print(text, flush=True)
+    return 0 if fits else 1
+
+
 async def _run(args: argparse.Namespace) -> int:
     from gatherer.config import load_config
     from gatherer.venues.ls.auth import credentials_list_from_env
@@ -600,6 +618,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=float, help="stop after this many seconds")
     r.add_argument("--workers", type=int, help="worker processes (default: [run] workers, else one per core)")
     r.set_defaults(func=_run)
+
+    pl = sub.add_parser("plan", help="print what the config would subscribe and whether it fits the limits")
+    pl.add_argument("--config", required=True, help="path of the TOML file")
+    pl.add_argument(
+        "--workers", type=int, help="worker processes (default: [run] workers, else one per core)"
+    )
+    pl.add_argument(
+        "--app-keys", type=int, help="plan for this many app keys (default: those in the environment)"
+    )
+    pl.set_defaults(func=_plan)
 
     d = sub.add_parser("demo", help="run the collector against the embedded simulator and print a summary")
     d.add_argument("--duration", type=float, default=30.0, help="seconds to record (default 30)")

@@ -17,8 +17,9 @@ def explain(registrations: Sequence[Registration], plan: Plan, notes: Sequence[s
     lines.append(f"{'market':<10} {'channel':<8} {'TR':<4} {'registrations':>13} {'not placed':>11}")
     for (market, channel, tr_cd), n in sorted(by_tr.items()):
         miss = unplaced.get((market, channel, tr_cd), 0)
-        lines.append(f"{market:<10} {channel:<8} {tr_cd:<4} {n:>13,} {miss or '':>11}")
-    lines.append(f"{'total':<24} {len(registrations):>13,} {len(plan.unplaced) or '':>11}")
+        lines.append(f"{market:<10} {channel:<8} {tr_cd:<4} {n:>13,} {f'{miss:,}' if miss else '':>11}")
+    missing = len(plan.unplaced)
+    lines.append(f"{'total':<24} {len(registrations):>13,} {f'{missing:,}' if missing else '':>11}")
     lines.extend(f"note: {n}" for n in notes)
     per_key = lim.connections_per_key * lim.registrations_per_connection
     lines.append("")

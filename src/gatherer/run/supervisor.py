@@ -158,18 +158,36 @@ class Supervisor:
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
         selection = select_with_notes(self.cfg, tables)
         registrations = selection.registrations
+        plan = pack(registrations, app_keys=len(self.credentials), limits=self._limits())
+        if not plan.fits:
+            text = explain(registrations, plan, selection.notes)
+            raise ConfigError("the selection does not fit the venue limits:\n" + text)
+        return registrations, plan
+
+    async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
+        """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
+        limits = with_overrides(TR_LIMITS, scale=self.cfg.venue.rest_rate_scale)
+        async with RestClient.open(
+            self.cfg.venue.rest_url, self.credentials[0], clock=self.clock, limits=limits
+        ) as c:
+            tables = {}
+            for market in self.cfg.markets:
+                self.say(f"fetching the {market} master")
+                tables[market] = await fetch_master(c, market)
+        selection = select_with_notes(self.cfg, tables)
+        plan = pack(
+            selection.registrations, app_keys=app_keys or len(self.credentials), limits=self._limits()
+        )
+        return explain(selection.registrations, plan, selection.notes), plan.fits
+
+    def _limits(self) -> Limits:
         v = self.cfg.venue
-        limits = Limits(
+        return Limits(
             connections_per_key=v.connections_per_key,
             registrations_per_connection=v.registrations_per_connection,
             registrations_per_s=v.registrations_per_s,
             workers=self.workers,
         )
-        plan = pack(registrations, app_keys=len(self.credentials), limits=limits)
-        if not plan.fits:
-            text = explain(registrations, plan, selection.notes)
-            raise ConfigError("the selection does not fit the venue limits:\n" + text)
-        return registrations, plan
 
     # -- workers -------------------------------------------------------------------------
 
