@@ -51,7 +51,7 @@ class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
 class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     symbols: str | list[str] = "all"
-    """"all", or a list of venue codes (005930, A0166000, ESZ26)."""
+    """"all", or a list of venue codes (005930, A0166000, ESZ26) and fnmatch patterns ("A016*")."""
     channels: list[str] | None = None
     """Which feeds to record; default: every channel the market has."""
     cutoff: str = "07:30"
@@ -59,20 +59,27 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     max_symbols: int | None = None
     """Take at most this many codes, in master order (for trials and demos)."""
     symbols_file: str | None = None
-    """A file of codes (one per line, ``#`` comments) added to ``symbols``; e.g. KOSPI200
-    constituents, which the LS masters do not flag."""
+    """A file of codes (one per line, ``#`` comments; relative to the config file), e.g. the
+    KOSPI200 constituents: the LS masters (t8436) do not flag index membership, so such lists
+    come from outside. With ``symbols`` left at "all" the file alone names the codes; with a
+    list, the two are joined. Codes the master lacks are errors."""
     etf: bool = True
     """Stocks: include ETFs (t8436 etfgubun 1)."""
     etn: bool = True
     """Stocks: include ETNs (t8436 etfgubun 2)."""
     spac: bool = True
     """Stocks: include SPACs (t8436 spac_gubun Y)."""
-    spreads: bool = True
-    """KOSPI200 futures: include calendar spreads ("F SP …")."""
+    spreads: bool = False
+    """KOSPI200 futures: include calendar spreads ("F SP …"); off by default, the outrights carry
+    the information. A spread named exactly in ``symbols`` is recorded either way."""
     expiries: int | None = None
-    """Derivatives: only the nearest N expiries listed in the master."""
+    """Derivatives: only the nearest N expiries listed in the master (per product, overseas); the
+    expiry is read from ``hname`` ("F 2606") for KRX and ``LstngYr``/``LstngM`` overseas."""
     strikes: int | None = None
-    """Options: only strikes within N listed strike steps of at-the-money, each side."""
+    """Options: only strikes within N listed strike steps of at-the-money, each side (2N + 1
+    strikes, calls and puts, per expiry). At-the-money: koptions the front KOSPI200 future's
+    previous close (when kfutures is configured too), else the strike where call and put
+    previous closes are closest; ooptions the underlying's reference price ``FdasBasePrc``."""
     products: list[str] | None = None
     """Overseas futures/options: only these products ("ES", "NQ", "CL"; "O_ES" also accepted)."""
 
@@ -128,12 +135,16 @@ def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
     for name, markets in _FILTERS_OF.items():
         if getattr(mc, name) != getattr(_DEFAULTS, name) and market not in markets:
             problems.append(f"markets.{market}.{name}: applies only to {', '.join(markets)}")
-    for name in ("expiries", "strikes"):
+    for name, least in (("expiries", 1), ("strikes", 0)):
         value = getattr(mc, name)
-        if value is not None and value < (1 if name == "expiries" else 0):
-            problems.append(f"markets.{market}.{name}: {value!r}; expected a whole number of at least 1")
+        if value is not None and value < least:
+            problems.append(
+                f"markets.{market}.{name}: {value!r}; expected a whole number of at least {least}"
+            )
     if mc.products is not None and not mc.products:
         problems.append(f"markets.{market}.products: empty; leave it out to take every product")
+    if mc.products and any(not p or p != p.strip() for p in mc.products):
+        problems.append(f'markets.{market}.products: {mc.products!r}; expected codes such as "ES" or "O_ES"')
     if mc.symbols_file is not None and not Path(mc.symbols_file).is_file():
         problems.append(f"markets.{market}.symbols_file: {mc.symbols_file!r} is not a readable file")
     return problems

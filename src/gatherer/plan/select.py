@@ -4,21 +4,32 @@ Pure functions of values. ``"all"`` takes every code in the master; a list (and
 ``symbols_file``) is checked against it, with ``fnmatch`` patterns (``"A016*"``) allowed;
 codes or patterns the master does not know are errors, never silently dropped. Filters
 (``etf``, ``etn``, ``spac``, ``spreads``, ``products``, ``expiries``, ``strikes``) then
-narrow the list, and each says in a note what it removed.
+narrow the list, and each says in a note what it removed. A code named exactly (in
+``symbols`` or ``symbols_file``, not through a pattern) is an explicit choice: no filter
+removes it. ``max_symbols`` comes last and keeps the first codes in master order.
 
 What the masters give (LS_OPENAPI.md §4): stocks carry ``etfgubun`` (as ``is_etf`` /
-``is_etn``) and ``spac_gubun``; KOSPI200 futures and options carry the expiry in ``hname``
-("F 2606", "C 2606 872.5", spreads "F SP 06-2609"); overseas series carry the product in
-``BscGdsCd``, the expiry in ``LstngYr`` + ``LstngM`` (month letter), and options the strike
-(``XrcPrc``) and the underlying's reference price (``FdasBasePrc``). At-the-money for
-KOSPI200 options is the front future's previous close when the kfutures master is at hand,
-else the strike where call and put previous closes are closest.
+``is_etn``) and ``spac_gubun`` — but nothing about index membership, hence ``symbols_file``
+for KOSPI200 constituents. KOSPI200 futures and options carry the expiry in ``hname``
+("F 2606", "C 2606 872.5"; spreads "F SP 06-2609" count at their near leg, and are left out
+by default: ``spreads = false``). Overseas series carry the product in ``BscGdsCd`` ("ES";
+options "O_ES", and ``products`` accepts either), the expiry in ``LstngYr`` + ``LstngM``
+(month letter), and options the strike (``XrcPrc``) and the underlying's reference price
+(``FdasBasePrc``); ``expiries`` counts per product.
+
+At-the-money, for ``strikes`` (K listed strikes each side of it, per expiry):
+- KOSPI200 options: the front (nearest-expiry, non-spread) KOSPI200 future's previous close
+  (``jnilclose``, or ``recprice`` when there was no close) when the kfutures master is passed
+  in ``masters``; otherwise, per expiry, the strike whose call and put previous closes are
+  closest (put-call parity puts the forward there).
+- Overseas options: ``FdasBasePrc`` of the series.
+When no price is known every strike of that expiry is kept, and a note says so.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -67,8 +78,9 @@ def _rows(master: Master) -> list[dict[str, Any]]:
 
 def _listed(
     market: str, mc: MarketConfig, rows: list[dict[str, Any]], problems: list[str]
-) -> list[dict[str, Any]]:
-    """The rows the symbols setting names, in master order (or the config's order for a list)."""
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The rows the symbols setting names, in master order (or the config's order for a list),
+    and the codes named exactly (not by a pattern), which the filters leave alone."""
     wanted: list[str] = [] if mc.symbols == "all" else list(mc.symbols)
     if mc.symbols_file is not None:
         text = Path(mc.symbols_file).read_text(encoding="utf-8")
@@ -76,9 +88,10 @@ def _listed(
             line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()
         ]
     if mc.symbols == "all" and mc.symbols_file is None:
-        return rows
+        return rows, set()
     by_code = {r["symbol"]: r for r in rows}
     out: dict[str, dict[str, Any]] = {}
+    explicit: set[str] = set()
     missing = []
     for item in wanted:
         if any(ch in item for ch in "*?["):
@@ -88,6 +101,7 @@ def _listed(
             out.update((code, by_code[code]) for code in hits)
         elif item in by_code:
             out[item] = by_code[item]
+            explicit.add(item)
         else:
             missing.append(item)
     if missing:
@@ -96,17 +110,30 @@ def _listed(
             f"markets.{market}.symbols: {len(missing)} code(s) or pattern(s) match nothing in today's"
             f" {market} master: {shown} (see `gatherer symbols --market {market}`)"
         )
-    return list(out.values())
+    return list(out.values()), explicit
+
+
+def _is_spread(row: dict[str, Any]) -> bool:
+    return str(row.get("hname", "")).startswith("F SP")
 
 
 def _expiry_krx(row: dict[str, Any]) -> str:
+    """YYMM from "F 2606" / "C 2606 872.5"; a spread ("F SP 06-2609") counts at its near leg."""
     parts = str(row.get("hname", "")).split()
-    return parts[1] if len(parts) > 1 else ""
+    if len(parts) > 2 and parts[1] == "SP":
+        near, _, far = parts[2].partition("-")
+        if len(near) == 2 and len(far) == 4 and (near + far).isdigit():
+            far_year = int(far[:2])
+            year = far_year if int(near) <= int(far[2:]) else (far_year - 1) % 100
+            return f"{year:02d}{near}"
+        return ""
+    return parts[1] if len(parts) > 1 and parts[1].isdigit() else ""
 
 
 def _expiry_overseas(row: dict[str, Any]) -> str:
-    month = str(row.get("LstngM", ""))
-    return f"{row.get('LstngYr', '')}{_MONTHS.index(month) + 1:02d}" if month in _MONTHS and month else ""
+    month = str(row.get("LstngM") or "")
+    year = str(row.get("LstngYr") or "")
+    return f"{year}{_MONTHS.index(month) + 1:02d}" if len(month) == 1 and month in _MONTHS and year else ""
 
 
 def _strike_krx(row: dict[str, Any]) -> Decimal | None:
@@ -117,100 +144,169 @@ def _strike_krx(row: dict[str, Any]) -> Decimal | None:
         return None
 
 
-def _near(rows: list[dict[str, Any]], n: int, expiry_of: Any) -> list[dict[str, Any]]:
-    expiries = sorted({e for r in rows if (e := expiry_of(r))})[:n]
-    keep = set(expiries)
-    return [r for r in rows if expiry_of(r) in keep]
+def _strike_overseas(row: dict[str, Any]) -> Decimal | None:
+    value = row.get("XrcPrc")
+    return Decimal(value) if value is not None else None
 
 
-def _around(rows: list[dict[str, Any]], k: int, strike_of: Any, atm: Decimal | None) -> list[dict[str, Any]]:
+def _product(row: dict[str, Any]) -> str:
+    return str(row.get("BscGdsCd") or "").removeprefix("O_")
+
+
+def _near(
+    rows: list[dict[str, Any]], n: int, expiry_of: Callable[[dict[str, Any]], str]
+) -> list[dict[str, Any]]:
+    """The rows of each product's nearest ``n`` expiries (KRX masters hold one product)."""
+    keep: set[tuple[str, str]] = set()
+    by_product: dict[str, set[str]] = {}
+    for r in rows:
+        if e := expiry_of(r):
+            by_product.setdefault(_product(r), set()).add(e)
+    for product, expiries in by_product.items():
+        keep.update((product, e) for e in sorted(expiries)[:n])
+    return [r for r in rows if (_product(r), expiry_of(r)) in keep]
+
+
+def _around(
+    rows: list[dict[str, Any]], k: int, strike_of: Callable[[dict[str, Any]], Decimal | None], atm: Decimal
+) -> list[dict[str, Any]]:
     strikes = sorted({s for r in rows if (s := strike_of(r)) is not None})
-    if not strikes or atm is None:
+    if not strikes:
         return rows
     i = min(range(len(strikes)), key=lambda j: (abs(strikes[j] - atm), strikes[j]))
     keep = set(strikes[max(0, i - k) : i + k + 1])
     return [r for r in rows if strike_of(r) in keep]
 
 
+def _price(row: dict[str, Any]) -> Decimal | None:
+    """The previous close, or the reference price when there was no close (``jnilclose`` 0)."""
+    for name in ("jnilclose", "recprice"):
+        value = row.get(name)
+        if value is not None and Decimal(value) > 0:
+            return Decimal(value)
+    return None
+
+
 def _krx_option_atm(rows: list[dict[str, Any]], futures: Master | None) -> Decimal | None:
-    if isinstance(futures, pa.Table):
-        outright = [r for r in futures.to_pylist() if not str(r.get("hname", "")).startswith("F SP")]
+    if isinstance(futures, pa.Table) and "hname" in futures.column_names:
+        outright = [r for r in futures.to_pylist() if not _is_spread(r) and _expiry_krx(r)]
         front = sorted(outright, key=_expiry_krx)
-        if front and front[0].get("jnilclose"):
-            return Decimal(front[0]["jnilclose"])
+        if front and (close := _price(front[0])) is not None:
+            return close
 
     def closes(kind: str) -> dict[Decimal, Decimal]:
         out = {}
         for r in rows:
-            strike, close = _strike_krx(r), r.get("jnilclose")
+            strike, close = _strike_krx(r), _price(r)
             if str(r.get("hname", "")).startswith(kind) and strike is not None and close is not None:
-                out[strike] = Decimal(close)
+                out[strike] = close
         return out
 
     calls, puts = closes("C"), closes("P")
     both = [s for s in calls if s in puts]
-    return min(both, key=lambda s: abs(calls[s] - puts[s])) if both else None
+    return min(both, key=lambda s: (abs(calls[s] - puts[s]), s)) if both else None
+
+
+def _overseas_atm(rows: list[dict[str, Any]]) -> Decimal | None:
+    for r in rows:
+        base = r.get("FdasBasePrc")
+        if base is not None and Decimal(base) > 0:
+            return Decimal(base)
+    return None
+
+
+_STOCKS = ("kospi", "kosdaq")
+_OVERSEAS = ("ofutures", "ooptions")
 
 
 def _filter(
-    market: str, mc: MarketConfig, rows: list[dict[str, Any]], masters: Mapping[str, Master], notes: list[str]
+    market: str,
+    mc: MarketConfig,
+    rows: list[dict[str, Any]],
+    explicit: set[str],
+    masters: Mapping[str, Master],
+    notes: list[str],
+    problems: list[str],
 ) -> list[dict[str, Any]]:
     def narrow(rows: list[dict[str, Any]], keep: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
-        if len(keep) < len(rows):
-            notes.append(f"{market}: {len(rows) - len(keep):,} {what}")
-        return keep
+        kept = {id(r) for r in keep}
+        out = [r for r in rows if id(r) in kept or r["symbol"] in explicit]
+        if len(out) < len(rows):
+            notes.append(f"{market}: {len(rows) - len(out):,} {what}")
+        return out
 
-    if not mc.etf:
-        rows = narrow(rows, [r for r in rows if not r.get("is_etf")], "ETFs excluded (etf = false)")
-    if not mc.etn:
-        rows = narrow(rows, [r for r in rows if not r.get("is_etn")], "ETNs excluded (etn = false)")
-    if not mc.spac:
-        rows = narrow(rows, [r for r in rows if r.get("spac_gubun") != "Y"], "SPACs excluded (spac = false)")
-    if not mc.spreads:
-        outright = [r for r in rows if not str(r.get("hname", "")).startswith("F SP")]
-        rows = narrow(rows, outright, "spreads excluded (spreads = false)")
-    if mc.products is not None:
+    if market in _STOCKS:
+        if not mc.etf:
+            rows = narrow(rows, [r for r in rows if not r.get("is_etf")], "ETFs excluded (etf = false)")
+        if not mc.etn:
+            rows = narrow(rows, [r for r in rows if not r.get("is_etn")], "ETNs excluded (etn = false)")
+        if not mc.spac:
+            rows = narrow(
+                rows, [r for r in rows if r.get("spac_gubun") != "Y"], "SPACs excluded (spac = false)"
+            )
+    if market == "kfutures" and not mc.spreads:
+        rows = narrow(
+            rows,
+            [r for r in rows if not _is_spread(r)],
+            "calendar spreads excluded (spreads = false, the default)",
+        )
+    if market in _OVERSEAS and mc.products is not None:
         wanted = {p.removeprefix("O_") for p in mc.products}
-        chosen = [r for r in rows if str(r.get("BscGdsCd", "")).removeprefix("O_") in wanted]
+        listed = {_product(r) for r in rows}
+        unknown = sorted(wanted - listed)
+        if unknown:
+            problems.append(
+                f"markets.{market}.products: {unknown} match no series in today's {market} master"
+                f" (it lists {', '.join(sorted(listed)[:20])}{' …' if len(listed) > 20 else ''})"
+            )
+        chosen = [r for r in rows if _product(r) in wanted]
         rows = narrow(rows, chosen, f"series of other products excluded (products = {sorted(wanted)})")
-    overseas = market in ("ofutures", "ooptions")
+    overseas = market in _OVERSEAS
     expiry_of = _expiry_overseas if overseas else _expiry_krx
-    if mc.expiries is not None:
+    if mc.expiries is not None and market in ("kfutures", "koptions", *_OVERSEAS):
         near = _near(rows, mc.expiries, expiry_of)
         rows = narrow(rows, near, f"series beyond the nearest {mc.expiries} expiries excluded")
-    if mc.strikes is not None:
+    if mc.strikes is not None and market in ("koptions", "ooptions"):
         # At-the-money per expiry (and per product, overseas).
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in rows:
-            groups.setdefault((str(r.get("BscGdsCd", "")), expiry_of(r)), []).append(r)
+            groups.setdefault((_product(r), expiry_of(r)), []).append(r)
         kept: list[dict[str, Any]] = []
-        for group in groups.values():
-            if overseas:
-                base = group[0].get("FdasBasePrc")
-                atm = Decimal(base) if base not in (None, "") else None
-                kept += _around(group, mc.strikes, lambda r: r.get("XrcPrc"), atm)
+        unknown_atm: list[str] = []
+        for (product, expiry), group in sorted(groups.items()):
+            atm = _overseas_atm(group) if overseas else _krx_option_atm(group, masters.get("kfutures"))
+            if atm is None:
+                unknown_atm.append(f"{product} {expiry}".strip())
+                kept += group
             else:
-                kept += _around(
-                    group, mc.strikes, _strike_krx, _krx_option_atm(group, masters.get("kfutures"))
-                )
+                kept += _around(group, mc.strikes, _strike_overseas if overseas else _strike_krx, atm)
         rows = narrow(rows, kept, f"strikes more than {mc.strikes} steps from at-the-money excluded")
+        if unknown_atm:
+            notes.append(
+                f"{market}: at-the-money unknown (no prices in the master) for {', '.join(unknown_atm)};"
+                " every strike of those kept"
+            )
     return rows
 
 
 def select_with_notes(cfg: Config, masters: Mapping[str, Master]) -> Selection:
     """Every registration the config asks for, in a stable order, with what the filters removed.
 
-    ``masters`` maps each configured market to its master table (or just its codes).
-    Raises ConfigError naming every market whose list names codes the master lacks.
+    ``masters`` maps each configured market to its master table (or just its codes); pass the
+    kfutures table too when koptions has ``strikes``, for at-the-money. Raises ConfigError naming
+    every market whose list names codes (or ``products``) the master lacks.
     """
     out = Selection()
     problems: list[str] = []
     for market, mc in cfg.markets.items():
-        rows = _listed(market, mc, _rows(masters.get(market, ())), problems)
-        rows = _filter(market, mc, rows, masters, out.notes)
+        rows, explicit = _listed(market, mc, _rows(masters.get(market, ())), problems)
+        rows = _filter(market, mc, rows, explicit, masters, out.notes, problems)
         symbols = list(dict.fromkeys(r["symbol"] for r in rows))
         if mc.max_symbols is not None and len(symbols) > mc.max_symbols:
-            out.notes.append(f"{market}: {len(symbols) - mc.max_symbols:,} codes beyond max_symbols excluded")
+            out.notes.append(
+                f"{market}: {len(symbols) - mc.max_symbols:,} codes beyond"
+                f" max_symbols = {mc.max_symbols} excluded"
+            )
             symbols = symbols[: mc.max_symbols]
         for channel in cfg.channels_of(market):
             tr_cd = MARKET_CHANNELS[market][channel]
