@@ -61,8 +61,9 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     symbols_file: str | None = None
     """A file of codes (one per line, ``#`` comments; relative to the config file), e.g. the
     KOSPI200 constituents: the LS masters (t8436) do not flag index membership, so such lists
-    come from outside. With ``symbols`` left at "all" the file alone names the codes; with a
-    list, the two are joined. Codes the master lacks are errors."""
+    come from outside. Read when the config is loaded, into ``symbols``: with ``symbols`` left
+    at "all" the file alone names the codes; with a list, the two are joined. Codes the master
+    lacks are errors."""
     etf: bool = True
     """Stocks: include ETFs (t8436 etfgubun 1)."""
     etn: bool = True
@@ -145,8 +146,6 @@ def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
         problems.append(f"markets.{market}.products: empty; leave it out to take every product")
     if mc.products and any(not p or p != p.strip() for p in mc.products):
         problems.append(f'markets.{market}.products: {mc.products!r}; expected codes such as "ES" or "O_ES"')
-    if mc.symbols_file is not None and not Path(mc.symbols_file).is_file():
-        problems.append(f"markets.{market}.symbols_file: {mc.symbols_file!r} is not a readable file")
     return problems
 
 
@@ -225,6 +224,38 @@ def _relative_to(cfg: Config, base: Path) -> Config:
     return replaced
 
 
+def read_symbols_file(path: str | Path) -> list[str]:
+    """The codes of a symbols file: one per line; ``#`` starts a comment; blank lines skipped."""
+    text = Path(path).read_text(encoding="utf-8")
+    codes = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return list(dict.fromkeys(c for c in codes if c))
+
+
+def _with_file_codes(cfg: Config, problems: list[str]) -> Config:
+    """Read each ``symbols_file`` into ``symbols`` (alone when symbols is "all", else joined), so that
+    planning works on values. The file is read once, when the config is loaded."""
+    markets = dict(cfg.markets)
+    for market, mc in cfg.markets.items():
+        if mc.symbols_file is None:
+            continue
+        where = f"markets.{market}.symbols_file"
+        try:
+            codes = read_symbols_file(mc.symbols_file)
+        except FileNotFoundError:
+            problems.append(f"{where}: {mc.symbols_file!r} does not exist")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{where}: {mc.symbols_file!r} is not a readable UTF-8 file ({exc})")
+            continue
+        if not codes:
+            problems.append(f"{where}: {mc.symbols_file!r} holds no codes (one per line, # comments)")
+            continue
+        listed = [] if mc.symbols == "all" or isinstance(mc.symbols, str) else list(mc.symbols)
+        markets[market] = msgspec.structs.replace(mc, symbols=list(dict.fromkeys(listed + codes)))
+    replaced: Config = msgspec.structs.replace(cfg, markets=markets)
+    return replaced
+
+
 def parse_config(text: str | bytes, source: str = "<config>", base: Path | None = None) -> Config:
     """Decode and validate; raises ConfigError listing every problem found.
 
@@ -250,7 +281,9 @@ def parse_config(text: str | bytes, source: str = "<config>", base: Path | None 
     cfg: Config = msgspec.structs.replace(base_cfg, markets=markets)
     if base is not None:
         cfg = _relative_to(cfg, base)
-    problems = _validate(cfg)
+    problems = []
+    cfg = _with_file_codes(cfg, problems)
+    problems += _validate(cfg)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return cfg

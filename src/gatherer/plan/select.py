@@ -32,7 +32,6 @@ import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeAlias
 
 import pyarrow as pa
@@ -81,14 +80,14 @@ def _listed(
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """The rows the symbols setting names, in master order (or the config's order for a list),
     and the codes named exactly (not by a pattern), which the filters leave alone."""
-    wanted: list[str] = [] if mc.symbols == "all" else list(mc.symbols)
-    if mc.symbols_file is not None:
-        text = Path(mc.symbols_file).read_text(encoding="utf-8")
-        wanted += [
-            line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()
-        ]
-    if mc.symbols == "all" and mc.symbols_file is None:
+    if mc.symbols == "all":
+        if mc.symbols_file is not None:
+            # parse_config reads the file into ``symbols``; planning does no I/O.
+            raise ConfigError(
+                f"markets.{market}.symbols_file: not read; load the config with load_config/parse_config"
+            )
         return rows, set()
+    wanted = list(mc.symbols)
     by_code = {r["symbol"]: r for r in rows}
     out: dict[str, dict[str, Any]] = {}
     explicit: set[str] = set()
