@@ -1,183 +1,170 @@
-"""Packing within the venue limits, and selection filters against the simulator's real-size masters."""
+"""Packing within the venue limits, and the explanation of a plan (pure; no masters needed)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections import Counter
-from decimal import Decimal
-from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatherer.config import parse_config
-from gatherer.plan.explain import explain
-from gatherer.plan.pack import Limits, pack
-from gatherer.plan.select import Registration, select, select_with_notes
-from gatherer.sim.server import Simulator
-from gatherer.sim.state import VenueLimits
-from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.masters import fetch_master
-from gatherer.venues.ls.ratelimit import TR_LIMITS, with_overrides
-from gatherer.venues.ls.rest import RestClient
+from gatherer.plan import ConnectionPlan, Limits, Plan, Registration, Selection, explain, pack
+from gatherer.venues.ls.catalog import MARKET_CHANNELS
 
-from ..conftest import sim_settings
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_CHANNELS = [(m, c, tr) for m, chans in MARKET_CHANNELS.items() for c, tr in chans.items()]
 
 
-def regs(n: int) -> list[Registration]:
-    return [Registration("kospi", "book", "H1_", f"{i:06d}") for i in range(n)]
+def regs(n: int, market: str = "kospi", channel: str = "book", tr_cd: str = "H1_") -> list[Registration]:
+    return [Registration(market, channel, tr_cd, f"{i:06d}") for i in range(n)]
+
+
+registrations = st.lists(
+    st.builds(
+        lambda mct, code: Registration(*mct, f"{code:06d}"),
+        st.sampled_from(_CHANNELS),
+        st.integers(0, 400),
+    ),
+    max_size=2500,
+)
+
+
+def _check_limits(plan: Plan, given_regs: list[Registration], keys: int, limits: Limits) -> None:
+    rpc, cpk = limits.registrations_per_connection, limits.connections_per_key
+    placed = [r for c in plan.connections for r in c.registrations]
+    # Nothing lost, nothing twice: placed + unplaced is exactly the (distinct) input.
+    assert len(set(placed)) == len(placed)
+    assert sorted(placed + list(plan.unplaced)) == sorted(set(given_regs))
+    assert len(placed) == min(len(set(given_regs)), keys * cpk * rpc)
+    assert plan.fits == (not plan.unplaced)
+    # What does not fit is the tail of the stable order.
+    if plan.unplaced:
+        assert max(placed) < min(plan.unplaced)
+    assert [c.index for c in plan.connections] == list(range(len(plan.connections)))
+    assert all(0 < len(c.registrations) <= rpc for c in plan.connections)
+    assert all(0 <= c.key_index < keys and 0 <= c.worker < limits.workers for c in plan.connections)
+    per_key = [len(v) for v in plan.by_key().values()]
+    assert all(k <= cpk for k in per_key)
+    if plan.connections:
+        sizes = [len(c.registrations) for c in plan.connections]
+        assert max(sizes) - min(sizes) <= 1
+        if len(plan.connections) >= keys:
+            assert len(per_key) == keys  # every key used before any gets a second connection
+        assert max(per_key) - min(per_key) <= 1
+        workers = plan.by_worker()
+        assert len(workers) == min(limits.workers, len(plan.connections))
+        counts = [len(v) for v in workers.values()]
+        assert max(counts) - min(counts) <= 1
+        loads = [sum(len(c.registrations) for c in v) for v in workers.values()]
+        assert max(loads) - min(loads) <= rpc
+        key_loads = [sum(len(c.registrations) for c in v) for v in plan.by_key().values()]
+        assert plan.registration_seconds == pytest.approx(max(key_loads) / limits.registrations_per_s)
+    else:
+        assert plan.registration_seconds == 0
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    n=st.integers(0, 3000),
+    given_regs=registrations,
+    extra=st.integers(0, 3000),
     keys=st.integers(1, 6),
     cpk=st.integers(1, 8),
     rpc=st.integers(1, 300),
-    workers=st.integers(1, 4),
+    workers=st.integers(1, 12),
+    rate=st.floats(0.5, 200),
     seed=st.integers(0, 1000),
 )
-def test_packing_respects_every_limit_and_is_deterministic(
-    n: int, keys: int, cpk: int, rpc: int, workers: int, seed: int
+def test_packing_respects_every_limit_is_balanced_and_deterministic(
+    given_regs: list[Registration],
+    extra: int,
+    keys: int,
+    cpk: int,
+    rpc: int,
+    workers: int,
+    rate: float,
+    seed: int,
 ) -> None:
+    given_regs = given_regs + regs(extra, "ooptions", "trade", "WOC")
     limits = Limits(
-        connections_per_key=cpk, registrations_per_connection=rpc, registrations_per_s=50, workers=workers
+        connections_per_key=cpk, registrations_per_connection=rpc, registrations_per_s=rate, workers=workers
     )
-    given_regs = regs(n)
     plan = pack(given_regs, app_keys=keys, limits=limits)
+    _check_limits(plan, given_regs, keys, limits)
     shuffled = list(given_regs)
     random.Random(seed).shuffle(shuffled)
     assert pack(shuffled, app_keys=keys, limits=limits) == plan
-    placed = [r for c in plan.connections for r in c.registrations]
-    assert sorted(placed + list(plan.unplaced)) == sorted(given_regs)
-    assert len(set(placed)) == len(placed)
-    assert len(placed) == min(n, keys * cpk * rpc)
-    assert all(0 < len(c.registrations) <= rpc for c in plan.connections)
-    per_key = [len(v) for v in plan.by_key().values()]
-    assert all(k <= cpk for k in per_key)
-    assert all(0 <= c.key_index < keys and 0 <= c.worker < workers for c in plan.connections)
-    if plan.connections:
-        sizes = [len(c.registrations) for c in plan.connections]
-        assert max(sizes) - min(sizes) <= 1
-        assert max(per_key) - min(per_key) <= 1
-        loads = [sum(len(c.registrations) for c in v) for v in plan.by_worker().values()]
-        assert max(loads) - min(loads) <= rpc
 
 
-def test_explain_says_what_does_not_fit_and_what_to_change() -> None:
-    limits = Limits(connections_per_key=3, registrations_per_connection=200, registrations_per_s=20)
-    plan = pack(regs(1000), app_keys=1, limits=limits)
-    text = explain(regs(1000), plan)
-    assert not plan.fits and len(plan.unplaced) == 400
-    assert "DOES NOT FIT" in text and "1 x 3 x 200 = 600" in text and "use 2 app keys" in text
-    fitting = pack(regs(500), app_keys=1, limits=limits)
-    assert "the plan fits" in explain(regs(500), fitting) and "25 s" in explain(regs(500), fitting)
-
-
-@pytest.fixture(scope="module")
-def masters() -> dict[str, pa.Table]:
-    async def fetch() -> dict[str, pa.Table]:
-        async with Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=50))) as sim:
-            limits = with_overrides(TR_LIMITS, scale=50)
-            async with RestClient.open(sim.rest_url, Credentials("k", "s"), limits=limits) as client:
-                names = ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")
-                return {m: await fetch_master(client, m) for m in names}
-
-    return asyncio.run(fetch())
-
-
-def test_stock_filters_count_what_they_remove(masters: dict[str, pa.Table]) -> None:
-    cfg = parse_config("[markets.kospi]\netf = false\netn = false\nspac = false\nchannels = ['trade']\n")
-    sel = select_with_notes(cfg, masters)
-    table = masters["kospi"]
-    flags = Counter(
-        (r["is_etf"], r["is_etn"], r["spac_gubun"])
-        for r in table.select(["is_etf", "is_etn", "spac_gubun"]).to_pylist()
+def test_a_plan_at_exactly_the_capacity_fits_and_one_more_does_not() -> None:
+    limits = Limits(
+        connections_per_key=3, registrations_per_connection=200, registrations_per_s=20, workers=2
     )
-    expected = sum(n for (etf, etn, spac), n in flags.items() if not etf and not etn and spac != "Y")
-    assert len(sel.registrations) == expected
-    assert any("1,048 ETFs excluded" in n for n in sel.notes)
-    assert any("393 ETNs excluded" in n for n in sel.notes)
+    exact = pack(regs(1200), app_keys=2, limits=limits)
+    assert exact.fits and len(exact.connections) == 6
+    assert {k: len(v) for k, v in exact.by_key().items()} == {0: 3, 1: 3}
+    assert exact.registration_seconds == 30
+    over = pack(regs(1201), app_keys=2, limits=limits)
+    assert not over.fits and over.unplaced == (regs(1201)[-1],)
 
 
-def test_front_expiry_near_the_money_options(masters: dict[str, pa.Table]) -> None:
-    cfg = parse_config(
-        "[markets.kfutures]\nexpiries = 1\nspreads = false\n"
-        "[markets.koptions]\nexpiries = 1\nstrikes = 5\nchannels = ['trade']\n"
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="registrations_per_connection"):
+        Limits(connections_per_key=1, registrations_per_connection=0, registrations_per_s=1)
+    with pytest.raises(ValueError, match="registrations_per_s"):
+        Limits(connections_per_key=1, registrations_per_connection=1, registrations_per_s=0)
+    with pytest.raises(ValueError, match="app key"):
+        pack(regs(1), app_keys=0, limits=Limits(1, 1, 1.0))
+
+
+def test_explain_a_plan_that_does_not_fit() -> None:
+    limits = Limits(
+        connections_per_key=3, registrations_per_connection=200, registrations_per_s=20, workers=4
     )
-    sel = select(cfg, masters)
-    futures = {r.symbol for r in sel if r.market == "kfutures"}
-    assert len(futures) == 1
-    options = [r.symbol for r in sel if r.market == "koptions"]
-    rows = {r["symbol"]: r for r in masters["koptions"].to_pylist()}
-    names = [rows[s]["hname"].split() for s in options]
-    assert len({n[1] for n in names}) == 1  # one expiry
-    strikes = sorted({Decimal(n[2]) for n in names})
-    assert len(strikes) == 11 and len(options) == 22  # 5 steps each side of at-the-money, calls and puts
-    front_close = min(
-        (r for r in masters["kfutures"].to_pylist() if not r["hname"].startswith("F SP")),
-        key=lambda r: r["hname"],
-    )["jnilclose"]
-    assert strikes[0] <= front_close <= strikes[-1]
+    selection = regs(57_000, "ooptions", "book", "WOH") + regs(300, "kospi", "trade", "S3_")
+    plan = pack(selection, app_keys=1, limits=limits)
+    text = explain(Selection(selection, ["ooptions: 100 series of other products excluded"]), plan)
+    assert not plan.fits and len(plan.unplaced) == 56_700
+    assert "needs 57,300 registrations; 1 app key(s) hold 1 × 3 × 200 = 600" in text
+    assert "56,700 would not be subscribed" in text
+    # Per market and TR: what does not fit (kospi sorts before ooptions, so it is placed).
+    assert "kospi      trade    S3_            300\n" in text
+    assert "ooptions   book     WOH         57,000      56,700" in text
+    assert "note: ooptions: 100 series of other products excluded" in text
+    assert "add 95 app key(s), 96 in all" in text and "GATHERER_LS_APPKEY_96" in text
+    assert "venue.connections_per_key to 287" in text
+    assert "venue.registrations_per_connection to 19,100" in text
+    assert "narrow the selection by at least 56,700 registrations" in text
+    assert "markets.ooptions (57,000 registrations): products = " in text
 
 
-def test_overseas_products_expiries_and_strikes(masters: dict[str, pa.Table]) -> None:
-    cfg = parse_config(
-        '[markets.ofutures]\nproducts = ["ES", "NQ"]\nexpiries = 1\n'
-        '[markets.ooptions]\nproducts = ["O_ES"]\nexpiries = 1\nstrikes = 3\nchannels = ["book"]\n'
+def test_explain_a_plan_that_fits() -> None:
+    limits = Limits(
+        connections_per_key=3, registrations_per_connection=200, registrations_per_s=20, workers=2
     )
-    sel = select(cfg, masters)
-    assert sorted(r.symbol[:2] for r in sel if r.market == "ofutures" and r.channel == "trade") == [
-        "ES",
-        "NQ",
-    ]
-    series = [r.symbol for r in sel if r.market == "ooptions"]
-    assert len(series) == 14 and all(s[1:3] == "ES" for s in series)  # 7 strikes x call/put
+    selection = regs(700) + regs(300, "kfutures", "trade", "FC9")
+    plan = pack(selection, app_keys=2, limits=limits)
+    text = explain(["kospi: 5 ETFs excluded (etf = false)"], plan)
+    assert plan.fits and "DOES NOT FIT" not in text
+    assert "connections: 5 of 200 registrations" in text
+    assert "app keys: 2 of 2 in use, 2–3 connection(s) each (at most 3)" in text
+    assert "workers: 2 process(es) of 2, 400–600 registrations" in text
+    assert "registering takes about 30 s" in text  # 600 on the busier key at 20/s
+    assert (
+        "kfutures   trade    FC9            300" in text and "total                            1,000" in text
+    )
+    assert "note: kospi: 5 ETFs excluded (etf = false)" in text
+    assert text.endswith("the plan fits the venue limits")
+    # The older call form (registrations, plan, notes) says the same.
+    assert explain(selection, plan, ["kospi: 5 ETFs excluded (etf = false)"]) == text
 
 
-def test_patterns_and_a_symbols_file(masters: dict[str, pa.Table], tmp_path: Path) -> None:
-    codes = masters["kospi"].column("symbol").to_pylist()
-    path = tmp_path / "k200.txt"
-    path.write_text(f"# two constituents\n{codes[0]}\n{codes[1]}  # a comment\n", encoding="utf-8")
-    cfg = parse_config(f'[markets.kospi]\nsymbols_file = "{path}"\nchannels = ["book"]\n'
-                       '[markets.kfutures]\nsymbols = ["A016*"]\n')  # fmt: skip
-    sel = select(cfg, masters)
-    assert [r.symbol for r in sel if r.market == "kospi"] == codes[:2]
-    assert {r.symbol for r in sel if r.market == "kfutures"} == {
-        s for s in masters["kfutures"].column("symbol").to_pylist() if s.startswith("A016")
-    }
+def test_explain_an_empty_selection() -> None:
+    plan = pack([], app_keys=1, limits=Limits(3, 200, 20.0))
+    assert plan.fits and plan.connections == () and "nothing to record" in explain([], plan)
 
 
-def test_filters_on_the_wrong_market_are_config_errors() -> None:
-    from gatherer.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=r"markets\.kospi\.strikes: applies only to koptions, ooptions"):
-        parse_config("[markets.kospi]\nstrikes = 3\n")
-
-
-@pytest.mark.parametrize("name", ["full-market.toml", "k200-front.toml"])
-def test_example_configs_plan_into_a_fitting_plan(
-    masters: dict[str, pa.Table], name: str, tmp_path: Path
-) -> None:
-    from gatherer.config import load_config
-
-    path = EXAMPLES / name
-    if name == "k200-front.toml":
-        # The shipped list holds real constituents; the simulator has other codes.
-        (tmp_path / "kospi200.txt").write_text("\n".join(masters["kospi"].column("symbol").to_pylist()[:200]))
-        path = tmp_path / name
-        path.write_text((EXAMPLES / name).read_text(encoding="utf-8"), encoding="utf-8")
-    cfg = load_config(path)
-    sel = select(cfg, masters)
-    keys = 1 if name == "k200-front.toml" else 38
-    v = cfg.venue
-    limits = Limits(v.connections_per_key, v.registrations_per_connection, v.registrations_per_s, workers=2)
-    plan = pack(sel, app_keys=keys, limits=limits)
-    assert plan.fits, explain(sel, plan)
-    if name == "full-market.toml":
-        assert len(sel) > 55_000
+def test_connection_plans_are_values() -> None:
+    plan = pack(regs(3), app_keys=1, limits=Limits(3, 2, 20.0))
+    assert plan.connections == (
+        ConnectionPlan(0, 0, 0, (regs(3)[0], regs(3)[2])),
+        ConnectionPlan(1, 0, 0, (regs(3)[1],)),
+    )
