@@ -311,7 +311,9 @@ class WsHub:
                 budget = 0.0
                 await self._flush()
                 continue
-            budget = min(budget + self.stream.rate_fps * elapsed, self.stream.rate_fps)
+            # At most 50 ms of frames per step, so that registrations and REST calls are served
+            # between steps even when the requested rate is more than this machine can make.
+            budget = min(budget + self.stream.rate_fps * elapsed, self.stream.rate_fps * 0.05)
             budget = await self._emit(budget, now_ns)
 
     def _targets(self, now_ns: int) -> tuple[list[tuple[tuple[str, str], set[str]]], list[float]]:
