@@ -9,6 +9,8 @@ import random
 import signal
 from pathlib import Path
 
+import pytest
+
 from gatherer.capture import Kind
 from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
 from gatherer.run.store import JournalTail
@@ -30,6 +32,7 @@ CONNECTIONS_PER_KEY = 20
 RATE = 6000.0
 
 
+@pytest.mark.timeout(420)
 async def test_the_full_universe_is_subscribed_within_limits_and_streams(tmp_path: Path) -> None:
     limits = VenueLimits(
         connections_per_key=CONNECTIONS_PER_KEY,
