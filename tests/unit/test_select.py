@@ -56,6 +56,14 @@ def test_overseas_keys_are_padded() -> None:
     assert reg.tr_key == "ESZ26   "
 
 
+def test_filters_need_the_master_table_not_just_codes() -> None:
+    cfg = parse_config("[markets.kospi]\netf = false\n")
+    with pytest.raises(ConfigError, match=r"markets\.kospi\.etf: needs the kospi master table"):
+        select(cfg, MASTERS)
+    sel = select_with_notes(parse_config("[markets.kfutures]\n"), {"kfutures": ["A0166000", "D016669S"]})
+    assert len(sel.registrations) == 4 and "spreads not told apart" in sel.notes[0]
+
+
 @given(st.integers(0, 2000), st.integers(1, 300))
 def test_chunks_respect_the_limit_and_are_balanced(n: int, per: int) -> None:
     regs = [Registration("kospi", "book", "H1_", f"{i:06d}") for i in range(n)]

@@ -6,7 +6,8 @@ codes or patterns the master does not know are errors, never silently dropped. F
 (``etf``, ``etn``, ``spac``, ``spreads``, ``products``, ``expiries``, ``strikes``) then
 narrow the list, and each says in a note what it removed. A code named exactly (in
 ``symbols`` or ``symbols_file``, not through a pattern) is an explicit choice: no filter
-removes it. ``max_symbols`` comes last and keeps the first codes in master order.
+removes it. ``max_symbols`` comes last and keeps the first codes in master order. A master
+given as codes only (no table) allows no filter: one configured anyway is a ConfigError.
 
 What the masters give (LS_OPENAPI.md §4): stocks carry ``etfgubun`` (as ``is_etf`` /
 ``is_etn``) and ``spac_gubun`` — but nothing about index membership, hence ``symbols_file``
@@ -215,6 +216,8 @@ def _overseas_atm(rows: list[dict[str, Any]]) -> Decimal | None:
 
 
 _STOCKS = ("kospi", "kosdaq")
+_NEEDS_TABLE = ("etf", "etn", "spac", "spreads", "products", "expiries", "strikes")
+_DEFAULTS = MarketConfig()
 _OVERSEAS = ("ofutures", "ooptions")
 
 
@@ -234,6 +237,16 @@ def _filter(
             notes.append(f"{market}: {len(rows) - len(out):,} {what}")
         return out
 
+    if not isinstance(masters.get(market), pa.Table):
+        # Codes alone say nothing about ETFs, spreads, products, expiries or strikes.
+        active = [name for name in _NEEDS_TABLE if getattr(mc, name) != getattr(_DEFAULTS, name)]
+        if active:
+            problems.append(
+                f"markets.{market}.{active[0]}: needs the {market} master table, not just its codes"
+            )
+        elif market == "kfutures":
+            notes.append("kfutures: calendar spreads not told apart (only the codes were given), all kept")
+        return rows
     if market in _STOCKS:
         if not mc.etf:
             rows = narrow(rows, [r for r in rows if not r.get("is_etf")], "ETFs excluded (etf = false)")
