@@ -152,3 +152,45 @@ max_symbols = 20
         await proc.wait()
         await wait_until(lambda: all(gone(pid) for pid in workers), 20)
         await wait_until(lambda: sim.hub.registrations_total() == 0, 20)
+
+
+async def test_at_the_cutoff_new_masters_are_fetched_and_a_changed_selection_is_replanned(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from gatherer.clock import SEOUL, ScaledClock
+
+    start = dt.datetime(2026, 11, 25, 7, 29, 57, tzinfo=SEOUL)
+    clock = ScaledClock(int(start.timestamp() * 1e9), speed=1.0)
+    settings = sim_settings(
+        start=None, stream=StreamSettings(rate_fps=1000.0), limits=VenueLimits(rest_rate_scale=20)
+    )
+    async with Simulator(settings, clock=clock) as sim:
+        sup = Supervisor(
+            config(sim, tmp_path, {"ofutures": MarketConfig(max_symbols=3)}), KEYS[:1], clock=clock
+        )
+        stop = asyncio.Event()
+        run = asyncio.create_task(sup.run(stop))
+        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 6, 60)
+        before = {r.symbol for r in sup.result.registrations}
+        # Overnight the first overseas future expires: the new day's master lacks it.
+        gone_symbol = sim.universe.instruments["ofutures"][0].symbol
+        assert gone_symbol in before
+        instruments = dict(sim.universe.instruments)
+        instruments["ofutures"] = instruments["ofutures"][1:]
+        sim.rest.universe = dataclasses.replace(sim.universe, instruments=instruments)
+        await wait_until(lambda: sup.result.replans == 1, 30)
+        after = {r.symbol for r in sup.result.registrations}
+        assert gone_symbol not in after and len(after) == 3
+        planned = {(r.tr_cd, format_tr_key(r.tr_cd, r.symbol)) for r in sup.result.registrations}
+
+        def registered() -> set[tuple[str, str]]:
+            return {reg for conn in sim.hub.connections.values() for reg in conn.registrations}
+
+        await wait_until(lambda: registered() == planned, 30)
+        stop.set()
+        await run
+    days = sorted(p.name for p in (tmp_path / "masters").iterdir())
+    assert days == ["date=2026-11-24", "date=2026-11-25"]

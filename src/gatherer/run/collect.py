@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from gatherer.capture import Journal, JournalSettings
 from gatherer.clock import Clock, SystemClock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError
-from gatherer.plan.select import Registration, chunk, select
+from gatherer.plan import Limits, Registration, Selection, explain, pack, select_with_notes
 from gatherer.run.retention import apply_retention
 from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
@@ -54,18 +56,14 @@ class RunResult:
     ended_ns: int = 0
 
 
-def plan_connections(cfg: Config, registrations: list[Registration]) -> list[list[Registration]]:
-    """Split registrations into connections, or say which limit to change."""
+def plan_connections(cfg: Config, selection: Selection) -> list[list[Registration]]:
+    """One app key, one worker: the connections, or a ConfigError saying what does not fit and why."""
     v = cfg.venue
-    capacity = v.connections_per_key * v.registrations_per_connection
-    if len(registrations) > capacity:
-        raise ConfigError(
-            f"the selection needs {len(registrations):,} registrations, but one app key holds at most"
-            f" {capacity:,} (venue.connections_per_key = {v.connections_per_key} ×"
-            f" venue.registrations_per_connection = {v.registrations_per_connection});"
-            " narrow markets.*.symbols or channels, or raise those limits if your account allows more"
-        )
-    return chunk(registrations, v.registrations_per_connection)
+    limits = Limits(v.connections_per_key, v.registrations_per_connection, v.registrations_per_s, workers=1)
+    plan = pack(selection.registrations, app_keys=1, limits=limits)
+    if not plan.fits:
+        raise ConfigError("the selection does not fit the venue limits:\n" + explain(selection, plan))
+    return [list(c.registrations) for c in plan.connections]
 
 
 async def collect(
@@ -93,16 +91,19 @@ async def collect(
     limits = with_overrides(TR_LIMITS, scale=cfg.venue.rest_rate_scale)
     async with RestClient.open(cfg.venue.rest_url, credentials, clock=clock, limits=limits) as client:
         day = trading_day_of(clock.time_ns())
-        codes: dict[str, list[str]] = {}
+        tables: dict[str, pa.Table] = {}
         result = RunResult(root=root, registrations=[], started_ns=clock.time_ns())
         for market in cfg.markets:
             say(f"fetching the {market} master")
             table = await fetch_master(client, market)
             await asyncio.to_thread(write_master, root, day, market, table)
-            codes[market] = table.column("symbol").to_pylist()
+            tables[market] = table
             result.masters[market] = table.num_rows
-        result.registrations = select(cfg, codes)
-        groups = plan_connections(cfg, result.registrations)
+        selection = select_with_notes(cfg, tables)
+        for note in selection.notes:
+            say(note)
+        result.registrations = selection.registrations
+        groups = plan_connections(cfg, selection)
         say(f"{len(result.registrations):,} registrations on {len(groups)} connection(s)")
 
         async def token(_key_index: int) -> str:

@@ -158,6 +158,8 @@ class Supervisor:
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
         selection = select_with_notes(self.cfg, tables)
         registrations = selection.registrations
+        for note in selection.notes:
+            self.say(note)
         plan = pack(registrations, app_keys=len(self.credentials), limits=self._limits())
         if not plan.fits:
             text = explain(registrations, plan, selection.notes)

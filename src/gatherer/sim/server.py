@@ -90,16 +90,14 @@ class Simulator:
             on_sent=self._on_sent,
         )
         app = web.Application()
-        add_rest_routes(
-            app,
-            RestContext(
-                tokens=self.tokens,
-                limits=s.limits,
-                faults=self.faults,
-                universe=self.universe,
-                clock=self.clock,
-            ),
+        self.rest = RestContext(
+            tokens=self.tokens,
+            limits=s.limits,
+            faults=self.faults,
+            universe=self.universe,
+            clock=self.clock,
         )
+        add_rest_routes(app, self.rest)
         app.router.add_get("/websocket", self.hub.handle)
         app.router.add_post("/_sim/fault", self._fault_endpoint)
         app.router.add_get("/_sim/status", self._status_endpoint)
