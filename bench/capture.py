@@ -192,11 +192,11 @@ Targets: worker ≥ 50,000 frames/s and ≥ 50% of bare; p99 receive-to-durable 
 
 How to read it: the first row is the target load (a full-market open peaks around tens of
 thousands of frames/s). The second asks the simulator for more than this two-core machine can
-produce while also running the worker: the simulator's own ceiling is then the bare client's
-figure. There the worker still keeps up with what arrives, but the journal's compress-and-fsync
-thread shares one core with the receive loop, so records wait longer to become durable and
-RSS grows with the pending bytes (bounded by `max_pending_bytes`, 64 MiB, after which the worker
-stops reading its sockets until the journal catches up).
+produce while also running the worker, so the simulator's own ceiling is the bare client's figure.
+There the journal's compress-and-fsync thread shares one core with the receive loop, so records
+wait longer to become durable; memory stays bounded by `max_pending_bytes` (64 MiB), past which
+the worker stops reading its sockets until the journal catches up. The machine is shared and
+noisy: compare the worker with the bare client of the same row, not across runs.
 """,
     )
 
