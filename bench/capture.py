@@ -22,11 +22,12 @@ from pathlib import Path
 
 import uvloop
 
-from bench.common import record, rss_mb, start_sim, stop_sim
+from bench.common import record, rss_mb
 from gatherer.capture import Journal, JournalSettings, Kind, iter_records
 from gatherer.clock import SystemClock
 from gatherer.plan.select import Registration, chunk
 from gatherer.run.worker import Worker, WorkerSettings
+from gatherer.sim.process import start_sim_process, stop_sim_process
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.masters import fetch_master
 from gatherer.venues.ls.rest import RestClient
@@ -145,7 +146,7 @@ async def worker_run(
 
 
 async def one_load(seconds: float, rate: float, n_symbols: int) -> tuple[float, dict[str, float], int, int]:
-    proc, rest_url, ws_url = await start_sim(
+    proc, rest_url, ws_url = await start_sim_process(
         "--rate", str(rate), "--start", "10:00", "--max-registration-rate", "100000",
         "--max-registrations", "2000", "--rest-rate-scale", "50",
     )  # fmt: skip
@@ -156,7 +157,7 @@ async def one_load(seconds: float, rate: float, n_symbols: int) -> tuple[float, 
             bare = await bare_client(ws_url, token, groups, seconds)
             w = await worker_run(ws_url, token, groups, seconds)
     finally:
-        await stop_sim(proc)
+        await stop_sim_process(proc)
     print(
         f"simulator --rate {rate:,.0f}: bare client {bare:,.0f} frames/s; worker {w['fps']:,.0f} frames/s"
         f" ({w['fps'] / bare:.0%} of bare), {w['cpu_us']:.1f} CPU µs/frame, receive-to-durable p50"

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import platform
 import subprocess
-import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-
-
-async def start_sim(*flags: str) -> tuple[asyncio.subprocess.Process, str, str]:
-    """`gatherer sim` in a child that exits when our pipe to its stdin closes."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gatherer", "sim", "--port", "0", "--exit-with-stdin", *flags,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    urls: dict[str, str] = {}
-    while "ws_url" not in urls:
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        if not line:
-            raise RuntimeError("simulator exited early")
-        name, _, value = line.decode().partition("=")
-        if name.strip() in ("rest_url", "ws_url"):
-            urls[name.strip()] = value.strip()
-    return proc, urls["rest_url"], urls["ws_url"]
-
-
-async def stop_sim(proc: asyncio.subprocess.Process) -> None:
-    if proc.stdin is not None:
-        proc.stdin.close()
-    try:
-        await asyncio.wait_for(proc.wait(), 10)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
 
 
 def rss_mb(pid: int | str = "self") -> float:

@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import uvloop
 
-from bench.common import record, rss_mb, start_sim, stop_sim
+from bench.common import record, rss_mb
 from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
 from gatherer.run.supervisor import Supervisor
+from gatherer.sim.process import start_sim_process, stop_sim_process
 from gatherer.venues.ls.auth import Credentials
 
 MARKETS = ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")
@@ -43,7 +44,7 @@ async def wait_for(cond: Callable[[], Awaitable[bool]], timeout_s: float) -> Non
 
 
 async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
-    proc, rest_url, ws_url = await start_sim(
+    proc, rest_url, ws_url = await start_sim_process(
         "--rate", "100000", "--start", "10:00", "--max-connections", "20", "--max-registrations", "1000",
         "--max-registration-rate", "9000", "--rest-rate-scale", "50",
     )  # fmt: skip
@@ -99,7 +100,7 @@ async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
             "workers_rss_mb": rss,
         }
     finally:
-        await stop_sim(proc)
+        await stop_sim_process(proc)
 
 
 async def main(seconds: float) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +43,33 @@ def sim_settings(**overrides: Any) -> SimSettings:
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(sim_settings()) as s:
         yield s
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            kids = [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for kid in kids:
+            found += [kid, *_descendants(kid)]
+    return found
+
+
+Reap = Callable[[int], None]
+
+
+@pytest.fixture
+def reap() -> Iterator[Reap]:
+    """Register a spawned process; whatever a failed test left running is killed with its children."""
+    pids: list[int] = []
+    yield pids.append
+    for pid in pids:
+        for victim in [*_descendants(pid), pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(victim, signal.SIGKILL)

@@ -332,38 +332,13 @@ async def _run(args: argparse.Namespace) -> int:
     )
 
 
-async def _start_sim_process(extra: list[str]) -> tuple[asyncio.subprocess.Process, str, str]:
-    """Start ``gatherer sim`` as a child that exits when our stdin pipe to it closes."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gatherer",
-        "sim",
-        "--port",
-        "0",
-        "--exit-with-stdin",
-        *extra,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    urls: dict[str, str] = {}
-    while "ws_url" not in urls:
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        if not line:
-            raise GathererError("the simulator exited before it was ready; run `gatherer sim` to see why")
-        name, _, value = line.decode().partition("=")
-        if name.strip() in ("rest_url", "ws_url"):
-            urls[name.strip()] = value.strip()
-    return proc, urls["rest_url"], urls["ws_url"]
-
-
 DEMO_REST_RATE_SCALE = 10.0
 """The demo's simulator and collector both allow 10x LS's REST rates, so masters load in seconds."""
 
 
 async def _demo(args: argparse.Namespace) -> int:
     from gatherer.config import MARKETS, Config, MarketConfig, StorageConfig, VenueConfig
+    from gatherer.sim.process import start_sim_process, stop_sim_process
     from gatherer.venues.ls.auth import Credentials
 
     start = (dt.datetime.now(tz=SEOUL).replace(hour=8, minute=59, second=40, microsecond=0)).isoformat()
@@ -371,7 +346,7 @@ async def _demo(args: argparse.Namespace) -> int:
         f"starting the LS simulator (market time {start[11:19]} Seoul, the opening auction ends at 09:00)"
     )
     sim_flags = ["--start", start, "--rate", str(args.rate), "--rest-rate-scale", str(DEMO_REST_RATE_SCALE)]
-    proc, rest_url, ws_url = await _start_sim_process(sim_flags)
+    proc, rest_url, ws_url = await start_sim_process(*sim_flags)
     try:
         cfg = Config(
             venue=VenueConfig(
@@ -392,13 +367,7 @@ async def _demo(args: argparse.Namespace) -> int:
             cfg, [Credentials("demo-appkey", "demo-appsecret")], args.duration, "gatherer demo", 1
         )
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_sim_process(proc)
 
 
 async def _replay(args: argparse.Namespace) -> int:

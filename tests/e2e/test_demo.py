@@ -11,17 +11,20 @@ from pathlib import Path
 
 from gatherer.capture import verify
 
+from ..conftest import Reap
 from .test_capture import wait_until
 
 ENV = {**os.environ, "COLUMNS": "250"}
 
 
-async def demo(root: Path, duration: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+async def demo(reap: Reap, root: Path, duration: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "demo",
         "--duration", duration, "--root", str(root), "--symbols", "4",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
     )  # fmt: skip
+    reap(proc.pid)
+    return proc
 
 
 def children(pid: int) -> list[int]:
@@ -40,8 +43,8 @@ def gone(pid: int) -> bool:
     return "\nState:\tZ" in status  # exited, waiting to be reaped
 
 
-async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path) -> None:
-    proc = await demo(tmp_path, "2")
+async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path, reap: Reap) -> None:
+    proc = await demo(reap, tmp_path, "2")
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
     text = out.decode()
@@ -52,8 +55,8 @@ async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path) -> Non
     assert report.ok and report.records > 100
 
 
-async def test_the_simulator_child_stops_when_the_demo_is_killed(tmp_path: Path) -> None:
-    proc = await demo(tmp_path, "120")
+async def test_the_simulator_child_stops_when_the_demo_is_killed(tmp_path: Path, reap: Reap) -> None:
+    proc = await demo(reap, tmp_path, "120")
     assert proc.stderr is not None
     while not (await asyncio.wait_for(proc.stderr.readline(), 120)).startswith(b"recording"):
         pass

@@ -19,7 +19,7 @@ from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.keys import format_tr_key
 
-from ..conftest import sim_settings
+from ..conftest import Reap, sim_settings
 from .test_capture import wait_until
 from .test_demo import children, gone
 
@@ -118,7 +118,7 @@ async def test_a_killed_worker_is_restarted_and_registers_again(tmp_path: Path) 
     assert sum(b'"event":"connected"' in e for e in events) >= 2
 
 
-async def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+async def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path, reap: Reap) -> None:
     async with limited_sim() as sim:
         cfg_path = tmp_path / "gatherer.toml"
         cfg_path.write_text(
@@ -142,6 +142,7 @@ max_symbols = 20
             sys.executable, "-m", "gatherer", "run", "--config", str(cfg_path), "--workers", "2",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
+        reap(proc.pid)
         assert proc.stderr is not None
         while not (await asyncio.wait_for(proc.stderr.readline(), 60)).startswith(b"recording"):
             pass

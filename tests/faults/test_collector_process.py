@@ -15,7 +15,7 @@ from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
-from ..conftest import sim_settings
+from ..conftest import Reap, sim_settings
 from ..e2e.test_capture import wait_until
 from ..e2e.test_demo import children
 
@@ -51,11 +51,13 @@ max_symbols = 10
     return path
 
 
-async def start_run(config: Path, *extra: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+async def start_run(reap: Reap, config: Path, *extra: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "run", "--config", str(config), *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
     )  # fmt: skip
+    reap(proc.pid)
+    return proc
 
 
 async def wait_recording(proc: asyncio.subprocess.Process) -> None:
@@ -75,10 +77,10 @@ def burst_sim() -> Simulator:
 
 
 async def test_kill9_of_the_worker_mid_burst_then_its_restart_repairs_the_tail_and_appends(
-    tmp_path: Path,
+    tmp_path: Path, reap: Reap
 ) -> None:
     async with burst_sim() as sim:
-        proc = await start_run(write_config(sim, tmp_path))
+        proc = await start_run(reap, write_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.frames_sent_total > 20000)
         (worker,) = children(proc.pid)  # the process that writes the journal
@@ -103,11 +105,11 @@ async def test_kill9_of_the_worker_mid_burst_then_its_restart_repairs_the_tail_a
     assert b"1 worker restart" in out
 
 
-async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path) -> None:
+async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path, reap: Reap) -> None:
     sent: dict[str, list[bytes]] = {}
     settings = sim_settings(stream=StreamSettings(rate_fps=15000.0), limits=VenueLimits(rest_rate_scale=20))
     async with Simulator(settings, on_sent=lambda c, f: sent.setdefault(c, []).append(f)) as sim:
-        proc = await start_run(write_config(sim, tmp_path))
+        proc = await start_run(reap, write_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.frames_sent_total > 20000)
         proc.send_signal(signal.SIGTERM)
@@ -131,9 +133,9 @@ async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path) -> 
         assert len(got) > 1000
 
 
-async def test_a_flipped_byte_is_reported_by_journal_verify(tmp_path: Path) -> None:
+async def test_a_flipped_byte_is_reported_by_journal_verify(tmp_path: Path, reap: Reap) -> None:
     async with burst_sim() as sim:
-        proc = await start_run(write_config(sim, tmp_path), "--duration", "1.5")
+        proc = await start_run(reap, write_config(sim, tmp_path), "--duration", "1.5")
         _out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
     (segment,) = (tmp_path / "journal").glob("date=*/*.journal")
