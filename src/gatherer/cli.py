@@ -460,6 +460,20 @@ async def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer.ops.report import build_report, render
+
+    root, _ = _root_and_cutoffs(args.config, args.root)
+    day = _parse_day(args.date)
+    if not (Path(root) / "journal" / f"date={day}").is_dir():
+        raise GathererError(f"no journal for {day} under {root}; see `ls {root}/journal`")
+    report = await asyncio.to_thread(build_report, Path(root), day)
+    print(render(report, limit=args.limit), flush=True)
+    return 0
+
+
 async def _query(args: argparse.Namespace) -> int:
     from gatherer.ops.query import run_query
 
@@ -632,6 +646,13 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--config", help="TOML config (for storage.root and the cutoffs)")
     rb.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rb.set_defaults(func=_rebuild)
+
+    rp = sub.add_parser("report", help="a day's coverage, gaps, refusals and quarantine, as text")
+    rp.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    rp.add_argument("--config", help="TOML config (for storage.root)")
+    rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
+    rp.set_defaults(func=_report)
 
     q = sub.add_parser(
         "query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…"

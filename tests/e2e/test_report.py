@@ -1,0 +1,47 @@
+"""`gatherer report`: coverage, gaps and storage of a day, from the day's files."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from gatherer.capture import Kind, iter_records
+from gatherer.config import MarketConfig
+from gatherer.ops.report import build_report, render
+from gatherer.run.collect import RunResult, collect
+from gatherer.sim.server import Simulator
+from gatherer.sim.state import VenueLimits
+from gatherer.sim.ws_api import StreamSettings
+
+from ..conftest import sim_settings
+from .test_capture import CREDENTIALS, sim_config, wait_until
+
+
+async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path: Path) -> None:
+    settings = sim_settings(stream=StreamSettings(rate_fps=3000.0), limits=VenueLimits(rest_rate_scale=20))
+    async with Simulator(settings) as sim:
+        cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)})
+        stop = asyncio.Event()
+        started: list[RunResult] = []
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        await wait_until(lambda: bool(started) and started[0].connections[0].frames > 500)
+        (conn,) = started[0].connections
+        sim.inject("drop")
+        await wait_until(lambda: conn.reconnects == 1 and conn.accepted == 15)
+        n = conn.frames
+        await wait_until(lambda: conn.frames > n + 300)
+        stop.set()
+        await task
+    (day_dir,) = (tmp_path / "journal").iterdir()
+    day = dt.date.fromisoformat(day_dir.name[5:])
+    report = build_report(tmp_path, day)
+    data = [r for r in iter_records(day_dir) if r.kind == Kind.FRAME and b'"rsp_cd"' not in r.payload]
+    assert sum(report.frames.values()) == len(data)
+    assert len(report.registered) == 15
+    assert report.silent == sorted(report.registered - set(report.frames))
+    assert sum(report.parquet_rows.values()) == len(data)
+    (outage,) = report.outages
+    assert outage.end_ns is not None and outage.end_ns > outage.start_ns and outage.registrations == 15
+    text = render(report)
+    assert "gaps (connections down): 1" in text and f"{len(data):,} data frames" in text
