@@ -38,6 +38,8 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """(TR, symbol) registrations per connection; LS publishes no number, 200 is a common choice."""
     registrations_per_s: float = 20.0
     """Registration requests per second per app key (LS counts them across TRs since 2025-03-17)."""
+    stall_timeout_s: float = 60.0
+    """Silence while one of its markets trades after which a connection is reconnected (never when closed)."""
     rest_rate_scale: float = 1.0
     """Multiplies LS's per-TR REST limits (personal accounts, LS_OPENAPI.md §1.4); corporate go higher."""
 
@@ -162,6 +164,7 @@ def _validate(cfg: Config) -> list[str]:
         ("venue.registrations_per_connection", cfg.venue.registrations_per_connection),
         ("venue.registrations_per_s", cfg.venue.registrations_per_s),
         ("venue.rest_rate_scale", cfg.venue.rest_rate_scale),
+        ("venue.stall_timeout_s", cfg.venue.stall_timeout_s),
     ):
         if value <= 0:
             problems.append(f"{name}: {value!r}; expected a number above 0")

@@ -121,7 +121,9 @@ async def collect(
                 groups=groups,
                 clock=clock,
                 settings=WorkerSettings(
-                    worker_id=worker_id, registrations_per_s=cfg.venue.registrations_per_s
+                    stall_s=cfg.venue.stall_timeout_s,
+                    worker_id=worker_id,
+                    registrations_per_s=cfg.venue.registrations_per_s,
                 ),
             )
             result.connections = worker.stats

@@ -31,6 +31,7 @@ from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.ratelimit import backoff_s
+from gatherer.venues.ls.sessions import SessionCalendar
 from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, Session, registration_frame
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class WorkerSettings:
     reconnect_cap_s: float = 30.0
     registration_rounds: int = 5
     """How often a registration refused for the rate, or not answered, is sent again."""
+    stall_s: float = 60.0
+    """Silence after which a connection is stalled, counted only while one of its markets trades."""
 
 
 @dataclass(slots=True)
@@ -64,6 +67,10 @@ class ConnectionStats:
     """Which app key's token this connection registers with."""
     frames: int = 0
     """Every message received, acks included; each one is in the journal."""
+    last_recv_ns: int = 0
+    stalls: int = 0
+    """Times the connection was silent while its market traded, and was reconnected."""
+    liveness_checks: int = 0
     accepted: int = 0
     refused: int = 0
     unanswered: int = 0
@@ -92,6 +99,7 @@ class Worker:
         settings: WorkerSettings,
         keys: Sequence[int] | None = None,
         rng: random.Random | None = None,
+        sessions: SessionCalendar | None = None,
     ) -> None:
         self._ws_url = ws_url
         self._token = token
@@ -101,6 +109,7 @@ class Worker:
         self._settings = settings
         self._rng = rng or random.Random()
         self._register_turn = asyncio.Lock()
+        self._sessions = sessions or SessionCalendar()
         self._next_registration_at = 0.0
         keys = list(keys) if keys is not None else [0] * len(self._groups)
         if len(keys) != len(self._groups):
@@ -133,6 +142,7 @@ class Worker:
         def on_frame(payload: bytes, recv_ns: int) -> None:
             append(frame_kind, conn_id, payload, recv_ns)
             stats.frames += 1
+            stats.last_recv_ns = recv_ns
             if journal.backlogged and session is not None and not paused:
                 session.pause_reading()
                 paused.append(asyncio.get_running_loop().create_task(_resume_when_writable(session)))
@@ -163,16 +173,7 @@ class Worker:
                 async with self._register_turn:
                     await self._register(session, stats, group, stop)
                 attempt = 0
-                closed = asyncio.ensure_future(session.wait_closed())
-                stopping = asyncio.ensure_future(stop.wait())
-                try:
-                    await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stopping.cancel()
-                if closed.done():
-                    reason = closed.result()
-                else:
-                    closed.cancel()
+                reason = await self._stream(session, stats, {r.market for r in group}, stop)
             except SessionLost as exc:
                 reason = str(exc)
             finally:
@@ -184,6 +185,44 @@ class Worker:
                 log.warning("connection lost; reconnecting", extra={"conn_id": conn_id, "reason": reason})
                 attempt += 1
                 await self._pause(attempt, stop)
+
+    async def _stream(
+        self, session: Session, stats: ConnectionStats, markets: set[str], stop: asyncio.Event
+    ) -> str:
+        """Wait while the connection streams; returns why it ended ("closed by us" on stop).
+
+        Every quarter of ``stall_s`` the connection's silence is checked; silence longer than
+        ``stall_s`` while one of its markets trades (``SessionCalendar``) is a stall: the
+        connection is closed and the caller reconnects. Quiet markets are left alone.
+        """
+        stall_ns = int(self._settings.stall_s * 1e9)
+        stats.last_recv_ns = max(stats.last_recv_ns, self._clock.time_ns())
+        closed = asyncio.ensure_future(session.wait_closed())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {closed, stopping},
+                    timeout=self._settings.stall_s / 4,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if closed in done:
+                    return closed.result()
+                if stopping in done:
+                    return "closed by us"
+                stats.liveness_checks += 1
+                now = self._clock.time_ns()
+                silent_ns = now - stats.last_recv_ns
+                if silent_ns > stall_ns and self._sessions.any_open(markets, now):
+                    stats.stalls += 1
+                    trading = ", ".join(sorted(markets))
+                    reason = f"stalled: no data for {silent_ns / 1e9:.0f} s while {trading} traded"
+                    self._event(session.conn_id, event="stalled", silent_s=round(silent_ns / 1e9, 1))
+                    await session.close()
+                    return reason
+        finally:
+            stopping.cancel()
+            closed.cancel()
 
     async def _pause(self, attempt: int, stop: asyncio.Event) -> None:
         delay = backoff_s(

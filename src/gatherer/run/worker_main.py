@@ -45,6 +45,7 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     cutoffs: dict[str, str]
     registrations_per_s: float
     connections: list[ConnectionSpec]
+    stall_s: float = 60.0
     decode: bool = True
 
 
@@ -131,7 +132,9 @@ async def worker_main() -> int:
         groups=groups,
         keys=[c.key_index for c in spec.connections],
         clock=clock,
-        settings=WorkerSettings(worker_id=spec.worker_id, registrations_per_s=spec.registrations_per_s),
+        settings=WorkerSettings(
+            worker_id=spec.worker_id, registrations_per_s=spec.registrations_per_s, stall_s=spec.stall_s
+        ),
     )
     follower = asyncio.create_task(follow_supervisor())
     try:
