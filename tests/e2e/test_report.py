@@ -25,8 +25,9 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
         stop = asyncio.Event()
         started: list[RunResult] = []
         task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
-        await wait_until(lambda: bool(started) and started[0].connections[0].frames > 500)
+        await wait_until(lambda: bool(started))
         (conn,) = started[0].connections
+        await wait_until(lambda: conn.accepted == 15 and conn.frames > 500)
         sim.inject("drop")
         await wait_until(lambda: conn.reconnects == 1 and conn.accepted == 15)
         n = conn.frames
