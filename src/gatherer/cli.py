@@ -422,7 +422,7 @@ def _store_process(args: argparse.Namespace) -> int:
             yield parent_done.is_set()
             time.sleep(args.poll_s)
 
-    follow(tail, store, stop_requested=ticks())
+    follow(tail, store, stop_requested=ticks(), checkpoint_every_s=args.flush_s)
     print(json.dumps(store.stats.__dict__), flush=True)
     return 0
 
@@ -690,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--venue", default="")
     st.add_argument("--cutoffs", default="{}", help="JSON object market -> HH:MM")
     st.add_argument("--poll-s", type=float, default=0.05)
+    st.add_argument("--flush-s", type=float, default=300.0, help="seconds between Parquet checkpoints")
     st.set_defaults(func=_store_process, sync=True)
 
     c = sub.add_parser("config", help="configuration tools")

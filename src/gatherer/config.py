@@ -47,6 +47,9 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     root: str = "./data"
     """Directory that holds journal/, parquet/, masters/, quarantine/ and state/."""
+    parquet_flush_s: float = 300.0
+    """Seconds between Parquet checkpoints of the live store (files become readable then; a restart
+    re-decodes at most this much from the journal)."""
     journal_keep_days: int | None = None
     """Remove journal days older than this many days once their Parquet is verified; None keeps all."""
 
@@ -165,6 +168,7 @@ def _validate(cfg: Config) -> list[str]:
         ("venue.registrations_per_s", cfg.venue.registrations_per_s),
         ("venue.rest_rate_scale", cfg.venue.rest_rate_scale),
         ("venue.stall_timeout_s", cfg.venue.stall_timeout_s),
+        ("storage.parquet_flush_s", cfg.storage.parquet_flush_s),
     ):
         if value <= 0:
             problems.append(f"{name}: {value!r}; expected a number above 0")

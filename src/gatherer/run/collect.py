@@ -112,7 +112,11 @@ async def collect(
         journal = await Journal.open(root, worker_id, settings=journal_settings, clock=clock)
         result.first_seq = journal.next_seq
         cutoffs = {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
-        store = await start_store(root, worker_id, cfg.venue.rest_url, cutoffs) if decode else None
+        store = (
+            await start_store(root, worker_id, cfg.venue.rest_url, cutoffs, cfg.storage.parquet_flush_s)
+            if decode
+            else None
+        )
         try:
             worker = Worker(
                 ws_url=cfg.venue.ws_url,

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
     """
     files = 0
     for path in (root / "parquet").glob(f"date=*/market=*/channel=*/{worker_id}-*.parquet"):
-        if int(file_metadata(path).get("gatherer.seq_min", "-1")) > seq:
+        if int(file_metadata(path).get("seq_min", "-1")) > seq:
             path.unlink()
             files += 1
     lines = 0
@@ -205,7 +206,10 @@ class Store:
         self.root = root
         self.worker_id = worker_id
         self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows)
-        self._sink = ParquetSink(root, worker_id, version=version, venue=venue)
+        # Bounded memory in the store process: at most ~1M decoded rows buffered across partitions.
+        self._sink = ParquetSink(
+            root, worker_id, version=version, venue=venue, rotate_rows=500_000, max_buffered_rows=1_000_000
+        )
         self._batch_rows = decode_batch_rows
         self.stats = StoreStats()
         self.last_seq = -1
@@ -255,29 +259,41 @@ class Store:
         for day, day_items in sorted(by_day.items()):
             self.stats.quarantined += write_quarantine(self.root, day, self.worker_id, day_items)
 
-    def checkpoint(self) -> None:
-        """Write everything decoded so far, then record how far that is."""
+    def flush_without_checkpoint(self) -> None:
+        """Write what is buffered without recording it (a crash right after leaves exactly this)."""
         self._write(self._decoder.flush())
         self._sink.flush()
+
+    def checkpoint(self) -> None:
+        """Write everything decoded so far, then record how far that is."""
+        self.flush_without_checkpoint()
         self.stats.files = len(self._sink.written)
         write_checkpoint(self.root, self.worker_id, self.last_seq)
 
 
 def follow(
-    tail: JournalTail, store: Store, *, stop_requested: Iterator[bool], checkpoint_every: int = 40
+    tail: JournalTail,
+    store: Store,
+    *,
+    stop_requested: Iterator[bool],
+    checkpoint_every_s: float = 300.0,
+    now: Callable[[], float] = time.monotonic,
 ) -> None:
     """Feed the store from the tail until ``stop_requested`` yields True and the tail is drained.
 
-    ``stop_requested`` is advanced once per idle poll; it also paces idle polls (the caller's
-    iterator sleeps). A checkpoint is written every ``checkpoint_every`` polls and at the end.
+    ``stop_requested`` is advanced once per poll; it also paces polls (the caller's iterator
+    sleeps). A checkpoint (every buffer written to Parquet) comes every ``checkpoint_every_s``
+    and at the end: often enough that a restart re-decodes little, seldom enough that a day
+    is not thousands of small files (busy partitions are written earlier, at the sink's
+    row bounds, anyway).
     """
-    polls = 0
+    next_checkpoint = now() + checkpoint_every_s
     for stop in stop_requested:
         records = tail.poll()
         store.add(records)
-        polls += 1
-        if polls % checkpoint_every == 0:
+        if now() >= next_checkpoint:
             store.checkpoint()
+            next_checkpoint = now() + checkpoint_every_s
         if stop and not records:
             break  # asked to stop before this poll, and it found nothing more: drained
     store.checkpoint()
@@ -309,7 +325,7 @@ def decode_records_fn(
 
 
 async def start_store(
-    root: Path, worker_id: str, venue: str, cutoffs: Mapping[str, dt.time]
+    root: Path, worker_id: str, venue: str, cutoffs: Mapping[str, dt.time], flush_s: float = 300.0
 ) -> asyncio.subprocess.Process:
     """The decode-and-store process for one worker's journal (``gatherer _store``).
 
@@ -319,7 +335,7 @@ async def start_store(
     encoded = json.dumps({m: t.strftime("%H:%M") for m, t in cutoffs.items()})
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "_store", "--root", str(root), "--worker", worker_id,
-        "--venue", venue, "--cutoffs", encoded,
+        "--venue", venue, "--cutoffs", encoded, "--flush-s", str(flush_s),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
 

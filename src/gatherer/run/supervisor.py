@@ -104,6 +104,7 @@ def worker_specs(cfg: Config, plan: Plan) -> list[tuple[WorkerSpec, frozenset[in
             registrations_per_s=worker_rate(plan, worker, cfg.venue.registrations_per_s),
             connections=[_connection_spec(c) for c in conns],
             stall_s=cfg.venue.stall_timeout_s,
+            parquet_flush_s=cfg.storage.parquet_flush_s,
         )
         out.append((spec, frozenset(c.key_index for c in conns)))
     return out

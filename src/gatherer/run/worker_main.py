@@ -46,6 +46,7 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     registrations_per_s: float
     connections: list[ConnectionSpec]
     stall_s: float = 60.0
+    parquet_flush_s: float = 300.0
     decode: bool = True
 
 
@@ -123,7 +124,11 @@ async def worker_main() -> int:
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
     journal = await Journal.open(root, spec.worker_id, clock=clock)
     first_seq = journal.next_seq
-    store = await start_store(root, spec.worker_id, spec.venue, cutoffs) if spec.decode else None
+    store = (
+        await start_store(root, spec.worker_id, spec.venue, cutoffs, spec.parquet_flush_s)
+        if spec.decode
+        else None
+    )
     groups = [[Registration(*r) for r in c.registrations] for c in spec.connections]
     worker = Worker(
         ws_url=spec.ws_url,
