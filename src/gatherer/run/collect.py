@@ -18,25 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from gatherer.capture import Journal, JournalSettings
 from gatherer.clock import Clock, SystemClock, trading_day_of
 from gatherer.config import Config
-from gatherer.errors import ConfigError
-from gatherer.plan import Limits, Registration, Selection, explain, pack, select_with_notes
-from gatherer.run.retention import apply_retention
+from gatherer.plan import Registration
+from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain
 from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
-from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.masters import fetch_master
-from gatherer.venues.ls.ratelimit import TR_LIMITS, with_overrides
-from gatherer.venues.ls.rest import RestClient
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -56,16 +47,6 @@ class RunResult:
     ended_ns: int = 0
 
 
-def plan_connections(cfg: Config, selection: Selection) -> list[list[Registration]]:
-    """One app key, one worker: the connections, or a ConfigError saying what does not fit and why."""
-    v = cfg.venue
-    limits = Limits(v.connections_per_key, v.registrations_per_connection, v.registrations_per_s, workers=1)
-    plan = pack(selection.registrations, app_keys=1, limits=limits)
-    if not plan.fits:
-        raise ConfigError("the selection does not fit the venue limits:\n" + explain(selection, plan))
-    return [list(c.registrations) for c in plan.connections]
-
-
 async def collect(
     cfg: Config,
     credentials: Credentials,
@@ -83,27 +64,14 @@ async def collect(
     clock = clock or SystemClock()
     say = progress or (lambda _msg: None)
     root = Path(cfg.storage.root)
-    if cfg.storage.journal_keep_days is not None:
-        report = await asyncio.to_thread(apply_retention, root, cfg.storage.journal_keep_days, clock)
-        if report.removed or report.kept_unverified:
-            say(f"journal retention: removed {len(report.removed)} day(s), kept {len(report.kept_unverified)}"
-                " unverified")  # fmt: skip
-    limits = with_overrides(TR_LIMITS, scale=cfg.venue.rest_rate_scale)
-    async with RestClient.open(cfg.venue.rest_url, credentials, clock=clock, limits=limits) as client:
-        day = trading_day_of(clock.time_ns())
-        tables: dict[str, pa.Table] = {}
+    await retain(cfg, clock, say)
+    async with rest_client(cfg, credentials, clock) as client:
         result = RunResult(root=root, registrations=[], started_ns=clock.time_ns())
-        for market in cfg.markets:
-            say(f"fetching the {market} master")
-            table = await fetch_master(client, market)
-            await asyncio.to_thread(write_master, root, day, market, table)
-            tables[market] = table
-            result.masters[market] = table.num_rows
-        selection = select_with_notes(cfg, tables)
-        for note in selection.notes:
-            say(note)
+        tables = await fetch_masters(client, cfg, clock, say)
+        result.masters = {m: t.num_rows for m, t in tables.items()}
+        selection, plan = plan_day(cfg, tables, app_keys=1, workers=1, say=say)
         result.registrations = selection.registrations
-        groups = plan_connections(cfg, selection)
+        groups = [list(c.registrations) for c in plan.connections]
         say(f"{len(result.registrations):,} registrations on {len(groups)} connection(s)")
 
         async def token(_key_index: int) -> str:

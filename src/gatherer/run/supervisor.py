@@ -26,30 +26,26 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import pyarrow as pa
 
-from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns
 from gatherer.config import Config
 from gatherer.errors import ConfigError
 from gatherer.plan.explain import explain
-from gatherer.plan.pack import ConnectionPlan, Limits, Plan, pack
+from gatherer.plan.pack import ConnectionPlan, Plan, pack
 from gatherer.plan.select import Registration, select_with_notes
-from gatherer.run.retention import apply_retention
+from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.worker_main import ConnectionSpec, Control, WorkerReport, WorkerSpec, control_encoder
-from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.masters import fetch_master
-from gatherer.venues.ls.ratelimit import TR_LIMITS, backoff_s, with_overrides
+from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import RestClient
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 _report_decoder = msgspec.json.Decoder(WorkerReport)
 
 
@@ -147,51 +143,24 @@ class Supervisor:
     # -- planning ------------------------------------------------------------------------
 
     async def _masters(self, client: RestClient) -> dict[str, pa.Table]:
-        day = trading_day_of(self.clock.time_ns())
-        tables = {}
-        for market in self.cfg.markets:
-            self.say(f"fetching the {market} master")
-            table = await fetch_master(client, market)
-            await asyncio.to_thread(write_master, self.result.root, day, market, table)
-            tables[market] = table
-            self.result.masters[market] = table.num_rows
+        tables = await fetch_masters(client, self.cfg, self.clock, self.say)
+        self.result.masters.update({m: t.num_rows for m, t in tables.items()})
         return tables
 
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
-        selection = select_with_notes(self.cfg, tables)
-        registrations = selection.registrations
-        for note in selection.notes:
-            self.say(note)
-        plan = pack(registrations, app_keys=len(self.credentials), limits=self._limits())
-        if not plan.fits:
-            text = explain(registrations, plan, selection.notes)
-            raise ConfigError("the selection does not fit the venue limits:\n" + text)
-        return registrations, plan
+        selection, plan = plan_day(
+            self.cfg, tables, app_keys=len(self.credentials), workers=self.workers, say=self.say
+        )
+        return selection.registrations, plan
 
     async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
-        limits = with_overrides(TR_LIMITS, scale=self.cfg.venue.rest_rate_scale)
-        async with RestClient.open(
-            self.cfg.venue.rest_url, self.credentials[0], clock=self.clock, limits=limits
-        ) as c:
-            tables = {}
-            for market in self.cfg.markets:
-                self.say(f"fetching the {market} master")
-                tables[market] = await fetch_master(c, market)
+        async with rest_client(self.cfg, self.credentials[0], self.clock) as client:
+            tables = await fetch_masters(client, self.cfg, self.clock, self.say, store=False)
         selection = select_with_notes(self.cfg, tables)
-        plan = pack(
-            selection.registrations, app_keys=app_keys or len(self.credentials), limits=self._limits()
-        )
-        return explain(selection.registrations, plan, selection.notes), plan.fits
-
-    def _limits(self) -> Limits:
-        v = self.cfg.venue
-        return Limits(
-            connections_per_key=v.connections_per_key,
-            registrations_per_connection=v.registrations_per_connection,
-            registrations_per_s=v.registrations_per_s,
-            workers=self.workers,
-        )
+        keys = app_keys or len(self.credentials)
+        plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
+        return explain(selection, plan), plan.fits
 
     # -- workers -------------------------------------------------------------------------
 
@@ -246,15 +215,10 @@ class Supervisor:
     async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> SupervisorResult:
         result = self.result
         cfg = self.cfg
-        if cfg.storage.journal_keep_days is not None:
-            await asyncio.to_thread(apply_retention, result.root, cfg.storage.journal_keep_days, self.clock)
-        limits = with_overrides(TR_LIMITS, scale=cfg.venue.rest_rate_scale)
+        await retain(cfg, self.clock, self.say)
         async with contextlib.AsyncExitStack() as stack:
             clients = [
-                await stack.enter_async_context(
-                    RestClient.open(cfg.venue.rest_url, c, clock=self.clock, limits=limits)
-                )
-                for c in self.credentials
+                await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
             ]
             result.started_ns = self.clock.time_ns()
             registrations, plan = self._plan(await self._masters(clients[0]))
