@@ -1,27 +1,27 @@
 """``gatherer report --date D``: what a day captured and what, if anything, is missing, and why.
 
 A first, text version, read from the day's files only (an observer: it changes nothing):
-- the journal: per (TR, key) the frames received and the first/last receive time; what was
-  registered (our own SENT records), refused or never answered; every connection's outages
-  (from a `disconnected` event that we did not ask for to the next `connected`), with the
-  registrations that were without data meanwhile;
-- the Parquet partitions: rows per market and channel; the quarantine: frames per reason.
+- the day's ledger (``gatherer.ledger.build_ledger``, from the journal and the gap files): per
+  (TR, key) the frames received and the first/last receive time; what was registered, refused
+  or never answered; every connection's outages with the registrations that were without data;
+  the cumulative-volume gaps with what backfill fetched for them;
+- the Parquet partitions: rows per market and channel; the quarantine: frames per reason; the
+  backfilled rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from gatherer.capture import Damage, Kind, iter_records
+from gatherer.capture import Damage
 from gatherer.clock import to_seoul
-
-_ACK = b'"rsp_cd"'
+from gatherer.ledger import Ledger, build_ledger
 
 
 @dataclass
@@ -48,6 +48,8 @@ class DayReport:
     parquet_rows: Counter[tuple[str, str]] = field(default_factory=Counter)
     quarantine: Counter[str] = field(default_factory=Counter)
     damage: list[Damage] = field(default_factory=list)
+    ledger: Ledger | None = None
+    backfill_rows: int = 0
 
     @property
     def silent(self) -> list[tuple[str, str]]:
@@ -55,64 +57,36 @@ class DayReport:
         return sorted(self.registered - set(self.frames))
 
 
-def _header(payload: bytes) -> tuple[str, str] | None:
-    try:
-        frame = json.loads(payload)
-        header = frame["header"]
-        return str(header["tr_cd"]), str(header["tr_key"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 def build_report(root: Path, day: dt.date) -> DayReport:
     report = DayReport(day)
-    journal = root / "journal" / f"date={day.isoformat()}"
-    conn_regs: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    down: dict[str, Outage] = {}
-    if journal.is_dir():
-        for rec in iter_records(journal, on_damage=report.damage.append):
-            if rec.kind == Kind.FRAME:
-                if _ACK in rec.payload:
-                    continue
-                key = _header(rec.payload)
-                if key is None:
-                    continue
-                report.frames[key] += 1
-                report.first_ns.setdefault(key, rec.recv_ns)
-                report.last_ns[key] = rec.recv_ns
-            elif rec.kind == Kind.SENT:
-                sent = json.loads(rec.payload)
-                if sent.get("header", {}).get("tr_type") == "3":
-                    pair = (sent["body"]["tr_cd"], sent["body"]["tr_key"])
-                    report.registered.add(pair)
-                    conn_regs[rec.conn_id].add(pair)
-            else:
-                _event(report, rec.conn_id, rec.recv_ns, json.loads(rec.payload), conn_regs, down)
-    report.outages.extend(down.values())  # still down when the day's journal ends
-    report.outages.sort(key=lambda o: o.start_ns)
+    ledger = build_ledger(root, day)
+    report.ledger = ledger
+    report.damage = ledger.damage
+    for (tr_cd, tr_key), c in ledger.coverage.items():
+        key = (tr_cd, tr_key)
+        if c.frames:
+            report.frames[key] = c.frames
+            assert c.first_ns is not None and c.last_ns is not None
+            report.first_ns[key] = c.first_ns
+            report.last_ns[key] = c.last_ns
+        if c.subscriptions:
+            report.registered.add(key)
+        if c.refusals:
+            report.refused[(tr_cd, tr_key, c.refused_code)] += c.refusals
+        if c.unanswered:
+            report.unanswered.add(key)
+    by_outage: dict[tuple[str, int], Outage] = {}
+    for g in ledger.gaps:
+        if g.kind != "outage":
+            continue
+        conn_id = g.detail.removeprefix("connection ")
+        o = by_outage.get((conn_id, g.start_ns))
+        if o is None:
+            o = by_outage[(conn_id, g.start_ns)] = Outage(conn_id, g.start_ns, g.end_ns, g.cause, 0)
+        o.registrations += len(g.symbols)
+    report.outages = sorted(by_outage.values(), key=lambda o: o.start_ns)
     _stored(root, day, report)
     return report
-
-
-def _event(
-    report: DayReport,
-    conn_id: str,
-    recv_ns: int,
-    event: dict[str, object],
-    conn_regs: dict[str, set[tuple[str, str]]],
-    down: dict[str, Outage],
-) -> None:
-    name = event.get("event")
-    if name == "disconnected" and event.get("reason") != "closed by us":
-        down[conn_id] = Outage(conn_id, recv_ns, None, str(event.get("reason", "")), len(conn_regs[conn_id]))
-    elif name == "connected" and conn_id in down:
-        outage = down.pop(conn_id)
-        outage.end_ns = recv_ns
-        report.outages.append(outage)
-    elif name == "refused":
-        report.refused[(str(event.get("tr_cd")), str(event.get("tr_key")), str(event.get("rsp_cd")))] += 1
-    elif name == "unacknowledged":
-        report.unanswered.add((str(event.get("tr_cd")), str(event.get("tr_key"))))
 
 
 def _stored(root: Path, day: dt.date, report: DayReport) -> None:
@@ -130,10 +104,38 @@ def _stored(root: Path, day: dt.date, report: DayReport) -> None:
                 report.quarantine[str(json.loads(line)["reason"])] += 1
             except (ValueError, KeyError, TypeError):
                 report.quarantine["unreadable line"] += 1
+    rest = root / "backfill" / f"date={day.isoformat()}"
+    files = (
+        sorted(str(p) for p in rest.glob("market=*/channel=*/source=rest/*.parquet")) if rest.is_dir() else []
+    )
+    if files:
+        report.backfill_rows = ds.dataset(files, format="parquet").count_rows()
 
 
 def _t(ns: int | None) -> str:
     return "still down" if ns is None else to_seoul(ns).strftime("%H:%M:%S")
+
+
+def _volume_gaps(report: DayReport, limit: int) -> list[str]:
+    gaps = [g for g in report.ledger.gaps if g.kind == "volume"] if report.ledger else []
+    missing = sum(g.missing or 0 for g in gaps)
+    filled = sum(g.filled or 0 for g in gaps)
+    status = Counter(g.status for g in gaps)
+    out = [
+        f"gaps (prints missing from trade feeds, by cumulative volume): {len(gaps)},"
+        f" {missing:,} volume missing, {filled:,} backfilled"
+        + (f" ({', '.join(f'{n} {s}' for s, n in sorted(status.items()))})" if gaps else "")
+    ]
+    for g in gaps[:limit]:
+        fill = "" if g.filled is None else f", {g.filled:,} backfilled by {g.rest_tr}"
+        out.append(
+            f"  {g.tr_cd} {g.symbols[0]} {_t(g.start_ns)} -> {_t(g.end_ns)}: {g.missing:,} missing{fill};"
+            f" {g.status}" + (f" ({g.detail})" if g.detail else "")
+        )
+    if len(gaps) > limit:
+        out.append(f"  … and {len(gaps) - limit} more")
+    out.append(f"backfill: {report.backfill_rows:,} row(s) from REST under backfill/date={report.day}/")
+    return out
 
 
 def render(report: DayReport, *, limit: int = 20) -> str:
@@ -181,6 +183,7 @@ def render(report: DayReport, *, limit: int = 20) -> str:
         )
     if len(report.outages) > limit:
         out.append(f"  … and {len(report.outages) - limit} more")
+    out.extend(_volume_gaps(report, limit))
     if report.damage:
         out.append(f"journal damage: {len(report.damage)} block(s); run `gatherer journal verify`")
     return "\n".join(out)

@@ -35,6 +35,8 @@ from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
 from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
 from gatherer.decode import Batch, Decoder, Quarantined
 from gatherer.files import fsync_dir
+from gatherer.ledger.chain import VolumeChains
+from gatherer.ledger.gapfile import discard_gaps_after, write_gaps
 from gatherer.sinks import ParquetSink, file_metadata, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -46,21 +48,28 @@ def checkpoint_path(root: Path, worker_id: str) -> Path:
     return root / "state" / f"{worker_id}.store.json"
 
 
-def read_checkpoint(root: Path, worker_id: str) -> int:
-    """The last journal seq whose rows are all in Parquet; -1 before the first checkpoint."""
+def _checkpoint_data(root: Path, worker_id: str) -> dict[str, Any]:
     path = checkpoint_path(root, worker_id)
     if not path.exists():
-        return -1
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return int(data["seq"])
+        return {"seq": -1}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
-def write_checkpoint(root: Path, worker_id: str, seq: int) -> None:
+def read_checkpoint(root: Path, worker_id: str) -> int:
+    """The last journal seq whose rows are all in Parquet; -1 before the first checkpoint."""
+    return int(_checkpoint_data(root, worker_id)["seq"])
+
+
+def write_checkpoint(
+    root: Path, worker_id: str, seq: int, chains: Mapping[str, list[Any]] | None = None
+) -> None:
+    """Record ``seq`` and the volume chains as they stood after it (``ledger.VolumeChains.state``)."""
     path = checkpoint_path(root, worker_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"v": CHECKPOINT_VERSION, "seq": seq}, fh)
+        json.dump({"v": CHECKPOINT_VERSION, "seq": seq, "chains": dict(chains or {})}, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -68,10 +77,10 @@ def write_checkpoint(root: Path, worker_id: str, seq: int) -> None:
 
 
 def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
-    """Remove this worker's Parquet files and quarantine lines holding records after ``seq``.
+    """Remove this worker's Parquet files, quarantine lines and gap lines holding records after ``seq``.
 
     After a checkpoint every buffer was empty, so a later file holds only later records.
-    Returns (files removed, quarantine lines removed).
+    Returns (files removed, quarantine and gap lines removed).
     """
     files = 0
     for path in (root / "parquet").glob(f"date=*/market=*/channel=*/{worker_id}-*.parquet"):
@@ -94,7 +103,7 @@ def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
             os.replace(tmp, path)
-    return files, lines
+    return files, lines + discard_gaps_after(root, worker_id, seq)
 
 
 def _first_seq(segment: Path) -> int:
@@ -187,6 +196,8 @@ class StoreStats:
     quarantined: int = 0
     files: int = 0
     damaged_blocks: int = 0
+    gaps: int = 0
+    """Holes in the cumulative-volume chains (``gaps/date=D/<worker>.jsonl``)."""
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -202,6 +213,7 @@ class Store:
         venue: str,
         cutoffs: Mapping[str, dt.time] | None = None,
         decode_batch_rows: int = 50_000,
+        chains: Mapping[str, list[Any]] | None = None,
     ) -> None:
         self.root = root
         self.worker_id = worker_id
@@ -213,6 +225,7 @@ class Store:
         self._batch_rows = decode_batch_rows
         self.stats = StoreStats()
         self.last_seq = -1
+        self.chains = VolumeChains(worker_id, chains)
 
     @classmethod
     def resume(
@@ -225,7 +238,8 @@ class Store:
         cutoffs: Mapping[str, dt.time] | None = None,
     ) -> tuple[Store, int]:
         """A store that continues after this worker's checkpoint; returns it and the first seq to feed."""
-        seq = read_checkpoint(root, worker_id)
+        data = _checkpoint_data(root, worker_id)
+        seq = int(data["seq"])
         files, lines = discard_after(root, worker_id, seq)
         if files or lines:
             log.warning(
@@ -233,7 +247,7 @@ class Store:
                 " (seq %d); they are written again from the journal",
                 worker_id, files, lines, seq,
             )  # fmt: skip
-        store = cls(root, worker_id, version=version, venue=venue, cutoffs=cutoffs)
+        store = cls(root, worker_id, version=version, venue=venue, cutoffs=cutoffs, chains=data.get("chains"))
         store.last_seq = seq
         return store, seq + 1
 
@@ -248,6 +262,8 @@ class Store:
 
     def _write(self, batches: list[Batch]) -> None:
         self.stats.rows += sum(b.table.num_rows for b in batches)
+        gaps = [gap for b in batches if b.channel == "trade" for gap in self.chains.feed(b)]
+        self.stats.gaps += write_gaps(self.root, self.worker_id, gaps)
         self._sink.write(batches)
         self._quarantine(self._decoder.take_quarantine())
 
@@ -268,7 +284,7 @@ class Store:
         """Write everything decoded so far, then record how far that is."""
         self.flush_without_checkpoint()
         self.stats.files = len(self._sink.written)
-        write_checkpoint(self.root, self.worker_id, self.last_seq)
+        write_checkpoint(self.root, self.worker_id, self.last_seq, self.chains.state())
 
 
 def follow(

@@ -12,16 +12,21 @@ While the run lasts it
   journal (its records continue the worker's sequence) and registers everything again;
 - pushes refreshed tokens to the workers that use a key, before the old one expires;
 - at the trading-day cutoff fetches the masters again and, when the selection changed (new
-  listings, expiries), stops the workers the orderly way and starts them on the new plan.
+  listings, expiries), stops the workers the orderly way and starts them on the new plan;
+- every ``backfill.interval_s`` backfills the day's new cumulative-volume gaps over REST
+  (``gatherer.ledger.backfill``), and writes a finished day's ledger (``ledger/date=D/``) a
+  little after its cutoff, once the stores have checkpointed.
 
 Stopping (SIGINT/SIGTERM, ``--duration``) closes every worker's pipe: each stops, fsyncs
-and reports. If the supervisor itself dies, even by SIGKILL, the pipes close the same way.
+and reports; then a last backfill pass runs and the ledger of every day the run touched is
+written. If the supervisor itself dies, even by SIGKILL, the pipes close the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import random
@@ -32,9 +37,10 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 
-from gatherer.clock import Clock, SystemClock, next_cutoff_ns
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
 from gatherer.config import Config
-from gatherer.errors import ConfigError
+from gatherer.errors import ConfigError, GathererError
+from gatherer.ledger import Backfiller, PassStats, write_ledger
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import ConnectionPlan, Plan, pack
 from gatherer.plan.select import Registration, select_with_notes
@@ -71,6 +77,7 @@ class SupervisorResult:
     replans: int = 0
     started_ns: int = 0
     ended_ns: int = 0
+    backfill: list[PassStats] = field(default_factory=list)
 
     @property
     def reports(self) -> list[WorkerReport]:
@@ -235,12 +242,73 @@ class Supervisor:
                 await self._start(h)
             self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
             deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
+            backfill = asyncio.create_task(self._backfill_loop(stop, clients[0]), name="backfill")
             try:
                 await self._watch(stop, clients, handles, deadline)
             finally:
                 await asyncio.gather(*(self._finish(h) for h in result.workers))
+                backfill.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await backfill
+            # The stores have drained: one last backfill pass and the ledger of every day the run touched.
+            today = trading_day_of(self.clock.time_ns())
+            if cfg.backfill.enabled:
+                await self._backfill_pass(clients[0], today)
             result.ended_ns = self.clock.time_ns()
+            day = trading_day_of(result.started_ns)
+            while day <= today:
+                self._write_ledger(day)
+                day += dt.timedelta(days=1)
         return result
+
+    # -- gaps ----------------------------------------------------------------------------
+
+    async def _backfill_pass(self, client: RestClient, day: dt.date) -> None:
+        backfiller = Backfiller(self.result.root, client, self.clock, max_pages=self.cfg.backfill.max_pages)
+        try:
+            stats = await backfiller.run_pass(day)
+        except (GathererError, OSError) as exc:
+            log.error("backfill pass for %s failed: %s; the gaps stay pending and are tried again", day, exc)
+            return
+        self.result.backfill.append(stats)
+        if stats.tried or stats.deferred:
+            done = ", ".join(f"{n} {s}" for s, n in sorted(stats.by_status.items())) or "none finished"
+            self.say(f"backfill {day}: {stats.tried} gap(s) tried ({done}), {stats.deferred} deferred")
+
+    async def _backfill_loop(self, stop: asyncio.Event, client: RestClient) -> None:
+        """Every ``backfill.interval_s``: backfill the day's new gaps; after a cutoff, write the
+        finished day's ledger once its stores have had time to checkpoint."""
+        due: dict[dt.date, float] = {}
+        loop = asyncio.get_running_loop()
+        day = trading_day_of(self.clock.time_ns())
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.cfg.backfill.interval_s)
+            if stop.is_set():
+                return
+            now = trading_day_of(self.clock.time_ns())
+            if now != day:
+                due[day] = loop.time() + self.cfg.storage.parquet_flush_s + 30.0
+                day = now
+            if self.cfg.backfill.enabled:
+                await self._backfill_pass(client, now)
+            for old, at in list(due.items()):
+                if loop.time() >= at:
+                    self._write_ledger(old)
+                    del due[old]
+
+    def _write_ledger(self, day: dt.date) -> None:
+        try:
+            ledger = write_ledger(self.result.root, day)
+        except OSError as exc:
+            log.error("could not write the ledger of %s: %s; run `gatherer ledger --date %s`", day, exc, day)
+            return
+        outages = sum(1 for g in ledger.gaps if g.kind == "outage")
+        volume = sum(1 for g in ledger.gaps if g.kind == "volume")
+        self.say(
+            f"ledger {day}: {len(ledger.coverage):,} (TR, key), {outages} outage row(s),"
+            f" {volume} volume gap(s)"
+        )
 
     async def _watch(
         self,

@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from gatherer.capture.recover import Damage, iter_records, list_segments
 from gatherer.capture.segment import Record
 from gatherer.errors import GathererError
-from gatherer.files import fsync_dir
+from gatherer.files import append_jsonl, fsync_dir
 from gatherer.venues.ls.catalog import CATALOG
 
 FORMAT_VERSION = "1"
@@ -335,19 +335,7 @@ def write_quarantine(root: Path | str, day: dt.date, worker_id: str, items: Iter
     A line torn by a crash is closed with a newline before appending, so it spoils only itself.
     """
     lines = [json.dumps(quarantine_line(i), ensure_ascii=False) + "\n" for i in items]
-    if not lines:
-        return 0
-    path = quarantine_path(root, day, worker_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab+") as fh:
-        if fh.tell() > 0:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                lines.insert(0, "\n")
-        fh.write("".join(lines).encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    return len(lines)
+    return append_jsonl(quarantine_path(root, day, worker_id), lines)
 
 
 def read_quarantine(root: Path | str, day: dt.date) -> list[dict[str, object]]:

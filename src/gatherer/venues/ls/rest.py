@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -161,18 +161,28 @@ class RestClient:
 
     async def call(self, tr_cd: str, inblock: Mapping[str, Any], *, path: str | None = None) -> list[Body]:
         """Every page's body for one TR request, following ``tr_cont`` until the venue is done."""
+        bodies: list[Body] = []
+        async for body in self.pages(tr_cd, inblock, path=path):
+            bodies.append(body)
+        return bodies
+
+    async def pages(
+        self, tr_cd: str, inblock: Mapping[str, Any], *, path: str | None = None
+    ) -> AsyncGenerator[Body, None]:
+        """One TR request's pages, newest request first; the caller may stop early (backfill does)."""
         url_path = path or self.limiter.limit(tr_cd).path
         if not url_path:
             raise ApiError(tr_cd, "CLIENT", "no group path known for this TR; pass path=")
         block = dict(inblock)
-        bodies: list[Body] = []
         cont, key = "N", ""
+        pages = 0
         while True:
             body, headers = await self._call_once(tr_cd, url_path, block, cont, key)
-            bodies.append(body)
+            pages += 1
+            yield body
             if headers.get("tr_cont", "N") != "Y":
-                return bodies
-            if len(bodies) >= self._max_pages:
+                return
+            if pages >= self._max_pages:
                 raise ApiError(tr_cd, "CLIENT", f"more than {self._max_pages} continuation pages")
             cont, key = "Y", headers.get("tr_cont_key", "")
             block.update(continuation_fields(body, tr_cd))

@@ -1,0 +1,374 @@
+"""The day's ledger: what was subscribed and received per (TR, symbol), and every gap, as data.
+
+Built from the day's files only — the journal (our SENT registrations, the venue's acks and data
+frames, the worker's EVENT records), the volume gaps the stores found and the backfill results —
+so it can be built again at any time and always says the same. Written by the supervisor when a
+day ends (at the cutoff, and when the run stops) and by ``gatherer ledger --date D``:
+
+- ``ledger/date=D/coverage.parquet``: one row per (TR, key): when it was first subscribed, how
+  often (re)subscribed, first acknowledgement, refusals and the last refusal code, drops (outages
+  of the connections that held it), first and last frame, frames;
+- ``ledger/date=D/gaps.parquet``: one row per gap: ``outage`` rows (a connection down that we did
+  not close: market, channel, TR, the symbols it held, start, end, cause) and ``volume`` rows
+  (prints missing from a trade feed, with the missing quantity and the backfill status).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gatherer.capture import Damage, Kind, iter_records
+from gatherer.decode.schema import TS_TYPE
+from gatherer.files import fsync_dir
+from gatherer.ledger.chain import VolumeGap
+from gatherer.ledger.gapfile import read_backfill, read_gaps
+from gatherer.venues.ls.catalog import CATALOG
+
+SUBSCRIBE, UNSUBSCRIBE = "3", "4"
+OK_CODE = "00000"
+
+
+class _Header(msgspec.Struct):
+    tr_cd: str | None = None
+    tr_key: str | None = None
+    tr_type: str | None = None
+    rsp_cd: str | None = None
+
+
+class _Body(msgspec.Struct):
+    tr_cd: str | None = None
+    tr_key: str | None = None
+
+
+class _Frame(msgspec.Struct):
+    header: _Header | None = None
+    body: _Body | None = None
+
+
+class _Event(msgspec.Struct):
+    event: str = ""
+    reason: str = ""
+    tr_cd: str = ""
+    tr_key: str = ""
+    rsp_cd: str = ""
+
+
+_frame = msgspec.json.Decoder(_Frame)
+_event = msgspec.json.Decoder(_Event)
+
+
+@dataclass
+class Coverage:
+    """One (TR, key)'s day."""
+
+    tr_cd: str
+    tr_key: str
+    subscribed_ns: int | None = None
+    subscriptions: int = 0
+    acked_ns: int | None = None
+    refusals: int = 0
+    refused_code: str = ""
+    unanswered: int = 0
+    drops: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    frames: int = 0
+
+    @property
+    def symbol(self) -> str:
+        return self.tr_key.strip()
+
+
+@dataclass
+class Gap:
+    """One row of ``gaps.parquet``."""
+
+    id: str
+    kind: str
+    """``outage`` or ``volume``."""
+    market: str
+    channel: str
+    tr_cd: str
+    symbols: list[str]
+    start_ns: int
+    end_ns: int | None
+    cause: str
+    missing: int | None = None
+    status: str = ""
+    """Volume gaps: ``filled``, ``partly``, ``not_fillable`` or ``pending`` (not tried yet).
+    Outages: ``recorded`` (what they cost a trade feed shows in the volume rows that follow)."""
+    filled: int | None = None
+    rest_tr: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Ledger:
+    day: dt.date
+    coverage: dict[tuple[str, str], Coverage] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+
+    def entry(self, tr_cd: str, tr_key: str) -> Coverage:
+        key = (tr_cd, tr_key)
+        got = self.coverage.get(key)
+        if got is None:
+            got = self.coverage[key] = Coverage(tr_cd, tr_key)
+        return got
+
+
+def _market_channel(tr_cd: str) -> tuple[str, str]:
+    spec = CATALOG.get(tr_cd)
+    if spec is None:
+        return "", ""
+    market = spec.markets[0] if len(spec.markets) == 1 else "stock" if spec.markets else "status"
+    return market, spec.channel
+
+
+@dataclass
+class _Down:
+    start_ns: int
+    cause: str
+    held: set[tuple[str, str]]
+
+
+class _Scan:
+    """Walks a day's journal records once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.held: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        """conn_id -> registrations sent on its current connection."""
+        self.down: dict[str, _Down] = {}
+        self.outages: list[tuple[str, _Down, int | None]] = []
+
+    def frame(self, payload: bytes, recv_ns: int) -> None:
+        try:
+            frame = _frame.decode(payload)
+        except msgspec.DecodeError:
+            return
+        h = frame.header
+        if h is None or h.tr_cd is None or h.tr_key is None:
+            return
+        entry = self.ledger.entry(h.tr_cd, h.tr_key)
+        if h.rsp_cd is not None:
+            if h.rsp_cd == OK_CODE and h.tr_type == SUBSCRIBE and entry.acked_ns is None:
+                entry.acked_ns = recv_ns
+            return
+        entry.frames += 1
+        if entry.first_ns is None:
+            entry.first_ns = recv_ns
+        entry.last_ns = recv_ns
+
+    def sent(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
+        try:
+            frame = _frame.decode(payload)
+        except msgspec.DecodeError:
+            return
+        if (
+            frame.header is None
+            or frame.body is None
+            or frame.body.tr_cd is None
+            or frame.body.tr_key is None
+        ):
+            return
+        pair = (frame.body.tr_cd, frame.body.tr_key)
+        if frame.header.tr_type == SUBSCRIBE:
+            entry = self.ledger.entry(*pair)
+            entry.subscriptions += 1
+            if entry.subscribed_ns is None:
+                entry.subscribed_ns = recv_ns
+            self.held[conn_id].add(pair)
+        elif frame.header.tr_type == UNSUBSCRIBE:
+            self.held[conn_id].discard(pair)
+
+    def event(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
+        try:
+            ev = _event.decode(payload)
+        except msgspec.DecodeError:
+            return
+        if ev.event == "disconnected":
+            held = self.held.pop(conn_id, set())
+            if ev.reason != "closed by us" and conn_id not in self.down:
+                self.down[conn_id] = _Down(recv_ns, ev.reason or "disconnected", held)
+                for pair in held:
+                    self.ledger.entry(*pair).drops += 1
+        elif ev.event == "connected":
+            self.held.pop(conn_id, None)
+            down = self.down.pop(conn_id, None)
+            if down is not None:
+                self.outages.append((conn_id, down, recv_ns))
+        elif ev.event == "refused":
+            entry = self.ledger.entry(ev.tr_cd, ev.tr_key)
+            entry.refusals += 1
+            entry.refused_code = ev.rsp_cd
+        elif ev.event == "unacknowledged":
+            self.ledger.entry(ev.tr_cd, ev.tr_key).unanswered += 1
+
+    def finish(self) -> list[Gap]:
+        for conn_id, down in self.down.items():  # still down when the day's journal ends
+            self.outages.append((conn_id, down, None))
+        gaps: list[Gap] = []
+        for conn_id, down, end_ns in sorted(self.outages, key=lambda o: o[1].start_ns):
+            by_tr: dict[str, list[str]] = defaultdict(list)
+            for tr_cd, tr_key in down.held:
+                by_tr[tr_cd].append(tr_key.strip())
+            if not by_tr:
+                by_tr[""] = []
+            for tr_cd, symbols in sorted(by_tr.items()):
+                market, channel = _market_channel(tr_cd)
+                gaps.append(
+                    Gap(
+                        id=f"{conn_id}-{down.start_ns}-{tr_cd or 'none'}", kind="outage", market=market,
+                        channel=channel, tr_cd=tr_cd, symbols=sorted(symbols), start_ns=down.start_ns,
+                        end_ns=end_ns, cause=down.cause, status="recorded",
+                        detail=f"connection {conn_id}",
+                    )
+                )  # fmt: skip
+        return gaps
+
+
+def _volume_gaps(gaps: Iterable[VolumeGap], results: dict[str, dict[str, Any]]) -> list[Gap]:
+    out: list[Gap] = []
+    for g in gaps:
+        result = results.get(g.id, {})
+        out.append(
+            Gap(
+                id=g.id, kind="volume", market=g.market, channel="trade", tr_cd=g.tr_cd, symbols=[g.symbol],
+                start_ns=g.start_ns, end_ns=g.end_ns,
+                cause=f"volume {g.volume_before:,} -> {g.volume_after:,} with a print of {g.size_after:,}",
+                missing=g.missing, status=str(result.get("status", "pending")),
+                filled=int(result["filled"]) if "filled" in result else None,
+                rest_tr=str(result.get("rest_tr", "")), detail=str(result.get("detail", "")),
+            )
+        )  # fmt: skip
+    return out
+
+
+def build_ledger(root: Path, day: dt.date) -> Ledger:
+    """The ledger of ``day`` from its journal, gap files and backfill results (reads only)."""
+    ledger = Ledger(day)
+    scan = _Scan(ledger)
+    journal = root / "journal" / f"date={day.isoformat()}"
+    if journal.is_dir():
+        for rec in iter_records(journal, on_damage=ledger.damage.append):
+            if rec.kind == Kind.FRAME:
+                scan.frame(rec.payload, rec.recv_ns)
+            elif rec.kind == Kind.SENT:
+                scan.sent(rec.conn_id, rec.payload, rec.recv_ns)
+            else:
+                scan.event(rec.conn_id, rec.payload, rec.recv_ns)
+    ledger.gaps = scan.finish() + _volume_gaps(read_gaps(root, day), read_backfill(root, day))
+    ledger.gaps.sort(key=lambda g: (g.start_ns, g.id))
+    return ledger
+
+
+COVERAGE_SCHEMA = pa.schema(
+    [
+        ("tr_cd", pa.string()), ("tr_key", pa.string()), ("symbol", pa.string()), ("market", pa.string()),
+        ("channel", pa.string()), ("subscribed", TS_TYPE), ("subscriptions", pa.int64()), ("acked", TS_TYPE),
+        ("refusals", pa.int64()), ("refused_code", pa.string()), ("unanswered", pa.int64()),
+        ("drops", pa.int64()), ("first_frame", TS_TYPE), ("last_frame", TS_TYPE), ("frames", pa.int64()),
+    ]
+)  # fmt: skip
+GAPS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()), ("kind", pa.string()), ("market", pa.string()), ("channel", pa.string()),
+        ("tr_cd", pa.string()), ("symbols", pa.list_(pa.string())), ("start", TS_TYPE), ("end", TS_TYPE),
+        ("cause", pa.string()), ("missing", pa.int64()), ("status", pa.string()), ("filled", pa.int64()),
+        ("rest_tr", pa.string()), ("detail", pa.string()),
+    ]
+)  # fmt: skip
+
+
+def coverage_table(ledger: Ledger) -> pa.Table:
+    rows = sorted(ledger.coverage.values(), key=lambda c: (c.tr_cd, c.tr_key))
+    getters: dict[str, Callable[[Coverage], Any]] = {
+        "tr_cd": lambda c: c.tr_cd,
+        "tr_key": lambda c: c.tr_key,
+        "symbol": lambda c: c.symbol,
+        "market": lambda c: _market_channel(c.tr_cd)[0],
+        "channel": lambda c: _market_channel(c.tr_cd)[1],
+        "subscribed": lambda c: c.subscribed_ns,
+        "subscriptions": lambda c: c.subscriptions,
+        "acked": lambda c: c.acked_ns,
+        "refusals": lambda c: c.refusals,
+        "refused_code": lambda c: c.refused_code or None,
+        "unanswered": lambda c: c.unanswered,
+        "drops": lambda c: c.drops,
+        "first_frame": lambda c: c.first_ns,
+        "last_frame": lambda c: c.last_ns,
+        "frames": lambda c: c.frames,
+    }
+    return pa.Table.from_pydict(
+        {n: [get(c) for c in rows] for n, get in getters.items()}, schema=COVERAGE_SCHEMA
+    )
+
+
+def gaps_table(ledger: Ledger) -> pa.Table:
+    getters: dict[str, Callable[[Gap], Any]] = {
+        "id": lambda g: g.id,
+        "kind": lambda g: g.kind,
+        "market": lambda g: g.market,
+        "channel": lambda g: g.channel,
+        "tr_cd": lambda g: g.tr_cd,
+        "symbols": lambda g: g.symbols,
+        "start": lambda g: g.start_ns,
+        "end": lambda g: g.end_ns,
+        "cause": lambda g: g.cause,
+        "missing": lambda g: g.missing,
+        "status": lambda g: g.status,
+        "filled": lambda g: g.filled,
+        "rest_tr": lambda g: g.rest_tr or None,
+        "detail": lambda g: g.detail or None,
+    }
+    return pa.Table.from_pydict(
+        {n: [get(g) for g in ledger.gaps] for n, get in getters.items()}, schema=GAPS_SCHEMA
+    )
+
+
+def _write_atomic(table: pa.Table, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def ledger_dir(root: Path, day: dt.date) -> Path:
+    return root / "ledger" / f"date={day.isoformat()}"
+
+
+def write_ledger(root: Path, day: dt.date) -> Ledger:
+    """Build the day's ledger and (re)write its two files; returns it."""
+    ledger = build_ledger(root, day)
+    base = ledger_dir(root, day)
+    _write_atomic(coverage_table(ledger), base / "coverage.parquet")
+    _write_atomic(gaps_table(ledger), base / "gaps.parquet")
+    return ledger
+
+
+__all__ = [
+    "COVERAGE_SCHEMA",
+    "GAPS_SCHEMA",
+    "Coverage",
+    "Gap",
+    "Ledger",
+    "build_ledger",
+    "coverage_table",
+    "gaps_table",
+    "ledger_dir",
+    "write_ledger",
+]
