@@ -94,6 +94,15 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
         return dt.time(int(hh), int(mm))
 
 
+class BackfillConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    """Fetch the prints a cumulative-volume gap says are missing over REST (t1301/t8454/t2212/o3116/o3136)."""
+    interval_s: float = 60.0
+    """How often the supervisor looks for new gaps to backfill."""
+    max_pages: int = 200
+    """Continuation pages one gap may take before it is left partly filled."""
+
+
 class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     workers: int | None = None
     """Worker processes; default one per core."""
@@ -103,6 +112,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     run: RunConfig = msgspec.field(default_factory=RunConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
 
     def channels_of(self, market: str) -> list[str]:
@@ -169,6 +179,8 @@ def _validate(cfg: Config) -> list[str]:
         ("venue.rest_rate_scale", cfg.venue.rest_rate_scale),
         ("venue.stall_timeout_s", cfg.venue.stall_timeout_s),
         ("storage.parquet_flush_s", cfg.storage.parquet_flush_s),
+        ("backfill.interval_s", cfg.backfill.interval_s),
+        ("backfill.max_pages", cfg.backfill.max_pages),
     ):
         if value <= 0:
             problems.append(f"{name}: {value!r}; expected a number above 0")
