@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -474,6 +475,46 @@ async def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _ledger(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer.ledger import write_ledger
+    from gatherer.ledger.day import ledger_dir
+
+    root, _ = _root_and_cutoffs(args.config, args.root)
+    day = _parse_day(args.date)
+    if not (Path(root) / "journal" / f"date={day}").is_dir():
+        raise GathererError(f"no journal for {day} under {root}; see `ls {root}/journal`")
+    ledger = await asyncio.to_thread(write_ledger, Path(root), day)
+    kinds = Counter(g.kind for g in ledger.gaps)
+    out.print(
+        f"{day}: {len(ledger.coverage):,} (TR, key) in coverage.parquet, {kinds['outage']} outage row(s) and"
+        f" {kinds['volume']} volume gap(s) in gaps.parquet, under {ledger_dir(Path(root), day)}"
+    )
+    return 0
+
+
+async def _backfill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer.clock import SystemClock
+    from gatherer.config import load_config
+    from gatherer.ledger import Backfiller, write_ledger
+    from gatherer.run.prepare import rest_client
+    from gatherer.venues.ls.auth import credentials_from_env
+
+    cfg = load_config(args.config)
+    day = _parse_day(args.date)
+    root = Path(cfg.storage.root)
+    clock = SystemClock()
+    async with rest_client(cfg, credentials_from_env(os.environ), clock) as client:
+        stats = await Backfiller(root, client, clock, max_pages=cfg.backfill.max_pages).run_pass(day)
+    await asyncio.to_thread(write_ledger, root, day)
+    done = ", ".join(f"{n} {s}" for s, n in sorted(stats.by_status.items())) or "nothing new"
+    out.print(f"{day}: {stats.gaps} gap(s), {stats.tried} tried ({done}), {stats.deferred} deferred")
+    return 1 if stats.deferred else 0
+
+
 async def _query(args: argparse.Namespace) -> int:
     from gatherer.ops.query import run_query
 
@@ -653,6 +694,19 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
     rp.set_defaults(func=_report)
+
+    lg = sub.add_parser("ledger", help="write a day's coverage ledger and gap rows (ledger/date=D/*.parquet)")
+    lg.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    lg.add_argument("--config", help="TOML config (for storage.root)")
+    lg.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    lg.set_defaults(func=_ledger)
+
+    bf = sub.add_parser(
+        "backfill", help="fetch a day's missing trades over REST now (gatherer run does this by itself)"
+    )
+    bf.add_argument("--date", required=True, help="trading day, YYYY-MM-DD (LS serves the current day)")
+    bf.add_argument("--config", required=True, help="TOML config (venue URLs, storage.root)")
+    bf.set_defaults(func=_backfill)
 
     q = sub.add_parser(
         "query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…"
