@@ -6,8 +6,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from gatherer.capture import Kind, iter_records
 from gatherer.config import MarketConfig
+from gatherer.ledger import write_ledger
 from gatherer.ops.report import build_report, render
 from gatherer.run.collect import RunResult, collect
 from gatherer.sim.server import Simulator
@@ -46,3 +49,17 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
     assert outage.end_ns is not None and outage.end_ns > outage.start_ns and outage.registrations == 15
     text = render(report)
     assert "gaps (connections down): 1" in text and f"{len(data):,} data frames" in text
+
+    # The same day as data: one coverage row per (TR, key), one outage row per TR the connection held.
+    write_ledger(tmp_path, day)
+    coverage = pq.read_table(tmp_path / "ledger" / f"date={day}" / "coverage.parquet").to_pylist()
+    assert len(coverage) == 15
+    for row in coverage:
+        assert row["subscriptions"] == 2 and row["drops"] == 1 and row["acked"] is not None
+        assert row["frames"] == report.frames.get((row["tr_cd"], row["tr_key"]), 0)
+    gaps = pq.read_table(tmp_path / "ledger" / f"date={day}" / "gaps.parquet").to_pylist()
+    outages = [g for g in gaps if g["kind"] == "outage"]
+    assert sorted(g["tr_cd"] for g in outages) == ["HA_", "K3_", "OK_"]
+    for g in outages:
+        assert g["market"] == "kosdaq" and len(g["symbols"]) == 5 and g["end"] > g["start"]
+        assert g["cause"] == outage.cause
