@@ -62,20 +62,35 @@ class ManualClock:
 class ScaledClock:
     """Wall time that runs ``speed`` times faster than real time from ``start_ns``.
 
-    The simulator uses it to play a whole trading day in seconds.
+    The simulator uses it to play a whole trading day in seconds. ``anchor_ns`` is the real
+    (system) time at which this clock reads ``start_ns``; processes built from the same ``spec``
+    read the same time, so a supervisor, its workers and the simulator share one compressed day.
     """
 
-    def __init__(self, start_ns: int, speed: float, base: Clock | None = None) -> None:
+    def __init__(
+        self, start_ns: int, speed: float, base: Clock | None = None, *, anchor_ns: int | None = None
+    ) -> None:
         self._base = base or SystemClock()
         self._start_ns = start_ns
         self._speed = speed
-        self._t0 = self._base.monotonic()
+        self._anchor_ns = self._base.time_ns() if anchor_ns is None else anchor_ns
+        self._t0 = self._base.monotonic() - (self._base.time_ns() - self._anchor_ns) / _NS
 
     def time_ns(self) -> int:
         return self._start_ns + int((self._base.monotonic() - self._t0) * self._speed * _NS)
 
     def monotonic(self) -> float:
         return (self._base.monotonic() - self._t0) * self._speed
+
+    @property
+    def spec(self) -> str:
+        """``start_ns:speed:anchor_ns``, what ``from_spec`` takes back in another process."""
+        return f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> ScaledClock:
+        start, speed, anchor = spec.split(":")
+        return cls(int(start), float(speed), anchor_ns=int(anchor))
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

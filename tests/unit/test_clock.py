@@ -39,3 +39,17 @@ def test_manual_clock_moves_only_forward() -> None:
         pass
     else:
         raise AssertionError("a ManualClock must refuse to go backwards")
+
+
+def test_a_scaled_clock_rebuilt_from_its_spec_reads_the_same_time() -> None:
+    from gatherer.clock import ManualClock, ScaledClock
+
+    real = ManualClock(1_000 * 1_000_000_000)
+    first = ScaledClock(5 * 1_000_000_000, 600.0, real)
+    real.advance(2.0)
+    start, speed, anchor = first.spec.split(":")
+    # Another process, started 2 s (real) later from the same spec, is not 2 s behind.
+    second = ScaledClock(int(start), float(speed), real, anchor_ns=int(anchor))
+    assert second.time_ns() == first.time_ns() == 5 * 1_000_000_000 + 1200 * 1_000_000_000
+    real.advance(0.5)
+    assert second.time_ns() == first.time_ns() == 5 * 1_000_000_000 + 1500 * 1_000_000_000
