@@ -151,6 +151,8 @@ class _Scan:
         """conn_id -> registrations sent on its current connection."""
         self.down: dict[str, _Down] = {}
         self.outages: list[tuple[str, _Down, int | None]] = []
+        self.last_ns: dict[str, int] = {}
+        """conn_id -> receive time of its newest record."""
 
     def frame(self, payload: bytes, recv_ns: int) -> None:
         try:
@@ -204,7 +206,14 @@ class _Scan:
                 for pair in held:
                     self.ledger.entry(*pair).drops += 1
         elif ev.event == "connected":
-            self.held.pop(conn_id, None)
+            held = self.held.pop(conn_id, set())
+            if held and conn_id not in self.down:
+                # Registrations held but no `disconnected`: the worker process died (kill -9, crash)
+                # and its restart connects again. The outage runs from its last record.
+                start = self.last_ns.get(conn_id, recv_ns)
+                self.down[conn_id] = _Down(start, "the worker stopped without closing (crash or kill)", held)
+                for pair in held:
+                    self.ledger.entry(*pair).drops += 1
             down = self.down.pop(conn_id, None)
             if down is not None:
                 self.outages.append((conn_id, down, recv_ns))
@@ -268,6 +277,7 @@ def build_ledger(root: Path, day: dt.date) -> Ledger:
                 scan.sent(rec.conn_id, rec.payload, rec.recv_ns)
             else:
                 scan.event(rec.conn_id, rec.payload, rec.recv_ns)
+            scan.last_ns[rec.conn_id] = rec.recv_ns
     ledger.gaps = scan.finish() + _volume_gaps(read_gaps(root, day), read_backfill(root, day))
     ledger.gaps.sort(key=lambda g: (g.start_ns, g.id))
     return ledger
