@@ -37,7 +37,7 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 
-from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
+from gatherer.clock import Clock, ScaledClock, SystemClock, next_cutoff_ns, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger import Backfiller, PassStats, write_ledger
@@ -94,7 +94,9 @@ def worker_rate(plan: Plan, worker: int, per_key_rate: float) -> float:
     return min(rates) if rates else per_key_rate
 
 
-def worker_specs(cfg: Config, plan: Plan) -> list[tuple[WorkerSpec, frozenset[int]]]:
+def worker_specs(
+    cfg: Config, plan: Plan, clock: Clock | None = None
+) -> list[tuple[WorkerSpec, frozenset[int]]]:
     cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
     out = []
     for worker, conns in sorted(plan.by_worker().items()):
@@ -108,6 +110,7 @@ def worker_specs(cfg: Config, plan: Plan) -> list[tuple[WorkerSpec, frozenset[in
             connections=[_connection_spec(c) for c in conns],
             stall_s=cfg.venue.stall_timeout_s,
             parquet_flush_s=cfg.storage.parquet_flush_s,
+            clock=clock.spec if isinstance(clock, ScaledClock) else None,
         )
         out.append((spec, frozenset(c.key_index for c in conns)))
     return out
@@ -232,7 +235,7 @@ class Supervisor:
             result.registrations, result.plan = registrations, plan
             for key, client in enumerate(clients):
                 self._tokens[key] = (await client.token()).access_token
-            handles = [WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan)]
+            handles = [WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)]
             result.workers.extend(handles)
             self.say(
                 f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
@@ -371,7 +374,7 @@ class Supervisor:
         await asyncio.gather(*(self._finish(h) for h in handles))
         self.result.registrations, self.result.plan = registrations, plan
         self.result.replans += 1
-        fresh = [WorkerHandle(spec, keys) for spec, keys in worker_specs(self.cfg, plan)]
+        fresh = [WorkerHandle(spec, keys) for spec, keys in worker_specs(self.cfg, plan, self.clock)]
         self.result.workers.extend(fresh)
         for h in fresh:
             await self._start(h)

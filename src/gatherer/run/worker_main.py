@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from gatherer.capture import Journal
-from gatherer.clock import SystemClock
+from gatherer.clock import Clock, ScaledClock, SystemClock
 from gatherer.plan.select import Registration
 from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import Worker, WorkerSettings
@@ -48,6 +48,8 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     stall_s: float = 60.0
     parquet_flush_s: float = 300.0
     decode: bool = True
+    clock: str | None = None
+    """A ``ScaledClock.spec``: share the supervisor's compressed day (tests); None = real time."""
 
 
 class Control(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -119,7 +121,7 @@ async def worker_main() -> int:
                 book.update(update.tokens)
         stop.set()  # end of file: the supervisor is done with us, or dead
 
-    clock = SystemClock()
+    clock: Clock = ScaledClock.from_spec(spec.clock) if spec.clock else SystemClock()
     root = Path(spec.root)
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
     journal = await Journal.open(root, spec.worker_id, clock=clock)
