@@ -404,12 +404,10 @@ def _store_process(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from gatherer.run.store import JournalTail, Store, follow
+    from gatherer.run.store import JournalTail, Store, exclusive, follow
 
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in json.loads(args.cutoffs).items()}
     root = Path(args.root)
-    store, first = Store.resume(root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs)
-    tail = JournalTail(root, args.worker, start_seq=first)
     parent_done = threading.Event()
 
     def watch() -> None:
@@ -423,7 +421,10 @@ def _store_process(args: argparse.Namespace) -> int:
             yield parent_done.is_set()
             time.sleep(args.poll_s)
 
-    follow(tail, store, stop_requested=ticks(), checkpoint_every_s=args.flush_s)
+    with exclusive(root, args.worker):
+        store, first = Store.resume(root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs)
+        tail = JournalTail(root, args.worker, start_seq=first)
+        follow(tail, store, stop_requested=ticks(), checkpoint_every_s=args.flush_s)
     print(json.dumps(store.stats.__dict__), flush=True)
     return 0
 

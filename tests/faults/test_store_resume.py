@@ -63,3 +63,28 @@ async def test_a_store_killed_after_its_checkpoint_resumes_exactly_once(tmp_path
     seqs = stored_seqs(tmp_path)
     assert sorted(seqs) == list(range(frames))  # every frame once; the broken one is quarantined
     assert again.stats.quarantined == 1
+
+
+async def test_a_second_store_of_one_worker_waits_for_the_first_to_finish(tmp_path: Path) -> None:
+    """A killed worker's store drains on while the restarted worker starts a new one: never two writers."""
+    import asyncio
+    import sys
+
+    from gatherer.run.store import exclusive
+
+    frames = await write_journal(tmp_path, 2000)
+    with exclusive(tmp_path, "w00"):  # the previous store, still draining
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gatherer", "_store", "--root", str(tmp_path), "--worker", "w00",
+            "--venue", "test", "--cutoffs", "{}", "--flush-s", "300",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stderr is not None and proc.stdout is not None
+        proc.stdin.close()  # its parent is done at once: it must still wait, then drain
+        said = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert b"waiting for the previous decode-and-store process" in said
+        assert proc.returncode is None and read_checkpoint(tmp_path, "w00") == -1
+    out = await asyncio.wait_for(proc.stdout.read(), 60)
+    assert await proc.wait() == 0
+    assert msgspec.json.decode(out.strip().splitlines()[-1])["records"] == frames + 1
+    assert sorted(stored_seqs(tmp_path)) == list(range(frames))

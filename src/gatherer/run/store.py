@@ -17,7 +17,9 @@ before its next checkpoint), so no row is lost and none is written twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
@@ -104,6 +106,34 @@ def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
             tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
             os.replace(tmp, path)
     return files, lines + discard_gaps_after(root, worker_id, seq)
+
+
+@contextlib.contextmanager
+def exclusive(root: Path, worker_id: str, *, poll_s: float = 0.05) -> Iterator[None]:
+    """Hold ``state/<worker>.store.lock`` (flock) while this store runs.
+
+    When a worker is killed, its store (now without a parent) drains the journal before it exits,
+    while the restarted worker already starts a new store: the new one waits here until the old
+    one is gone, so one worker's Parquet files and checkpoint never have two writers. The wait
+    ends by itself: the old store exits once the journal stops growing under it.
+    """
+    path = root / "state" / f"{worker_id}.store.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not said:
+                    log.warning("%s: waiting for the previous decode-and-store process to finish", worker_id)
+                    said = True
+                time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _first_seq(segment: Path) -> int:
