@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import itertools
 import json
+import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from gatherer.capture import (
     Block,
     Corrupt,
     Journal,
+    JournalFailed,
     JournalSettings,
     Kind,
     Record,
@@ -34,6 +38,7 @@ from gatherer.capture import (
     tr_cd_of,
     verify,
 )
+from gatherer.capture.journal import FileOps
 from gatherer.capture.segment import encode_block, encode_record, encode_segment_header
 from gatherer.clock import ManualClock, seoul_ns
 
@@ -336,22 +341,195 @@ def test_writer_matches_an_in_memory_model(
     shutil.rmtree(root)
 
 
-async def test_a_failed_write_is_raised_to_waiters_appenders_and_close(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+class FillingDisk:
+    """The system calls of a disk that fills up, for ``FileOps``: the real calls, failing on demand.
+
+    ``room``: bytes that still fit (None: no limit); a write that does not fit writes what fits
+    (a short write, as a real disk does) and the next one raises ENOSPC. ``bad_syncs`` and
+    ``bad_truncates``: how many of the next fdatasync / ftruncate calls fail with EIO.
+    """
+
+    def __init__(self) -> None:
+        self.room: int | None = None
+        self.bad_syncs = 0
+        self.bad_truncates = 0
+        self.failures = 0
+
+    def write(self, fd: int, data: memoryview) -> int:
+        if self.room is not None:
+            if self.room <= 0:
+                self.failures += 1
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            data = data[: self.room]
+        n = os.write(fd, data)
+        if self.room is not None:
+            self.room -= n
+        return n
+
+    def datasync(self, fd: int) -> None:
+        if self.bad_syncs:
+            self.bad_syncs -= 1
+            self.failures += 1
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        os.fdatasync(fd)
+
+    def truncate(self, fd: int, size: int) -> None:
+        if self.bad_truncates:
+            self.bad_truncates -= 1
+            self.failures += 1
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        os.ftruncate(fd, size)
+
+    def ops(self) -> FileOps:
+        return FileOps(write=self.write, datasync=self.datasync, truncate=self.truncate)
+
+
+async def _eventually(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not cond():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+def _incident_events(root: Path) -> list[tuple[int, dict[str, object]]]:
+    return [
+        (r.seq, json.loads(r.payload))
+        for r in iter_records(root)
+        if r.kind == Kind.EVENT and r.conn_id == "w00"
+    ]
+
+
+FAST_RETRY = {"commit_interval_s": 0.005, "retry_base_s": 0.01, "retry_cap_s": 0.04}
+
+
+async def test_a_full_disk_keeps_records_in_memory_and_writes_them_in_order_when_space_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from gatherer.capture import JournalFailed
-    from gatherer.capture.journal import _SegmentWriter
+    disk = FillingDisk()
+    cfg = JournalSettings(block_bytes=2_000, max_segment_bytes=7_000, max_pending_bytes=30_000, **FAST_RETRY)
+    rng = random.Random(5)
+    payloads = [rng.randbytes(400) for _ in range(300)]  # random bytes do not compress: ~2 KB blocks
+    journal = await Journal.open(tmp_path, "w00", settings=cfg, file_ops=disk.ops())
+    for p in payloads[:40]:
+        journal.append(Kind.FRAME, "w00-c001", p, T0)
+    await journal.flush()
+    durable = journal.durable_seq
+    assert durable == 39 and journal.disk_error is None
 
-    def disk_full(self: _SegmentWriter, chunks: object) -> None:
-        raise OSError(28, "No space left on device")
+    disk.room = 3_000  # room for a block and a half, then the disk is full
+    for p in payloads[40:200]:  # segments roll every few blocks: headers fail to fit too
+        journal.append(Kind.FRAME, "w00-c001", p, T0)
+    await _eventually(lambda: journal.disk_error is not None)
+    assert "No space left on device (ENOSPC)" in str(journal.disk_error) and "free space" in str(
+        journal.disk_error
+    )
+    assert journal.backlogged  # 64 KB kept, over the 30 KB bound: the owner stops reading
+    waiter = asyncio.create_task(journal.wait_writable())
+    await _eventually(lambda: disk.failures >= 5)  # tried again and again
+    assert not waiter.done() and journal.disk_error is not None
+    stuck = journal.durable_seq
+    # What is on disk meanwhile ends with a whole block: what a reader or a recovery finds is consistent.
+    report = verify(tmp_path)
+    assert report.ok and not report.torn_tails and report.records == stuck + 1
+    assert not list((tmp_path / "journal").glob("*/*.tmp"))  # a header that did not fit is removed
 
-    journal = await Journal.open(tmp_path, "w00")
-    monkeypatch.setattr(_SegmentWriter, "write", disk_full)
+    disk.room = None  # space returns
+    await asyncio.wait_for(waiter, 10)
+    for p in payloads[200:]:
+        journal.append(Kind.FRAME, "w00-c001", p, T0)
+    await journal.close()
+
+    assert journal.disk_error is None and journal.disk_incidents == 1
+    records = list(iter_records(tmp_path))
+    assert [r.seq for r in records] == list(range(len(records)))
+    assert [r.payload for r in records if r.kind == Kind.FRAME] == payloads
+    report = verify(tmp_path)
+    assert report.ok and report.records == len(records) == 302
+    events = _incident_events(tmp_path)
+    assert [e["event"] for _, e in events] == ["disk_full", "disk_ok"]
+    (full_seq, full), (ok_seq, ok) = events
+    assert (full["errno"] == "ENOSPC" and str(full["path"]).endswith(".journal")) or "tmp" in str(
+        full["path"]
+    )
+    assert stuck < full_seq < ok_seq and int(str(ok["retries"])) >= 5
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, "one error per incident, however many tries"
+    assert "w00" in errors[0].getMessage() and str(tmp_path) in errors[0].getMessage()
+    assert any("writes again" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+async def test_a_failed_fsync_is_undone_and_the_blocks_are_written_again(tmp_path: Path) -> None:
+    disk = FillingDisk()
+    cfg = JournalSettings(**FAST_RETRY)
+    journal = await Journal.open(tmp_path, "w00", settings=cfg, file_ops=disk.ops())
+    journal.append(Kind.FRAME, "w00-c001", b"before", T0)
+    await journal.flush()
+    (segment,) = list_segments(tmp_path)
+    size = segment.stat().st_size
+    disk.bad_syncs = 1_000_000  # the bytes reach the file, but fdatasync says EIO: they may not be on disk
+    seqs = [journal.append(Kind.FRAME, "w00-c001", b"during %d" % i, T0) for i in range(50)]
+    await _eventually(lambda: disk.failures >= 3)
+    assert "Input/output error (EIO)" in str(journal.disk_error)
+    assert "check the disk" in str(journal.disk_error)
+    assert journal.durable_seq == 0
+    assert segment.stat().st_size == size  # each failed try was cut back to the last synced block
+    disk.bad_syncs = 0
+    await journal.wait_durable(seqs[-1])
+    await journal.close()
+    records = list(iter_records(tmp_path))
+    assert [r.payload for r in records if r.kind == Kind.FRAME] == [b"before"] + [
+        b"during %d" % i for i in range(50)
+    ]
+    assert [e["event"] for _, e in _incident_events(tmp_path)] == ["disk_error", "disk_ok"]
+    assert verify(tmp_path).ok
+
+
+async def test_a_torn_write_is_cut_back_before_anything_is_appended_after_it(tmp_path: Path) -> None:
+    disk = FillingDisk()
+    cfg = JournalSettings(block_bytes=1_000, **FAST_RETRY)
+    rng = random.Random(9)
+    payloads = [rng.randbytes(300) for _ in range(40)]
+    journal = await Journal.open(tmp_path, "w00", settings=cfg, file_ops=disk.ops())
+    for p in payloads[:10]:
+        journal.append(Kind.FRAME, "w00-c001", p, T0)
+    await journal.flush()
+    disk.room = 500  # half a block fits
+    disk.bad_truncates = 1_000_000  # and cutting it back fails too, for now
+    for p in payloads[10:]:
+        journal.append(Kind.FRAME, "w00-c001", p, T0)
+    await _eventually(lambda: disk.failures >= 4)
+    (segment,) = list_segments(tmp_path)
+    torn = verify(segment)
+    assert torn.torn_tails and not torn.corrupt  # a torn tail, as a crash would leave: recovery repairs it
+    disk.room = None  # space returns, but the tail cannot be cut yet: nothing may be appended after it
+    await _eventually(lambda: disk.failures >= 8)
+    assert segment.stat().st_size == torn.bytes_on_disk and journal.disk_error is not None
+    disk.bad_truncates = 0
+    await journal.close()
+    report = verify(tmp_path)
+    assert report.ok and not report.corrupt and not report.torn_tails
+    assert [r.payload for r in iter_records(tmp_path) if r.kind == Kind.FRAME] == payloads
+
+
+async def test_a_disk_that_never_comes_back_makes_close_give_up_and_name_the_lost_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    disk = FillingDisk()
+    cfg = JournalSettings(close_retry_s=0.3, **FAST_RETRY)
+    journal = await Journal.open(tmp_path, "w00", settings=cfg, file_ops=disk.ops())
+    disk.room = 0
     seq = journal.append(Kind.FRAME, "w00-c001", b"lost", T0)
-    with pytest.raises(JournalFailed, match="No space left"):
-        await journal.wait_durable(seq)
-    assert journal.durable_seq == -1
+    waiter = asyncio.create_task(journal.wait_durable(seq))
+    await _eventually(lambda: journal.disk_error is not None)
+    assert not waiter.done()  # while the journal still tries, durability is only late
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(JournalFailed, match=r"could not write records 0\.\.1"):
+        await journal.close()  # record 0 and the disk_full event
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    with pytest.raises(JournalFailed):
+        await waiter
     with pytest.raises(JournalFailed):
         journal.append(Kind.FRAME, "w00-c001", b"after", T0)
-    with pytest.raises(JournalFailed):
-        await journal.close()
+    assert journal.durable_seq == -1
+    assert any("are lost" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")

@@ -21,22 +21,36 @@ under a temporary name with its header, synced and renamed, so every segment has
 Back-pressure contract: the journal never refuses, drops or raises for being full. When pending
 (not yet written) bytes exceed ``max_pending_bytes``, ``backlogged`` is True and ``wait_writable``
 blocks until the flusher has caught up; the owner decides to stop reading the socket meanwhile.
+
+A disk that is full or fails (ENOSPC, EFBIG, EDQUOT, EIO, ...) is an incident, not the end: the
+failed write is undone (the file is truncated back to its last whole block, so no later block is
+ever appended after a torn one), ``disk_error`` says what failed and what to do, one error is
+logged, and the records stay in memory (bounded by the back-pressure above) while the write is
+retried every ``retry_base_s`` doubling to ``retry_cap_s``. When a write works again everything
+kept is written in order, seq continuous, and the incident is journaled as a ``disk_full`` (or
+``disk_error``) EVENT at its start and a ``disk_ok`` EVENT at its end. Only ``close`` gives up,
+after ``close_retry_s`` of failures: it raises JournalFailed naming the records that were lost.
+A block that is written again after a failure is byte-identical to the first attempt (blocks are
+compressed once), so a reader following the file never sees two versions of an offset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 import google_crc32c
+import msgspec
 import zstandard
 
 from gatherer.capture.recover import recover_segment
@@ -59,11 +73,13 @@ _RECORD_HEAD = struct.Struct("<BBIqI")
 _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
-_datasync = getattr(os, "fdatasync", os.fsync)
+_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+_encode_event = msgspec.json.Encoder().encode
+_SPACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class JournalFailed(GathererError):
-    """Writing or syncing the journal failed (disk full, I/O error); nothing after it is durable."""
+    """The journal gave up writing (the disk failed until ``close_retry_s`` ran out); records were lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,26 @@ class JournalSettings:
     cutoff: dt.time = DEFAULT_CUTOFF
     """Trading-day cutoff, Asia/Seoul wall time."""
     zstd_level: int = 3
+    retry_base_s: float = 0.5
+    """First wait before a failed write (disk full, I/O error) is tried again; doubles per failure."""
+    retry_cap_s: float = 5.0
+    """Longest wait between two tries of a failing disk."""
+    close_retry_s: float = 30.0
+    """How long ``close`` keeps trying a failing disk before it gives up and reports the records lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileOps:
+    """The system calls the writer appends, syncs and truncates with.
+
+    The real ones by default; a test passes ones that fail like a full disk would (short writes,
+    ENOSPC, EIO from fsync) to rehearse the incident deterministically.
+    """
+
+    write: Callable[[int, memoryview], int] = os.write
+    datasync: Callable[[int], None] = _datasync
+    fsync: Callable[[int], None] = os.fsync
+    truncate: Callable[[int, int], None] = os.ftruncate
 
 
 def segment_path(root: Path, day: dt.date, worker_id: str, segment: int) -> Path:
@@ -98,74 +134,138 @@ def worker_segments(root: Path, worker_id: str) -> list[tuple[int, Path]]:
 
 
 class _Chunk:
-    """Records of one future block: encoded, not yet compressed."""
+    """Records of one future block: encoded, then compressed once (kept until durable)."""
 
-    __slots__ = ("buf", "count", "day", "first_seq")
+    __slots__ = ("block", "buf", "count", "day", "first_seq", "nbytes")
 
     def __init__(self, day: dt.date, first_seq: int) -> None:
         self.day = day
         self.first_seq = first_seq
         self.count = 0
         self.buf = bytearray()
+        self.nbytes = 0
+        """Raw bytes, counted in ``pending_bytes``; set when the chunk is sealed."""
+        self.block: bytes | None = None
+        """The encoded block, made by the writer on the first try and reused by every retry."""
 
 
 class _SegmentWriter:
-    """The file side; used from one worker thread at a time (the flusher serialises calls)."""
+    """The file side; used from one worker thread at a time (the flusher serialises calls).
+
+    ``write`` either makes every chunk durable or raises OSError with ``committed`` telling how
+    many of them (a prefix) are durable; the rest must be passed again. A failed append is undone
+    by truncating the segment back to its last whole block before anything else is written to it.
+    """
 
     def __init__(
-        self, root: Path, worker_id: str, next_segment: int, settings: JournalSettings, clock: Clock
+        self,
+        root: Path,
+        worker_id: str,
+        next_segment: int,
+        settings: JournalSettings,
+        clock: Clock,
+        ops: FileOps,
     ) -> None:
         self._root = root
         self._worker_id = worker_id
         self._next_segment = next_segment
         self._settings = settings
         self._clock = clock
+        self._ops = ops
         self._compressor = zstandard.ZstdCompressor(level=settings.zstd_level)
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
         self._day: dt.date | None = None
         self._size = 0
+        """Bytes of the open segment that are whole (header and blocks) and synced."""
+        self._torn = False
+        """The open segment may hold bytes past ``_size`` from a failed append."""
+        self._synced_dirs: set[Path] = set()
         self.path: Path | None = None
+        self.target: Path | None = None
+        """The file or directory the writer is working on: where a failure happened."""
+        self.committed = 0
         self.segments_created = 0
 
     def write(self, chunks: list[_Chunk]) -> None:
-        pending: list[bytes] = []
+        self.committed = 0
+        self._repair()
+        run: list[bytes] = []
+        end = self._size
+        max_bytes = self._settings.max_segment_bytes
         for chunk in chunks:
-            block = encode_block(chunk.buf, chunk.count, chunk.first_seq, self._compressor)
-            too_big = self._size > SEGMENT_HEADER_SIZE and (
-                self._size + len(block) > self._settings.max_segment_bytes
-            )
-            if self._file is None or chunk.day != self._day or too_big:
-                self._drain(pending)
+            block = chunk.block
+            if block is None:
+                block = chunk.block = encode_block(chunk.buf, chunk.count, chunk.first_seq, self._compressor)
+                chunk.buf = bytearray()  # the block is what is kept from now on
+            too_big = end > SEGMENT_HEADER_SIZE and end + len(block) > max_bytes
+            if self._fd is None or chunk.day != self._day or too_big:
+                self._append(run)
+                run = []
                 self._roll(chunk.day, chunk.first_seq)
-            pending.append(block)
-            self._size += len(block)
-        self._drain(pending)
-        if self._file is not None:
-            _datasync(self._file.fileno())
+                end = self._size
+            run.append(block)
+            end += len(block)
+        self._append(run)
 
-    def _drain(self, pending: list[bytes]) -> None:
-        if pending:
-            assert self._file is not None
-            self._file.write(b"".join(pending))
-            self._file.flush()
-            pending.clear()
+    def _append(self, blocks: list[bytes]) -> None:
+        """Write and sync whole blocks at the end of the open segment, or leave it as it was."""
+        if not blocks:
+            return
+        assert self._fd is not None
+        data = b"".join(blocks)
+        self.target = self.path
+        try:
+            self._write_all(self._fd, data)
+            self._ops.datasync(self._fd)
+        except OSError:
+            # Some of it may be in the file (a short write, or pages an fsync error left behind):
+            # cut back to the last whole block; if even that fails, _repair tries again first.
+            self._torn = True
+            with contextlib.suppress(OSError):
+                self._repair()
+            raise
+        self._size += len(data)
+        self.committed += len(blocks)
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # each turn writes at least one byte or raises: bounded by len(data)
+            n = self._ops.write(fd, view)
+            if n <= 0:
+                raise OSError(errno.EIO, "write() wrote nothing")
+            view = view[n:]
+
+    def _repair(self) -> None:
+        if self._torn and self._fd is not None:
+            self.target = self.path
+            self._ops.truncate(self._fd, self._size)
+            self._torn = False
 
     def _roll(self, day: dt.date, first_seq: int) -> None:
         self.close()
         path = segment_path(self._root, day, self._worker_id, self._next_segment)
-        new_dir = not path.parent.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if new_dir:
+        if path.parent not in self._synced_dirs:
+            self.target = path.parent
+            path.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(path.parent.parent)
+            self._synced_dirs.add(path.parent)
         header = encode_segment_header(self._worker_id, self._next_segment, first_seq, self._clock.time_ns())
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.flush()
-            os.fsync(f.fileno())
+        self.target = tmp
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self._write_all(fd, header)
+            self._ops.fsync(fd)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # give the space back; the next try writes it again
+            raise
+        os.close(fd)
         os.replace(tmp, path)
+        self.target = path
         fsync_dir(path.parent)
-        self._file = open(path, "ab")  # held open across calls; closed in close()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # held open across calls; closed in close()
         self._day = day
         self._size = len(header)
         self.path = path
@@ -174,11 +274,17 @@ class _SegmentWriter:
         log.info("Journal segment started.", extra={"file": str(path), "first_seq": first_seq})
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            fd = self._fd
+            self._fd = None
+            self.target = self.path
+            try:
+                if self._torn:
+                    self._ops.truncate(fd, self._size)
+                    self._torn = False
+                self._ops.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 class Journal:
@@ -194,6 +300,7 @@ class Journal:
         *,
         settings: JournalSettings | None = None,
         clock: Clock | None = None,
+        file_ops: FileOps | None = None,
     ) -> None:
         if not _WORKER_ID.match(worker_id) or len(worker_id.encode()) > MAX_WORKER_ID_BYTES:
             raise ValueError(f"worker id {worker_id!r}: expected 1..16 characters of [A-Za-z0-9_]")
@@ -201,6 +308,7 @@ class Journal:
         self._worker_id = worker_id
         self._settings = settings or JournalSettings()
         self._clock: Clock = clock or SystemClock()
+        self._ops = file_ops or FileOps()
         self._cid_cache: dict[str, bytes] = {}
         self._sealed: list[_Chunk] = []
         self._pending_bytes = 0
@@ -208,6 +316,13 @@ class Journal:
         self._durable_seq = -1
         self._failure: BaseException | None = None
         self._closing = False
+        self._close_deadline = 0.0
+        # The current disk incident (None: writing works), and how many there were.
+        self._disk_error: str | None = None
+        self._disk_error_since_ns = 0
+        self._disk_retries = 0
+        self._disk_incidents = 0
+        self._last_disk_exc: OSError | None = None
         self._task: asyncio.Task[None] | None = None
         self._writer: _SegmentWriter | None = None
         # Set in open(): they need the running loop and the recovered position.
@@ -225,9 +340,10 @@ class Journal:
         *,
         settings: JournalSettings | None = None,
         clock: Clock | None = None,
+        file_ops: FileOps | None = None,
     ) -> Journal:
         """Recover the worker's last segment, then start the flusher; records go to a new segment."""
-        journal = cls(root, worker_id, settings=settings, clock=clock)
+        journal = cls(root, worker_id, settings=settings, clock=clock, file_ops=file_ops)
         await journal._start()
         return journal
 
@@ -262,7 +378,9 @@ class Journal:
         self._day = trading_day_of(now, self._settings.cutoff)
         self._next_cutoff_ns = next_cutoff_ns(now, self._settings.cutoff)
         self._chunk = _Chunk(self._day, self._next_seq)
-        self._writer = _SegmentWriter(self._root, self._worker_id, next_segment, self._settings, self._clock)
+        self._writer = _SegmentWriter(
+            self._root, self._worker_id, next_segment, self._settings, self._clock, self._ops
+        )
         self._has_data = asyncio.Event()
         self._kick = asyncio.Event()
         self._writable = asyncio.Event()
@@ -281,9 +399,15 @@ class Journal:
         await self.close()
 
     async def close(self) -> None:
-        """Write and fsync everything appended, close the segment. Raises JournalFailed if writes failed."""
+        """Write and fsync everything appended, close the segment.
+
+        A failing disk is tried for up to ``close_retry_s`` more; then JournalFailed is raised,
+        naming the records that could not be written.
+        """
         if self._task is None:
             return
+        if not self._closing:
+            self._close_deadline = asyncio.get_running_loop().time() + self._settings.close_retry_s
         self._closing = True
         self._kick.set()
         self._has_data.set()
@@ -291,7 +415,11 @@ class Journal:
             await asyncio.shield(self._task)
         finally:
             if self._writer is not None:
-                await asyncio.to_thread(self._writer.close)
+                try:
+                    await asyncio.to_thread(self._writer.close)
+                except OSError as exc:
+                    # Every block was synced when it was written; this was the last metadata sync.
+                    log.error("Journal segment %s could not be closed cleanly: %s", self._writer.path, exc)
         self._raise_if_failed()
 
     # -- hot path ---------------------------------------------------------------------------
@@ -300,7 +428,7 @@ class Journal:
         """Add one record and return its sequence number. No I/O; never refuses for being full.
 
         ``recv_ns`` defaults to the clock's time. A ``bytearray``/``memoryview`` payload is copied.
-        Raises JournalFailed once a write has failed, and RuntimeError after close.
+        Raises JournalFailed once the journal gave up writing (see ``close``), RuntimeError after close.
         """
         if self._failure is not None or self._closing:
             self._raise_if_failed()
@@ -351,6 +479,7 @@ class Journal:
     def _seal(self) -> None:
         chunk = self._chunk
         if chunk.count:
+            chunk.nbytes = len(chunk.buf)
             self._sealed.append(chunk)
             self._chunk = _Chunk(self._day, self._next_seq)
 
@@ -374,6 +503,16 @@ class Journal:
     def backlogged(self) -> bool:
         """True while unwritten bytes exceed ``max_pending_bytes``; the owner should stop reading."""
         return self._pending_bytes > self._settings.max_pending_bytes
+
+    @property
+    def disk_error(self) -> str | None:
+        """The alarm: what failed and what to do while writes fail (disk full, I/O error); None when fine."""
+        return self._disk_error
+
+    @property
+    def disk_incidents(self) -> int:
+        """How many times writing started failing since the journal was opened."""
+        return self._disk_incidents
 
     @property
     def segment_path(self) -> Path | None:
@@ -407,7 +546,7 @@ class Journal:
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
             raise JournalFailed(
-                f"journal of worker {self._worker_id} could not write: {self._failure}; records after "
+                f"journal of worker {self._worker_id} gave up writing: {self._failure}; records after "
                 f"seq {self._durable_seq} are not durable"
             ) from self._failure
 
@@ -417,44 +556,137 @@ class Journal:
         loop = asyncio.get_running_loop()
         interval = self._settings.commit_interval_s
         first_pending_at: float | None = None
-        assert self._writer is not None
+        writer = self._writer
+        assert writer is not None
         try:
             while True:
                 if first_pending_at is None:
                     await self._has_data.wait()
                     first_pending_at = loop.time()
-                remaining = first_pending_at + interval - loop.time()
-                if remaining > 0 and not self._kick.is_set() and not self._closing:
-                    try:
-                        await asyncio.wait_for(self._kick.wait(), timeout=remaining)
-                    except TimeoutError:
-                        pass
+                if self._disk_error is not None:
+                    await self._retry_pause(loop)
+                else:
+                    remaining = first_pending_at + interval - loop.time()
+                    if remaining > 0 and not self._kick.is_set() and not self._closing:
+                        try:
+                            await asyncio.wait_for(self._kick.wait(), timeout=remaining)
+                        except TimeoutError:
+                            pass
                 self._kick.clear()
                 self._has_data.clear()
                 self._seal()
                 chunks, self._sealed = self._sealed, []
                 started = loop.time()
                 if chunks:
-                    await asyncio.to_thread(self._writer.write, chunks)
-                    self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
-                    self._pending_bytes -= sum(len(c.buf) for c in chunks)
-                    if self._pending_bytes <= self._settings.max_pending_bytes:
-                        self._writable.set()
-                    self._wake_durable_waiters()
+                    try:
+                        await asyncio.to_thread(writer.write, chunks)
+                    except OSError as exc:
+                        done = writer.committed
+                        self._committed(chunks[:done])
+                        self._sealed[:0] = chunks[done:]  # kept, in order, for the next try
+                        self._write_failed(exc, writer.target)
+                        first_pending_at = started
+                        continue
+                    self._committed(chunks)
+                    if self._disk_error is not None:
+                        self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
                 first_pending_at = started if (self._chunk.count or self._sealed) else None
                 if self._closing and first_pending_at is None:
                     return
-        except OSError as exc:
-            self._failure = exc
-            log.error(
-                "Journal write failed; records are no longer durable.",
-                extra={"worker": self._worker_id, "durable_seq": self._durable_seq},
-            )
-            raise JournalFailed(f"journal write failed: {exc}") from exc
         finally:
             self._writable.set()
             self._wake_durable_waiters()
+
+    def _committed(self, chunks: list[_Chunk]) -> None:
+        if not chunks:
+            return
+        self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
+        self._pending_bytes -= sum(c.nbytes for c in chunks)
+        if self._pending_bytes <= self._settings.max_pending_bytes:
+            self._writable.set()
+        self._wake_durable_waiters()
+
+    async def _retry_pause(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait before trying a failing disk again; past the close deadline, give up."""
+        s = self._settings
+        delay = min(s.retry_cap_s, s.retry_base_s * 2.0 ** min(self._disk_retries - 1, 30))
+        if self._closing:
+            left = self._close_deadline - loop.time()
+            if left <= 0:
+                self._give_up()
+            delay = min(delay, left)
+        await asyncio.sleep(delay)
+
+    def _write_failed(self, exc: OSError, path: Path | None) -> None:
+        self._disk_retries += 1
+        self._last_disk_exc = exc
+        if self._disk_error is not None:
+            return  # the same incident: already said, once
+        self._disk_incidents += 1
+        self._disk_error_since_ns = self._clock.time_ns()
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        where = str(path) if path is not None else str(self._root / "journal")
+        if exc.errno == errno.EFBIG:
+            todo = "raise the file-size limit (ulimit -f) of the collector, or free space if the disk is full"
+        elif exc.errno in _SPACE_ERRORS:
+            todo = f"free space (or quota) on the file system of {self._root}"
+        else:
+            todo = f"check the disk and the permissions of {self._root}"
+        self._disk_error = (
+            f"journal of worker {self._worker_id} cannot write {where}: {exc.strerror or exc} ({code}); "
+            f"{todo}. Records are kept in memory (connections pause reading above "
+            f"{self._settings.max_pending_bytes / 2**20:.0f} MiB) and capture resumes by itself when writing "
+            f"works again"
+        )
+        log.error("%s.", self._disk_error[0].upper() + self._disk_error[1:])
+        self._note(
+            event="disk_full" if exc.errno in _SPACE_ERRORS else "disk_error",
+            path=where,
+            errno=code,
+            error=exc.strerror or str(exc),
+            pending_bytes=self._pending_bytes,
+        )
+
+    def _write_recovered(self, path: Path | None) -> None:
+        down_s = (self._clock.time_ns() - self._disk_error_since_ns) / 1e9
+        log.warning(
+            "Journal of worker %s writes again to %s after %.1f s and %d failed tries; capture continues.",
+            self._worker_id,
+            path,
+            down_s,
+            self._disk_retries,
+        )
+        self._note(event="disk_ok", path=str(path), down_s=round(down_s, 3), retries=self._disk_retries)
+        self._disk_error = None
+        self._disk_retries = 0
+
+    def _give_up(self) -> None:
+        exc = self._last_disk_exc
+        assert exc is not None
+        self._failure = exc
+        first, last = self._durable_seq + 1, self._next_seq - 1
+        log.error(
+            "Journal of worker %s gives up after %.0f s of failed writes while closing (%s): records %d..%d "
+            "(%d) are lost.",
+            self._worker_id,
+            self._settings.close_retry_s,
+            exc,
+            first,
+            last,
+            last - first + 1,
+        )
+        raise JournalFailed(
+            f"journal of worker {self._worker_id} could not write records {first}..{last}: {exc}"
+        ) from exc
+
+    def _note(self, **fields: object) -> None:
+        """Journal an EVENT of the journal itself (conn_id: the worker id); accepted while closing."""
+        closing, self._closing = self._closing, False
+        try:
+            self.append(Kind.EVENT, self._worker_id, _encode_event(fields))
+        finally:
+            self._closing = closing
 
     def _wake_durable_waiters(self) -> None:
         if not self._flushed.done():
