@@ -35,6 +35,7 @@ from math import log as _log
 from operator import add, itemgetter, ne, sub
 from zoneinfo import ZoneInfo
 
+from gatherer.sim.prints import PrintHistory
 from gatherer.sim.universe import Instrument
 from gatherer.venues.ls.catalog import CATALOG
 
@@ -588,6 +589,8 @@ class MarketModel:
         self._hms = "000000"
         self._ymd = ""
         self._offsets: dict[tuple[str, int], int] = {}
+        self.prints = PrintHistory(self._change)
+        """Every print made, per instrument, for the backfill TRs (``gatherer.sim.prints``)."""
 
     # -- public API --------------------------------------------------------------------------
 
@@ -678,7 +681,7 @@ class MarketModel:
         if traded is None:
             self._quote(st)
         else:
-            self._record(st, traded)
+            self._record(st, traded, now_ns)
         if st.family == "stock":
             return self._render_stock(st, want, now_ns, phase, traded)
         if st.family == "deriv":
@@ -889,7 +892,7 @@ class MarketModel:
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def _record(self, st: _State, traded: _Traded) -> None:
+    def _record(self, st: _State, traded: _Traded, now_ns: int) -> None:
         hms = self._hms
         buy = None if traded.auction else traded.buy
         tape = st.nxt if traded.venue == "nxt" else st.krx
@@ -902,6 +905,7 @@ class MarketModel:
         elif st.family == "deriv":
             delta = (int(self._rng.random() * 3) - 1) * (traded.size // 2)
             st.openyak = max(0, st.openyak + delta)
+        self.prints.add(st, traded, buy, hms, now_ns, self._k200)
 
     def _auction_print(self, st: _State, want: Collection[str], now_ns: int, phase: str) -> list[Frame]:
         size = st.auction_vol
@@ -913,7 +917,7 @@ class MarketModel:
         self, st: _State, want: Collection[str], now_ns: int, phase: str, traded: _Traded | None
     ) -> list[Frame]:
         if traded is not None:
-            self._record(st, traded)
+            self._record(st, traded, now_ns)
         if st.family == "stock":
             return self._render_stock(st, want, now_ns, phase, traded)
         if st.family == "deriv":
