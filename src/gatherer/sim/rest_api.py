@@ -7,6 +7,13 @@ per-app-key calls-per-second limit from §1.4 (personal column) times ``limits.r
 gateway errors come back as HTTP 500 with ``{"rsp_cd": "IGW…", "rsp_msg": …}`` (§1.5, S13). When
 ``limits.master_page_rows`` is above 0, masters answer in pages continued by ``tr_cont``/``tr_cont_key``.
 
+The backfill TRs of §8 (t1301, t8454, t2212 and its older name t2201, o3116, o3136) answer from the
+market model's print history (``gatherer.sim.prints``), newest first, in pages: ``tr_cont`` Y with a
+fresh ``tr_cont_key`` while older rows remain, the OutBlock's ``cts_time``/``cts_seq`` naming the
+page's oldest row. A continuation (``tr_cont`` Y) resumes exactly where its key says; an unknown or
+used key answers IGW00313 like a master's. An unknown code answers IGW40014 naming the field; a
+known code with no prints today answers ``00000`` with no rows and LS's "해당자료가 없습니다.".
+
 LS publishes only IGW00201 (rate), IGW40014 (bad field), IGW00121 (app key) and IGW00105 (app
 secret). The token and TR-routing codes below are the simulator's choice, named in ``SIM_CODES``.
 This module never logs or echoes a token, app key or secret.
@@ -24,6 +31,8 @@ import msgspec
 from aiohttp import web
 
 from gatherer.clock import Clock
+from gatherer.sim.market import MarketModel
+from gatherer.sim.prints import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
 from gatherer.sim.universe import MasterRequestError, Row, Universe, master_rows
 
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 OK_CODE = "00000"
 OK_MSG = "정상적으로 조회가 완료되었습니다."
 OK_MSG_OVERSEAS = "조회완료"
+NO_DATA_MSG = "해당자료가 없습니다."
 REVOKE_MSG = "접근토큰 폐기에 성공하였습니다."
 
 RATE_LIMITED = ("IGW00201", "호출 거래건수를 초과하였습니다.")
@@ -71,8 +81,22 @@ SERVED_TRS: Mapping[str, ServedTr] = {
     "t8433": ServedTr("/futureoption/market-data", 2, ("dummy",)),
     "o3101": ServedTr("/overseas-futureoption/market-data", 1, ("gubun",)),
     "o3121": ServedTr("/overseas-futureoption/market-data", 1, ("MktGb", "BscGdsCd")),
+    # backfill (§8.1): limits per second, personal column
+    "t1301": ServedTr("/stock/market-data", 2, ("shcode",)),
+    "t8454": ServedTr("/stock/market-data", 1, ("shcode",)),
+    "t2212": ServedTr("/futureoption/market-data", 2, ("focode",)),
+    "t2201": ServedTr("/futureoption/market-data", 2, ("focode",)),
+    "o3116": ServedTr("/overseas-futureoption/market-data", 1, ("shcode",)),
+    "o3136": ServedTr("/overseas-futureoption/market-data", 1, ("mktgb", "shcode")),
 }
-GROUP_PATHS = ("/stock/etc", "/futureoption/market-data", "/overseas-futureoption/market-data")
+GROUP_PATHS = (
+    "/stock/etc",
+    "/stock/market-data",
+    "/futureoption/market-data",
+    "/overseas-futureoption/market-data",
+)
+MAX_CURSORS = 4_096
+"""Backfill continuation keys kept (the oldest are forgotten first: a client may stop paging early)."""
 
 
 @dataclass(slots=True)
@@ -91,6 +115,8 @@ class RestContext:
     faults: Faults
     universe: Universe
     clock: Clock
+    model: MarketModel | None = None
+    """Where the backfill TRs read prints; None answers them as unknown TRs."""
     disabled_trs: set[str] = field(default_factory=set)
     """TRs the venue answers as unknown, e.g. ``{"t8467"}`` to play a venue before the 2026 switch."""
     calls_total: dict[str, int] = field(default_factory=dict)
@@ -99,6 +125,7 @@ class RestContext:
     """IGW00201 answers given, including forced ones."""
     _pacers: dict[tuple[str, str], RatePacer] = field(default_factory=dict)
     _pages: dict[str, _Pages] = field(default_factory=dict)
+    _cursors: dict[str, tuple[str, Cursor]] = field(default_factory=dict)
 
 
 def _json(body: object, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -225,6 +252,8 @@ async def _tr(ctx: RestContext, request: web.Request) -> web.Response:
     block = _parse_inblock(tr_cd, await request.read())
     if isinstance(block, str):
         return _gateway_error(BAD_FIELD, block, tr_cd)
+    if tr_cd in BACKFILL_TRS:
+        return _backfill(ctx, tr_cd, block, request.headers.get("tr_cont", "N") == "Y", request)
 
     if request.headers.get("tr_cont", "N") == "Y":
         pages = ctx._pages.pop(request.headers.get("tr_cont_key", ""), None)
@@ -241,6 +270,46 @@ async def _tr(ctx: RestContext, request: web.Request) -> web.Response:
     msg = OK_MSG_OVERSEAS if tr_cd.startswith("o") else OK_MSG
     headers = {"tr_cd": tr_cd, "tr_cont": "Y" if key else "N", "tr_cont_key": key}
     return _json({"rsp_cd": OK_CODE, "rsp_msg": msg, f"{tr_cd}OutBlock": page}, 200, headers)
+
+
+def _backfill(
+    ctx: RestContext, tr_cd: str, block: dict[str, object], cont: bool, request: web.Request
+) -> web.Response:
+    """One page of a backfill TR (§8): rows from the model's print history, newest first."""
+    model = ctx.model
+    if model is None:
+        return _error(UNKNOWN_TR, tr_cd)
+    cursor: Cursor | None = None
+    if cont:
+        held = ctx._cursors.pop(request.headers.get("tr_cont_key", ""), None)
+        if held is None or held[0] != tr_cd:
+            return _error(BAD_CONTINUATION, tr_cd)
+        cursor = held[1]
+        query = cursor.query
+    else:
+        try:
+            query = parse_query(tr_cd, block, model.instrument)
+        except BackfillRequestError as exc:
+            return _gateway_error(BAD_FIELD, str(exc), tr_cd)
+    got = page(model.prints, query, ctx.clock.time_ns(), cursor)
+    key = ""
+    if got.more is not None:
+        key = secrets.token_hex(8)
+        ctx._cursors[key] = (tr_cd, got.more)
+        while len(ctx._cursors) > MAX_CURSORS:
+            del ctx._cursors[next(iter(ctx._cursors))]
+    if got.rows:
+        msg = OK_MSG_OVERSEAS if tr_cd.startswith("o") else OK_MSG
+    else:
+        msg = NO_DATA_MSG
+    headers = {"tr_cd": tr_cd, "tr_cont": "Y" if key else "N", "tr_cont_key": key}
+    body = {
+        "rsp_cd": OK_CODE,
+        "rsp_msg": msg,
+        f"{tr_cd}OutBlock": got.out_block,
+        f"{tr_cd}OutBlock1": got.rows,
+    }
+    return _json(body, 200, headers)
 
 
 def add_rest_routes(app: web.Application, ctx: RestContext) -> None:
@@ -261,7 +330,7 @@ def add_rest_routes(app: web.Application, ctx: RestContext) -> None:
         app.router.add_post(path, tr)
     # Paths LS serves that this simulator does not: the gateway still routes them, so a TR sent
     # there gets a proper TR-level error rather than a bare 404.
-    for path in ("/stock/market-data", "/stock/chart", "/futureoption/chart", "/overseas-futureoption/chart"):
+    for path in ("/stock/chart", "/futureoption/chart", "/overseas-futureoption/chart"):
         app.router.add_post(path, tr)
 
 

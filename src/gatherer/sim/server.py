@@ -96,6 +96,7 @@ class Simulator:
             faults=self.faults,
             universe=self.universe,
             clock=self.clock,
+            model=self.model,
         )
         add_rest_routes(app, self.rest)
         app.router.add_get("/websocket", self.hub.handle)
