@@ -131,7 +131,13 @@ async def _fault(args: argparse.Namespace) -> int:
     import aiohttp
 
     async with aiohttp.ClientSession() as http:
-        payload = {"fault": args.name, "conn_id": args.conn, "count": args.count}
+        payload = {
+            "fault": args.name,
+            "conn_id": args.conn,
+            "count": args.count,
+            "tr_cd": args.tr,
+            "tr_key": args.key,
+        }
         async with http.post(f"{args.url.rstrip('/')}/_sim/fault", json=payload) as resp:
             body = await resp.json()
     if resp.status != 200:
@@ -623,10 +629,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_sim)
 
     f = sub.add_parser("fault", help="inject a fault into a running simulator")
-    f.add_argument("name", help="drop, stall, unstall, malformed, refuse, expire-token, rest-rate-limit")
+    f.add_argument(
+        "name", help="drop, stall, unstall, malformed, refuse, expire-token, rest-rate-limit, skip"
+    )
     f.add_argument("--url", required=True, help="the simulator's rest_url, e.g. http://127.0.0.1:8080")
     f.add_argument("--conn", help="connection id (default: all)")
     f.add_argument("--count", type=int, default=1, help="how many frames/registrations/calls")
+    f.add_argument("--tr", help="skip: only trade frames of this TR, e.g. S3_ (default: any trade TR)")
+    f.add_argument("--key", help="skip: only frames of this tr_key, e.g. 005930 (default: any key)")
     f.set_defaults(func=_fault)
 
     y = sub.add_parser("symbols", help="print a market's symbol master from the venue")

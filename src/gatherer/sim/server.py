@@ -22,13 +22,15 @@ from aiohttp import web
 from gatherer.clock import SEOUL, Clock, ScaledClock, SystemClock
 from gatherer.sim.market import MarketModel
 from gatherer.sim.rest_api import RestContext, add_rest_routes
-from gatherer.sim.state import Credentials, Faults, TokenRegistry, VenueLimits
+from gatherer.sim.state import Credentials, Faults, SkipRule, TokenRegistry, VenueLimits
 from gatherer.sim.universe import Universe, build_universe
 from gatherer.sim.ws_api import SentHook, StreamSettings, WsHub
+from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.keys import symbol_of
 
 log = logging.getLogger(__name__)
 
-FAULTS = ("drop", "stall", "unstall", "malformed", "refuse", "expire-token", "rest-rate-limit")
+FAULTS = ("drop", "stall", "unstall", "malformed", "refuse", "expire-token", "rest-rate-limit", "skip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +146,22 @@ class Simulator:
 
     # -- faults ---------------------------------------------------------------------
 
-    def inject(self, fault: str, *, conn_id: str | None = None, count: int = 1) -> int:
-        """Arm or apply a fault; returns how many connections/units it affected."""
+    def inject(
+        self,
+        fault: str,
+        *,
+        conn_id: str | None = None,
+        count: int = 1,
+        tr_cd: str | None = None,
+        tr_key: str | None = None,
+    ) -> int:
+        """Arm or apply a fault; returns how many connections/units it affected.
+
+        ``skip`` keeps the next ``count`` trade frames from being sent: of ``tr_cd`` only (a trade
+        TR such as ``S3_``) if given, and of ``tr_key`` only if given (that TR's key, padding
+        optional, e.g. ``005930`` or ``N005930``; without ``tr_cd``, a bare symbol). The prints
+        still happen and are served by the backfill TRs; ``hub.skipped`` lists what was skipped.
+        """
         if fault == "drop":
             return self.hub.drop(conn_id)
         if fault == "stall":
@@ -163,13 +179,22 @@ class Simulator:
         if fault == "rest-rate-limit":
             self.faults.rest_rate_limited += count
             return count
+        if fault == "skip":
+            if count < 1:
+                raise ValueError(f"skip: count must be at least 1, got {count}")
+            self.faults.skip.append(SkipRule(count, tr_cd, _skip_symbol(tr_cd, tr_key)))
+            return count
         raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
 
     async def _fault_endpoint(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
         try:
             n = self.inject(
-                str(body.get("fault")), conn_id=body.get("conn_id"), count=int(body.get("count", 1))
+                str(body.get("fault")),
+                conn_id=body.get("conn_id"),
+                count=int(body.get("count", 1)),
+                tr_cd=body.get("tr_cd") or None,
+                tr_key=body.get("tr_key") or None,
             )
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
@@ -185,8 +210,28 @@ class Simulator:
             "frames_sent_total": self.hub.frames_sent_total,
             "acks_total": self.hub.acks_total,
             "refusals_total": self.hub.refusals_total,
+            "frames_skipped_total": len(self.hub.skipped),
             "sim_time": dt.datetime.fromtimestamp(self.clock.time_ns() / 1e9, tz=SEOUL).isoformat(),
         }
+
+
+def _skip_symbol(tr_cd: str | None, tr_key: str | None) -> str | None:
+    """The symbol a ``skip`` fault is for; ValueError for a TR that carries no trades or a bad key."""
+    if tr_cd is not None:
+        spec = CATALOG.get(tr_cd)
+        if spec is None or spec.channel != "trade":
+            trades = ", ".join(sorted(t for t, s in CATALOG.items() if s.channel == "trade"))
+            raise ValueError(f"skip: {tr_cd!r} is not a trade TR; expected one of {trades}")
+    if tr_key is None:
+        return None
+    if tr_cd is None:
+        return tr_key.strip()
+    style = CATALOG[tr_cd].key_style
+    if style in ("nxt10", "unified10"):
+        tr_key = tr_key.ljust(10)
+    elif style in ("overseas8", "overseas16"):
+        tr_key = tr_key.ljust(8 if style == "overseas8" else 16)
+    return symbol_of(tr_cd, tr_key)
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -62,6 +62,18 @@ def _b64(data: bytes) -> str:
 
 
 @dataclass(slots=True)
+class SkipRule:
+    """The next ``left`` trade frames of ``tr_cd`` (any trade TR if None) for ``symbol`` (any if None)."""
+
+    left: int
+    tr_cd: str | None = None
+    symbol: str | None = None
+
+    def matches(self, tr_cd: str, symbol: str) -> bool:
+        return (self.tr_cd is None or self.tr_cd == tr_cd) and (self.symbol is None or self.symbol == symbol)
+
+
+@dataclass(slots=True)
 class Faults:
     """Faults armed by tests or the CLI; each is consumed by the side that acts on it."""
 
@@ -73,6 +85,18 @@ class Faults:
     """(tr_cd, symbol) registrations that are always refused."""
     malformed_frames: int = 0
     """The next N data frames sent are malformed."""
+    skip: list[SkipRule] = field(default_factory=list)
+    """Trade frames not sent although their prints happen (and are in the REST backfill history)."""
+
+    def take_skip(self, tr_cd: str, symbol: str) -> bool:
+        """Consume one unit of the first skip rule matching a trade frame; True if the frame is skipped."""
+        for rule in self.skip:
+            if rule.matches(tr_cd, symbol):
+                rule.left -= 1
+                if rule.left <= 0:
+                    self.skip.remove(rule)
+                return True
+        return False
 
     def take(self, name: str) -> bool:
         """Consume one unit of a counted fault; True if it fired."""
@@ -171,6 +195,7 @@ __all__ = [
     "Faults",
     "IssuedToken",
     "RatePacer",
+    "SkipRule",
     "TokenRegistry",
     "VenueLimits",
     "next_seven_am_ns",

@@ -12,6 +12,10 @@ second per app key. LS's own refusal codes are not published (§7.4); the codes
 below are this simulator's, and the client treats any code other than ``00000`` as
 a refusal.
 
+Fault ``skip`` (``Faults.skip``): the next N trade frames of a TR (and key) are not sent to anyone;
+their prints still happen in the model and are in the REST backfill history. ``WsHub.skipped``
+lists each skipped frame as (tr_cd, tr_key, cumulative volume).
+
 Streaming: one generator task asks the market model for events of subscribed
 symbols at ``rate_fps`` (scaled by each market's intraday activity) and writes each
 frame to every connection subscribed to that (TR, key). A slow connection slows the
@@ -145,6 +149,8 @@ class WsHub:
         self._wanted: dict[tuple[str, str], set[str]] = {}
         self._status_subscribers: dict[SimConnection, str] = {}
         self.frames_sent_total = 0
+        self.skipped: list[tuple[str, str, int]] = []
+        """Trade frames the ``skip`` fault kept from being sent: (tr_cd, tr_key, volume or totq)."""
         self.acks_total = 0
         self.refusals_total = 0
         self._subscribed = asyncio.Event()
@@ -346,6 +352,10 @@ class WsHub:
                 subs = self._subscribers.get((tr_cd, symbol))
                 if not subs:
                     continue
+                if self.faults.skip and self._skip(tr_cd, symbol, subs, body):
+                    budget -= 1.0
+                    sent = True
+                    continue
                 for conn, key in subs.items():
                     self._queue(conn, tr_cd, key, body)
                     budget -= 1.0
@@ -355,6 +365,14 @@ class WsHub:
                 budget -= 1.0
         await self._flush()
         return budget
+
+    def _skip(self, tr_cd: str, symbol: str, subs: dict[SimConnection, str], body: dict[str, str]) -> bool:
+        """Whether the ``skip`` fault takes this frame (trade TRs only); records what it took."""
+        if CATALOG[tr_cd].channel != "trade" or not self.faults.take_skip(tr_cd, symbol):
+            return False
+        volume = body.get("volume") or body.get("totq") or "0"
+        self.skipped.append((tr_cd, next(iter(subs.values())), int(volume)))
+        return True
 
     def _queue(self, conn: SimConnection, tr_cd: str, tr_key: str, body: dict[str, str]) -> None:
         if conn.stalled or conn.ws.closed:
