@@ -264,6 +264,24 @@ def _volume_gaps(gaps: Iterable[VolumeGap], results: dict[str, dict[str, Any]]) 
     return out
 
 
+def _ends_next_day(scan: _Scan, journal: Path) -> None:
+    """Outages still open at the day's end: their end is the connection's next `connected`, in the
+    next day's journal (a connection cut at 07:25 and back at 07:31)."""
+    if not scan.down or not journal.is_dir():
+        return
+    for rec in iter_records(journal):
+        if rec.kind != Kind.EVENT or rec.conn_id not in scan.down:
+            continue
+        try:
+            ev = _event.decode(rec.payload)
+        except msgspec.DecodeError:
+            continue
+        if ev.event == "connected":
+            scan.outages.append((rec.conn_id, scan.down.pop(rec.conn_id), rec.recv_ns))
+            if not scan.down:
+                return
+
+
 def build_ledger(root: Path, day: dt.date) -> Ledger:
     """The ledger of ``day`` from its journal, gap files and backfill results (reads only)."""
     ledger = Ledger(day)
@@ -278,6 +296,7 @@ def build_ledger(root: Path, day: dt.date) -> Ledger:
             else:
                 scan.event(rec.conn_id, rec.payload, rec.recv_ns)
             scan.last_ns[rec.conn_id] = rec.recv_ns
+    _ends_next_day(scan, root / "journal" / f"date={(day + dt.timedelta(days=1)).isoformat()}")
     ledger.gaps = scan.finish() + _volume_gaps(read_gaps(root, day), read_backfill(root, day))
     ledger.gaps.sort(key=lambda g: (g.start_ns, g.id))
     return ledger

@@ -203,7 +203,7 @@ class Worker:
             while True:
                 done, _ = await asyncio.wait(
                     {closed, stopping},
-                    timeout=self._settings.stall_s / 4,
+                    timeout=min(self._settings.stall_s / 4, 1.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if closed in done:
