@@ -191,7 +191,7 @@ class Worker:
     ) -> str:
         """Wait while the connection streams; returns why it ended ("closed by us" on stop).
 
-        Every quarter of ``stall_s`` the connection's silence is checked; silence longer than
+        Every quarter of ``stall_s`` (at most a second) the silence is checked; silence longer than
         ``stall_s`` while one of its markets trades (``SessionCalendar``) is a stall: the
         connection is closed and the caller reconnects. Quiet markets are left alone.
         """
@@ -203,6 +203,7 @@ class Worker:
             while True:
                 done, _ = await asyncio.wait(
                     {closed, stopping},
+                    # At least every second (real time): cheap, and right under a compressed clock too.
                     timeout=min(self._settings.stall_s / 4, 1.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
