@@ -201,7 +201,8 @@ async def test_a_compressed_trading_day_with_faults_ends_with_every_frame_or_gap
         conn_id = conn_of[frames[0]]
         assert any(
             g["detail"] == f"connection {conn_id}"
-            and abs(int(g["start"].timestamp() * 1e9) - cut_ns) < 300 * 1e9
+            # noticed within 2 s of real time (1,200 s of the compressed day) on a busy machine
+            and -5e9 < int(g["start"].timestamp() * 1e9) - cut_ns < 1200e9
             and g["end"] is not None
             for g in outages
         ), f"no gap row for the drop of {conn_id} at {dt.datetime.fromtimestamp(cut_ns / 1e9, SEOUL)}"
