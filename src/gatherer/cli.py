@@ -19,6 +19,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -468,35 +469,34 @@ async def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from gatherer.ops.report import build_report, render
-
+def _journal_day(args: argparse.Namespace) -> tuple[Path, dt.date]:
+    """The data root and ``--date`` of a command that reads a recorded day; an error if it has no journal."""
     root, _ = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
     if not (Path(root) / "journal" / f"date={day}").is_dir():
         raise GathererError(f"no journal for {day} under {root}; see `ls {root}/journal`")
-    report = await asyncio.to_thread(build_report, Path(root), day)
+    return Path(root), day
+
+
+async def _report(args: argparse.Namespace) -> int:
+    from gatherer.ops.report import build_report, render
+
+    root, day = _journal_day(args)
+    report = await asyncio.to_thread(build_report, root, day)
     print(render(report, limit=args.limit), flush=True)
     return 0
 
 
 async def _ledger(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from gatherer.ledger import write_ledger
     from gatherer.ledger.day import ledger_dir
 
-    root, _ = _root_and_cutoffs(args.config, args.root)
-    day = _parse_day(args.date)
-    if not (Path(root) / "journal" / f"date={day}").is_dir():
-        raise GathererError(f"no journal for {day} under {root}; see `ls {root}/journal`")
-    ledger = await asyncio.to_thread(write_ledger, Path(root), day)
+    root, day = _journal_day(args)
+    ledger = await asyncio.to_thread(write_ledger, root, day)
     kinds = Counter(g.kind for g in ledger.gaps)
     out.print(
         f"{day}: {len(ledger.coverage):,} (TR, key) in coverage.parquet, {kinds['outage']} outage row(s) and"
-        f" {kinds['volume']} volume gap(s) in gaps.parquet, under {ledger_dir(Path(root), day)}"
+        f" {kinds['volume']} volume gap(s) in gaps.parquet, under {ledger_dir(root, day)}"
     )
     return 0
 

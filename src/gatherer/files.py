@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def fsync_dir(path: Path) -> None:
@@ -33,3 +39,38 @@ def append_jsonl(path: Path, lines: list[str]) -> int:
         fh.flush()
         os.fsync(fh.fileno())
     return len(lines)
+
+
+def rewrite_jsonl(path: Path, keep: Callable[[dict[str, Any]], bool]) -> int:
+    """Keep only the JSON lines of ``path`` that ``keep`` accepts (a torn or unreadable line is
+    dropped); rewritten through a temporary file and a rename. Returns how many lines went."""
+    kept: list[str] = []
+    dropped = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            data = json.loads(line)
+            ok = isinstance(data, dict) and keep(data)
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if ok:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped
+
+
+def write_parquet_atomic(table: pa.Table, final: Path) -> None:
+    """Write ``table`` as zstd Parquet under a hidden temporary name, fsync, rename, fsync the folder."""
+    import pyarrow.parquet as pq
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    fsync_dir(final.parent)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -37,11 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ApiError, ConnectError, RateLimited
-from gatherer.files import fsync_dir
+from gatherer.files import write_parquet_atomic
 from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps, write_backfill
 from gatherer.venues.ls.rest import RestClient
@@ -314,14 +312,7 @@ class Backfiller:
             columns["chained"].append(ok)
             columns["raw"].append(json.dumps(row, ensure_ascii=False, default=str))
         table = pa.Table.from_pydict(columns, schema=REST_SCHEMA)
-        final = rest_path(self._root, gap)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
+        write_parquet_atomic(table, rest_path(self._root, gap))
 
 
 __all__ = [

@@ -16,7 +16,6 @@ day ends (at the cutoff, and when the run stops) and by ``gatherer ledger --date
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,11 +24,10 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gatherer.capture import Damage, Kind, iter_records
 from gatherer.decode.schema import TS_TYPE
-from gatherer.files import fsync_dir
+from gatherer.files import write_parquet_atomic
 from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps
 from gatherer.venues.ls.catalog import CATALOG
@@ -366,16 +364,6 @@ def gaps_table(ledger: Ledger) -> pa.Table:
     )
 
 
-def _write_atomic(table: pa.Table, final: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
-
-
 def ledger_dir(root: Path, day: dt.date) -> Path:
     return root / "ledger" / f"date={day.isoformat()}"
 
@@ -384,8 +372,8 @@ def write_ledger(root: Path, day: dt.date) -> Ledger:
     """Build the day's ledger and (re)write its two files; returns it."""
     ledger = build_ledger(root, day)
     base = ledger_dir(root, day)
-    _write_atomic(coverage_table(ledger), base / "coverage.parquet")
-    _write_atomic(gaps_table(ledger), base / "gaps.parquet")
+    write_parquet_atomic(coverage_table(ledger), base / "coverage.parquet")
+    write_parquet_atomic(gaps_table(ledger), base / "gaps.parquet")
     return ledger
 
 

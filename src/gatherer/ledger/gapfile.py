@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gatherer.files import append_jsonl
+from gatherer.files import append_jsonl, rewrite_jsonl
 from gatherer.ledger.chain import VolumeGap
 
 BACKFILL_FILE = "backfill.jsonl"
@@ -81,25 +81,10 @@ def write_backfill(root: Path, day: dt.date, result: dict[str, Any]) -> None:
 
 def discard_gaps_after(root: Path, worker_id: str, seq: int) -> int:
     """Remove this worker's gap lines found after journal ``seq`` (a store restart finds them again)."""
-    removed = 0
-    for path in (root / "gaps").glob(f"date=*/{worker_id}.jsonl"):
-        kept: list[str] = []
-        dropped = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                keep = int(json.loads(line)["seq_after"]) <= seq
-            except (ValueError, KeyError, TypeError):
-                keep = False
-            if keep:
-                kept.append(line)
-            else:
-                dropped += 1
-        if dropped:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
-            tmp.replace(path)
-            removed += dropped
-    return removed
+    return sum(
+        rewrite_jsonl(path, lambda gap: int(gap["seq_after"]) <= seq)
+        for path in (root / "gaps").glob(f"date=*/{worker_id}.jsonl")
+    )
 
 
 __all__ = [

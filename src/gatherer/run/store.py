@@ -36,7 +36,7 @@ from gatherer.capture import Block, Corrupt, Record, SegmentScanner, TornTail, w
 from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
 from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
 from gatherer.decode import Batch, Decoder, Quarantined
-from gatherer.files import fsync_dir
+from gatherer.files import fsync_dir, rewrite_jsonl
 from gatherer.ledger.chain import VolumeChains
 from gatherer.ledger.gapfile import discard_gaps_after, write_gaps
 from gatherer.sinks import ParquetSink, file_metadata, write_quarantine
@@ -89,22 +89,10 @@ def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
         if int(file_metadata(path).get("seq_min", "-1")) > seq:
             path.unlink()
             files += 1
-    lines = 0
-    for path in (root / "quarantine").glob(f"date=*/{worker_id}.jsonl"):
-        kept: list[str] = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                keep = int(json.loads(line)["seq"]) <= seq
-            except (ValueError, KeyError, TypeError):
-                keep = False  # a line torn by the crash
-            if keep:
-                kept.append(line)
-            else:
-                lines += 1
-        if lines:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(f"{k}\n" for k in kept), encoding="utf-8")
-            os.replace(tmp, path)
+    lines = sum(
+        rewrite_jsonl(path, lambda item: int(item["seq"]) <= seq)
+        for path in (root / "quarantine").glob(f"date=*/{worker_id}.jsonl")
+    )
     return files, lines + discard_gaps_after(root, worker_id, seq)
 
 
