@@ -24,9 +24,9 @@ import msgspec
 
 from bench.common import record
 from gatherer.capture import Journal, Kind
-from gatherer.clock import SEOUL, ManualClock
+from gatherer.clock import SEOUL, ManualClock, trading_day_of
 from gatherer.decode import Batch
-from gatherer.ledger import VolumeGap
+from gatherer.ledger import VolumeGap, build_ledger
 from gatherer.ops.query import csv_columns
 from gatherer.run.store import JournalTail, Store, follow
 from gatherer.sim.market import MarketModel
@@ -109,6 +109,11 @@ def main(n: int) -> None:
     chains = store.chains.stats
     share, per_print = chain_cpu[0] / cpu, chain_cpu[0] * 1e6 / max(1, chains.prints)
     assert store.stats.rows == n, store.stats
+    # The day's ledger reads the whole journal again (once a day, in the supervisor, in a thread).
+    cpu1 = time.process_time()
+    ledger = build_ledger(root, trading_day_of(frames[0][0]))
+    ledger_rate = n / (time.process_time() - cpu1)
+    assert sum(c.frames for c in ledger.coverage.values()) == n
     parquet = sum(p.stat().st_size for p in (root / "parquet").rglob("*.parquet"))
     raw = sum(len(p) for _, p in frames)
     csv_size = csv_bytes(frames)
@@ -117,7 +122,8 @@ def main(n: int) -> None:
         f"decode + Parquet: {rate:,.0f} frames/s per core ({cpu:.1f} CPU s, {wall:.1f} s wall for {n:,});"
         f" Parquet {parquet / n:.0f} B/frame, original CSV {csv_size / n:.0f} B/frame"
         f" ({parquet / csv_size:.0%} of CSV), raw JSON {raw / n:.0f} B/frame;"
-        f" volume chains {chain_cpu[0] / cpu:.1%} of the CPU over {chains.prints:,} prints"
+        f" volume chains {chain_cpu[0] / cpu:.1%} of the CPU over {chains.prints:,} prints;"
+        f" the day's ledger {ledger_rate:,.0f} frames/s per core"
     )
     record(
         "store (bench/store.py)",
@@ -130,6 +136,7 @@ Targets: ≥ 30,000 frames/s per core; Parquet ≤ 25% of the original tool's CS
 |---|---|
 | decode + Parquet (+ quarantine, volume chains, checkpoints) | {rate:,.0f} frames/s per core |
 | of which the volume chains (gap detection) | {share:.1%} of the CPU ({per_print:.2f} µs per print) |
+| the day's ledger (coverage + gaps, from the journal) | {ledger_rate:,.0f} frames/s per core |
 | Parquet on disk | {parquet / n:.0f} B/frame ({parquet / 1e6:.1f} MB) |
 | the original tool's CSV (one line per frame, cp949) | {csv_size / n:.0f} B/frame ({csv_size / 1e6:.1f} MB) |
 | Parquet / CSV | {parquet / csv_size:.0%} |

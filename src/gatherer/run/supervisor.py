@@ -53,6 +53,8 @@ from gatherer.venues.ls.rest import RestClient
 log = logging.getLogger(__name__)
 
 _report_decoder = msgspec.json.Decoder(WorkerReport)
+FINAL_BACKFILL_S = 30.0
+"""How long a stopping run may still backfill."""
 
 
 @dataclass
@@ -256,11 +258,17 @@ class Supervisor:
             # The stores have drained: one last backfill pass and the ledger of every day the run touched.
             today = trading_day_of(self.clock.time_ns())
             if cfg.backfill.enabled:
-                await self._backfill_pass(clients[0], today)
+                try:  # bounded, so that stopping stays prompt; what is left stays pending
+                    await asyncio.wait_for(self._backfill_pass(clients[0], today), FINAL_BACKFILL_S)
+                except TimeoutError:
+                    self.say(
+                        f"backfill stopped after {FINAL_BACKFILL_S:.0f} s; the rest of the day's gaps stay"
+                        f" pending: `gatherer backfill --date {today}` fills them today"
+                    )
             result.ended_ns = self.clock.time_ns()
             day = trading_day_of(result.started_ns)
             while day <= today:
-                self._write_ledger(day)
+                await self._write_ledger(day)
                 day += dt.timedelta(days=1)
         return result
 
@@ -297,12 +305,17 @@ class Supervisor:
                 await self._backfill_pass(client, now)
             for old, at in list(due.items()):
                 if loop.time() >= at:
-                    self._write_ledger(old)
+                    if self.cfg.backfill.enabled:
+                        # Gaps of the ended day still pending: the TRs serve the current day only, so
+                        # they are recorded as not fillable, with that reason, rather than left pending.
+                        await self._backfill_pass(client, old)
+                    await self._write_ledger(old)
                     del due[old]
 
-    def _write_ledger(self, day: dt.date) -> None:
+    async def _write_ledger(self, day: dt.date) -> None:
         try:
-            ledger = write_ledger(self.result.root, day)
+            # A thread: a whole day's journal is read, and the supervisor must keep watching meanwhile.
+            ledger = await asyncio.to_thread(write_ledger, self.result.root, day)
         except OSError as exc:
             log.error("could not write the ledger of %s: %s; run `gatherer ledger --date %s`", day, exc, day)
             return
