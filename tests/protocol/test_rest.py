@@ -200,6 +200,19 @@ async def test_token_near_expiry_is_reissued_before_the_call(universe: Universe)
         assert client.token_issues_total == 2
 
 
+async def test_a_refused_token_is_reissued_once_however_often_it_is_reported(venue: Venue) -> None:
+    from gatherer.venues.ls.auth import token_fingerprint
+
+    async with _open(venue) as client:
+        first = await client.token()
+        stale = token_fingerprint(first.access_token)
+        assert len(stale) == 12 and stale not in first.access_token
+        second = await client.reissue(stale)
+        assert second.access_token != first.access_token
+        assert (await client.reissue(stale)).access_token == second.access_token  # a late report
+        assert client.token_issues_total == 2
+
+
 async def test_wrong_credentials_are_refused_with_a_clear_auth_error(venue: Venue) -> None:
     bad = Credentials(APPKEY, "wrong-secret-value")
     with pytest.raises(AuthError) as err:

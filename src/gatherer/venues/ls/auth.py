@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,12 @@ class Token:
 
     def expires_within(self, now_ns: int, margin_s: float) -> bool:
         return now_ns + int(margin_s * _NS) >= self.expires_ns
+
+
+def token_fingerprint(access_token: str) -> str:
+    """A short, one-way name for a token (12 hex digits of its SHA-256): what processes say about a
+    token they were refused for, so the token itself never travels further or reaches a log."""
+    return hashlib.sha256(access_token.encode()).hexdigest()[:12]
 
 
 def jwt_exp_ns(token: str) -> int | None:

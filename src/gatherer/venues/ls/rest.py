@@ -26,7 +26,7 @@ import aiohttp
 
 from gatherer.clock import Clock, SystemClock
 from gatherer.errors import ApiError, AuthError, ConnectError, GathererError, RateLimited
-from gatherer.venues.ls.auth import Credentials, Token, issue_token, revoke_token
+from gatherer.venues.ls.auth import Credentials, Token, issue_token, revoke_token, token_fingerprint
 from gatherer.venues.ls.ratelimit import TR_LIMITS, RateLimiter, Sleep, TrLimit, backoff_s
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,14 @@ class RestClient:
                 self.token_issues_total += 1
                 log.info("Issued an LS access token.", extra={"expires_ns": token.expires_ns})
             return token
+
+    async def reissue(self, fingerprint: str) -> Token:
+        """A new token when the venue refused the one named by ``fingerprint`` (``token_fingerprint``)
+        although it had not expired; many reports of the same refusal cause one new token."""
+        async with self._token_lock:
+            if self._token is not None and token_fingerprint(self._token.access_token) == fingerprint:
+                self._token = None
+        return await self.token()
 
     async def _revoke(self) -> None:
         token, self._token = self._token, None
