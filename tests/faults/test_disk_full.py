@@ -18,14 +18,19 @@ from pathlib import Path
 import google_crc32c
 import msgspec
 
-from gatherer.capture import Kind, iter_records, verify
+from gatherer.capture import Journal, JournalSettings, Kind, iter_records, verify
+from gatherer.clock import ScaledClock
+from gatherer.plan.select import Registration
+from gatherer.run.prepare import rest_client
+from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
-from ..conftest import Reap, sim_settings
-from ..e2e.test_capture import wait_until
+from ..conftest import MIDDAY, Reap, sim_settings
+from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
 from ..e2e.test_demo import children
+from ..unit.test_journal import FillingDisk
 from .test_collector_process import start_run, wait_recording, write_config
 
 
@@ -123,3 +128,50 @@ async def test_a_full_disk_pauses_capture_and_it_resumes_with_nothing_received_l
         f"{events[1]['retries']} tries; {len(frames):,} frames journaled, "
         f"{sum(1 for r in frames if r.recv_ns > lifted_ns):,} received after the limit was lifted"
     )
+
+
+async def test_a_connection_paused_for_a_full_disk_is_not_taken_for_stalled(tmp_path: Path) -> None:
+    clock = ScaledClock(int(MIDDAY.timestamp() * 1e9), speed=1.0)  # kospi trades: silence would count
+    disk = FillingDisk()
+    journal_settings = JournalSettings(max_pending_bytes=300_000, retry_base_s=0.05, retry_cap_s=0.2)
+    settings = sim_settings(start=None, limits=VenueLimits(rest_rate_scale=20))
+    async with (
+        Simulator(settings, clock=clock) as sim,
+        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, clock) as client,
+    ):
+
+        async def token(_key: int) -> str:
+            return (await client.token()).access_token
+
+        symbols = [i.symbol for i in sim.universe.instruments["kospi"][:20]]
+        journal = await Journal.open(
+            tmp_path, "w00", settings=journal_settings, clock=clock, file_ops=disk.ops()
+        )
+        worker = Worker(
+            ws_url=sim.ws_url,
+            token=token,
+            journal=journal,
+            groups=[[Registration("kospi", "book", "H1_", s) for s in symbols]],
+            clock=clock,
+            settings=WorkerSettings(stall_s=1.0, registrations_per_s=80),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        (conn,) = worker.stats
+        await wait_until(lambda: conn.accepted == 20 and conn.frames > 500)
+        disk.room = 0  # the disk is full
+        await wait_until(lambda: journal.backlogged)
+        checks, frames = conn.liveness_checks, conn.frames
+        await wait_until(lambda: conn.liveness_checks >= checks + 12)  # three stall periods
+        assert conn.frames - frames < 500, "the connection stopped reading"
+        assert conn.stalls == 0 and conn.reconnects == 0, "paused on purpose is not stalled"
+        disk.room = None  # space returns
+        await wait_until(lambda: not journal.backlogged and conn.frames > frames + 2000)
+        stop.set()
+        await task
+        await journal.close()
+    records = list(iter_records(tmp_path / "journal"))
+    assert [r.seq for r in records] == list(range(len(records)))
+    assert not any(b'"event":"stalled"' in r.payload for r in records if r.kind == Kind.EVENT)
+    assert sum(1 for r in records if r.kind == Kind.FRAME) == conn.frames
+    assert verify(tmp_path / "journal").ok

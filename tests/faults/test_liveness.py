@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import msgspec
 
-from gatherer.capture import Kind, iter_records
+from gatherer.capture import Journal, Kind, iter_records
 from gatherer.clock import SEOUL, ScaledClock, seoul_ns
 from gatherer.config import MarketConfig
+from gatherer.plan.select import Registration
 from gatherer.run.collect import RunResult, collect
+from gatherer.run.prepare import rest_client
+from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
-from gatherer.venues.ls.sessions import SessionCalendar
+from gatherer.venues.ls.sessions import SessionCalendar, read_jif
 
 from ..conftest import sim_settings
 from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
@@ -76,3 +80,134 @@ async def test_a_silent_connection_of_a_closed_market_is_left_alone(tmp_path: Pa
     result = await run_with_stall(tmp_path, dt.datetime(2026, 11, 25, 20, 0, tzinfo=SEOUL), "checked")
     (conn,) = result.connections
     assert conn.stalls == 0 and conn.reconnects == 0
+
+
+# -- staggered reconnects --------------------------------------------------------------------------
+
+
+async def test_connections_of_one_key_dropped_at_once_come_back_one_at_a_time(tmp_path: Path) -> None:
+    stagger_ns = int(WorkerSettings().reconnect_stagger_s * 1e9)
+    async with Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=20))) as sim:
+        cfg = sim_config(sim, tmp_path, {"kospi": MarketConfig(max_symbols=25, channels=["book", "trade"])})
+        venue = msgspec.structs.replace(cfg.venue, registrations_per_connection=10)
+        cfg = msgspec.structs.replace(cfg, venue=venue)
+        stop = asyncio.Event()
+        started: list[RunResult] = []
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        await wait_until(lambda: bool(started) and all(c.accepted == 10 for c in started[0].connections))
+        conns = started[0].connections
+        assert len(conns) == 5  # one app key (the in-process collector uses one)
+        up_s = loop.time() - t0
+        assert sim.inject("drop") == 5  # the venue restarts: every connection of the key drops at once
+        await wait_until(lambda: all(c.reconnects == 1 and c.accepted == 10 for c in conns), 30)
+        stop.set()
+        await task
+    connected: dict[str, list[int]] = {}
+    for r in iter_records(tmp_path / "journal"):
+        if r.kind == Kind.EVENT and b'"event":"connected"' in r.payload:
+            connected.setdefault(r.conn_id, []).append(r.recv_ns)
+    assert sorted(len(t) for t in connected.values()) == [2] * 5
+    for attempt in (0, 1):  # the first connects and the reconnects after the drop
+        times = sorted(t[attempt] for t in connected.values())
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert min(gaps) >= stagger_ns, (attempt, gaps)
+    reconnects = sorted(t[1] for t in connected.values())
+    print(
+        f"\nstagger {stagger_ns / 1e9:.1f} s: 5 connections up and registered in {up_s:.2f} s; "
+        f"after the drop back within {(reconnects[-1] - reconnects[0]) / 1e9:.2f} s, gaps "
+        f"{', '.join(f'{(b - a) / 1e9:.3f}' for a, b in itertools.pairwise(reconnects))} s"
+    )
+
+
+# -- JIF: the venue's own word on when a market trades ---------------------------------------------
+
+
+class SteppedClock:
+    """Real time from a start, moved forward by the test: a day's phases in seconds, in order."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._base = ScaledClock(int(start.timestamp() * 1e9), speed=1.0)
+        self._jumped_ns = 0
+
+    def time_ns(self) -> int:
+        return self._base.time_ns() + self._jumped_ns
+
+    def monotonic(self) -> float:
+        return self._base.monotonic()
+
+    def jump_to(self, day: dt.date, at: dt.time) -> None:
+        target = seoul_ns(day, at)
+        assert target > self.time_ns()
+        self._jumped_ns += target - self.time_ns()
+
+
+CHRISTMAS = dt.date(2026, 12, 25)  # a KRX holiday in the calendar; the simulator trades all the same
+
+
+async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: dt.timedelta) -> None:
+    """A kospi connection stalls while JIF says the opening auction runs, and stays stalled into
+    the open. ``collector_ahead``: how far the collector's clock (so its calendar) is ahead of the
+    venue's day, e.g. one hour on a day the exchange opens an hour late."""
+    start = dt.datetime.combine(day, dt.time(7, 50), SEOUL)  # before anything opens
+    venue = SteppedClock(start)
+    collector = SteppedClock(start + collector_ahead) if collector_ahead else venue
+    settings = sim_settings(start=None, limits=VenueLimits(rest_rate_scale=20))
+    async with (
+        Simulator(settings, clock=venue) as sim,
+        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, collector) as client,
+    ):
+
+        async def token(_key: int) -> str:
+            return (await client.token()).access_token
+
+        symbols = [i.symbol for i in sim.universe.instruments["kospi"][:5]]
+        journal = await Journal.open(tmp_path, "w00", clock=collector)
+        worker = Worker(
+            ws_url=sim.ws_url,
+            token=token,
+            journal=journal,
+            groups=[
+                [Registration("kospi", "book", "H1_", s) for s in symbols],
+                [Registration("all", "status", "JIF", "0")],  # the market-status feed, on its own
+            ],
+            clock=collector,
+            settings=WorkerSettings(stall_s=1.0, registrations_per_s=80),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        book, status = worker.stats
+        await wait_until(lambda: book.accepted == 5 and status.accepted == 1)
+        venue.jump_to(day, dt.time(8, 29, 59, 500_000))  # the venue's opening auction begins: JIF 11
+        await wait_until(lambda: worker.market_status.said("kospi", collector.time_ns()) == "quiet")
+        (sim_book,) = [c for c in sim.hub.connections.values() if ("H1_", symbols[0]) in c.registrations]
+        assert sim.inject("stall", conn_id=sim_book.conn_id) == 1
+        if collector is not venue:
+            collector.jump_to(day, dt.time(9, 30))  # the calendar says kospi trades since 09:00
+        assert worker.market_status.said("kospi", collector.time_ns()) == "quiet"
+        checks = book.liveness_checks
+        await wait_until(lambda: book.liveness_checks >= checks + 12, 30)  # three stall periods, silent
+        assert book.stalls == 0 and book.reconnects == 0, "JIF says auction: the silence is normal"
+        venue.jump_to(day, dt.time(8, 59, 59, 500_000))  # the venue opens: JIF 21
+        await wait_until(lambda: book.stalls == 1 and book.reconnects == 1 and book.accepted == 5, 30)
+        assert worker.market_status.said("kospi", collector.time_ns()) == "trading"
+        stop.set()
+        await task
+        await journal.close()
+    records = list(iter_records(tmp_path / "journal"))
+    jif = [(r.recv_ns, read_jif(r.payload)) for r in records if r.kind == Kind.FRAME and read_jif(r.payload)]
+    opened = min(ns for ns, codes in jif if codes == ("1", "21"))
+    assert any(codes == ("1", "11") and ns < opened for ns, codes in jif)
+    stalls = [r.recv_ns for r in records if r.kind == Kind.EVENT and b'"event":"stalled"' in r.payload]
+    assert len(stalls) == 1 and stalls[0] > opened
+
+
+async def test_jif_auction_keeps_a_silent_connection_although_the_calendar_says_open(tmp_path: Path) -> None:
+    # The exchange opens an hour late (the 수능 day, the year's first session): at 09:30 by the
+    # calendar the venue's clock reads 08:30, its opening auction.
+    await stalled_while_jif_says(tmp_path, WED, collector_ahead=dt.timedelta(hours=1))
+
+
+async def test_jif_open_watches_a_market_the_calendar_thinks_closed(tmp_path: Path) -> None:
+    await stalled_while_jif_says(tmp_path, CHRISTMAS, collector_ahead=dt.timedelta(0))

@@ -11,16 +11,26 @@ acknowledged it. A refusal is journaled and reported, never assumed away; a refu
 2026 futures code (``FH9``/``FC9``) is retried once with its legacy code. Connections
 register one at a time, paced, so the registration rate of the app key is the pace.
 A connection that drops reconnects with capped, jittered exponential backoff for as
-long as the run lasts, and registers everything again.
+long as the run lasts, and registers everything again. Connection attempts of one app key
+take turns, ``reconnect_stagger_s`` apart, so a venue restart that drops them all does not
+bring them all back in the same instant.
+
+Liveness: a connection silent for ``stall_s`` while one of its markets trades is closed and
+reconnected. Whether a market trades is the calendar's answer, corrected by the venue's own
+market-status feed (JIF) when the worker has it registered: a market JIF says is in an auction,
+halted or closed is quiet even if the calendar says open, one it says trades is watched even if
+the calendar says closed. Only the frames of the connection holding JIF are looked at, and only
+for the bytes ``"JIF"``: the receive path stays raw-first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -31,13 +41,14 @@ from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.ratelimit import backoff_s
-from gatherer.venues.ls.sessions import SessionCalendar
+from gatherer.venues.ls.sessions import MarketStatus, SessionCalendar, read_jif
 from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, Session, registration_frame
 
 log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 REDACTED = "<redacted>"
+_JIF_TAG = b'"JIF"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,11 @@ class WorkerSettings:
     """A registration not answered within this is reported as unacknowledged."""
     reconnect_base_s: float = 0.5
     reconnect_cap_s: float = 30.0
+    reconnect_stagger_s: float = 0.2
+    """Connection attempts of one app key go one at a time, each starting at least this long after
+    the previous one ended: enough to give every handshake (tens of ms to LS) its own moment, short
+    enough that even ten connections of a key are back within two seconds, far under the time
+    their registrations take at the key's pace."""
     registration_rounds: int = 5
     """How often a registration refused for the rate, or not answered, is sent again."""
     stall_s: float = 60.0
@@ -81,6 +97,15 @@ class ConnectionStats:
     """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
 
 
+class _ConnectTurn:
+    """The connection attempts of one app key: one at a time, spaced."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.next_at = 0.0
+        """Event-loop time before which the next attempt does not start."""
+
+
 TokenSource = Callable[[int], Awaitable[str]]
 """The current token of an app key (by its index); one token per key, shared by all its connections."""
 
@@ -109,7 +134,9 @@ class Worker:
         self._settings = settings
         self._rng = rng or random.Random()
         self._register_turn = asyncio.Lock()
-        self._sessions = sessions or SessionCalendar()
+        self._connect_turns: dict[int, _ConnectTurn] = {}
+        self.market_status = MarketStatus(sessions or SessionCalendar())
+        """The calendar, corrected by what JIF said (when a connection holds JIF)."""
         self._next_registration_at = 0.0
         keys = list(keys) if keys is not None else [0] * len(self._groups)
         if len(keys) != len(self._groups):
@@ -138,11 +165,15 @@ class Worker:
         frame_kind = Kind.FRAME
         session: Session | None = None
         paused: list[asyncio.Task[None]] = []
+        holds_jif = any(r.tr_cd == "JIF" for r in group)
+        note_jif = self._note_jif
 
         def on_frame(payload: bytes, recv_ns: int) -> None:
             append(frame_kind, conn_id, payload, recv_ns)
             stats.frames += 1
             stats.last_recv_ns = recv_ns
+            if holds_jif and _JIF_TAG in payload:
+                note_jif(payload, recv_ns)
             if journal.backlogged and session is not None and not paused:
                 session.pause_reading()
                 paused.append(asyncio.get_running_loop().create_task(_resume_when_writable(session)))
@@ -156,18 +187,22 @@ class Worker:
 
         attempt = 0
         while not stop.is_set():
-            try:
-                session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
-            except ConnectError as exc:
-                stats.last_error = str(exc)
-                self._event(conn_id, event="connect_failed", error=str(exc))
+            async with self._connect_turn(stats.key_index):
+                try:
+                    session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
+                except ConnectError as exc:
+                    session = None
+                    stats.last_error = str(exc)
+                    self._event(conn_id, event="connect_failed", error=str(exc))
+                else:
+                    stats.connects += 1
+                    if stats.connects > 1:
+                        stats.reconnects += 1
+                    self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
+            if session is None:
                 attempt += 1
                 await self._pause(attempt, stop)
                 continue
-            stats.connects += 1
-            if stats.connects > 1:
-                stats.reconnects += 1
-            self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
             reason = "closed by us"
             try:
                 async with self._register_turn:
@@ -180,6 +215,8 @@ class Worker:
                 if session.connected:
                     await session.close()
                 self._event(conn_id, event="disconnected", reason=reason)
+                if holds_jif:
+                    self.market_status.forget()  # transitions sent while we are away would be missed
             if not stop.is_set():
                 stats.last_error = reason
                 log.warning("connection lost; reconnecting", extra={"conn_id": conn_id, "reason": reason})
@@ -192,10 +229,14 @@ class Worker:
         """Wait while the connection streams; returns why it ended ("closed by us" on stop).
 
         Every quarter of ``stall_s`` (at most a second) the silence is checked; silence longer than
-        ``stall_s`` while one of its markets trades (``SessionCalendar``) is a stall: the
-        connection is closed and the caller reconnects. Quiet markets are left alone.
+        ``stall_s`` while one of its markets trades (``MarketStatus``: JIF, else the calendar) is a
+        stall: the connection is closed and the caller reconnects. Silence counts only while a
+        market trades and the journal is not holding the connections back (a backlog pauses
+        reading on purpose), so quiet markets are left alone and a market that just opened gets
+        ``stall_s`` for its first frame.
         """
         stall_ns = int(self._settings.stall_s * 1e9)
+        counting_since: int | None = None
         stats.last_recv_ns = max(stats.last_recv_ns, self._clock.time_ns())
         closed = asyncio.ensure_future(session.wait_closed())
         stopping = asyncio.ensure_future(stop.wait())
@@ -213,8 +254,13 @@ class Worker:
                     return "closed by us"
                 stats.liveness_checks += 1
                 now = self._clock.time_ns()
-                silent_ns = now - stats.last_recv_ns
-                if silent_ns > stall_ns and self._sessions.any_open(markets, now):
+                if self._journal.backlogged or not self.market_status.any_open(markets, now):
+                    counting_since = None
+                    continue
+                if counting_since is None:
+                    counting_since = now
+                silent_ns = now - max(stats.last_recv_ns, counting_since)
+                if silent_ns > stall_ns:
                     stats.stalls += 1
                     trading = ", ".join(sorted(markets))
                     reason = f"stalled: no data for {silent_ns / 1e9:.0f} s while {trading} traded"
@@ -224,6 +270,35 @@ class Worker:
         finally:
             stopping.cancel()
             closed.cancel()
+
+    def _note_jif(self, payload: bytes, recv_ns: int) -> None:
+        codes = read_jif(payload)
+        if codes is None:
+            return
+        markets = self.market_status.note_jif(*codes, recv_ns)
+        if markets:
+            log.info(
+                "JIF jangubun %s jstatus %s: %s %s",
+                *codes,
+                "/".join(markets),
+                self.market_status.said(markets[0], recv_ns),
+            )
+
+    @contextlib.asynccontextmanager
+    async def _connect_turn(self, key_index: int) -> AsyncIterator[None]:
+        """One connection attempt of an app key at a time, ``reconnect_stagger_s`` after the last ended."""
+        turn = self._connect_turns.get(key_index)
+        if turn is None:
+            turn = self._connect_turns[key_index] = _ConnectTurn()
+        loop = asyncio.get_running_loop()
+        async with turn.lock:
+            delay = turn.next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                yield
+            finally:
+                turn.next_at = loop.time() + self._settings.reconnect_stagger_s
 
     async def _pause(self, attempt: int, stop: asyncio.Event) -> None:
         delay = backoff_s(

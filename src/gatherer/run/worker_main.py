@@ -50,6 +50,8 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     decode: bool = True
     clock: str | None = None
     """A ``ScaledClock.spec``: share the supervisor's compressed day (tests); None = real time."""
+    reconnect_stagger_s: float = 0.2
+    """Spacing of one app key's connection attempts (``WorkerSettings.reconnect_stagger_s``)."""
 
 
 class Control(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -67,6 +69,9 @@ class WorkerReport(msgspec.Struct):
     end_seq: int
     connections: list[dict[str, Any]]
     store: dict[str, Any]
+    disk_incidents: int = 0
+    """Times the journal's disk failed (full, I/O error) and capture waited for it; each is logged
+    and journaled (disk_full/disk_error, disk_ok)."""
 
 
 control_encoder = msgspec.json.Encoder()
@@ -140,7 +145,10 @@ async def worker_main() -> int:
         keys=[c.key_index for c in spec.connections],
         clock=clock,
         settings=WorkerSettings(
-            worker_id=spec.worker_id, registrations_per_s=spec.registrations_per_s, stall_s=spec.stall_s
+            worker_id=spec.worker_id,
+            registrations_per_s=spec.registrations_per_s,
+            stall_s=spec.stall_s,
+            reconnect_stagger_s=spec.reconnect_stagger_s,
         ),
     )
     follower = asyncio.create_task(follow_supervisor())
@@ -159,6 +167,7 @@ async def worker_main() -> int:
         end_seq=end_seq,
         connections=[dataclasses.asdict(s) for s in worker.stats],
         store=store_report,
+        disk_incidents=journal.disk_incidents,
     )
     sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
     sys.stdout.flush()
