@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from gatherer.capture import Journal, Kind, iter_records
-from gatherer.clock import SEOUL, ScaledClock, seoul_ns
+from gatherer.clock import SEOUL, ScaledClock, SystemClock, seoul_ns
 from gatherer.config import MarketConfig
 from gatherer.plan.select import Registration
 from gatherer.run.collect import RunResult, collect
@@ -119,6 +119,39 @@ async def test_connections_of_one_key_dropped_at_once_come_back_one_at_a_time(tm
         f"after the drop back within {(reconnects[-1] - reconnects[0]) / 1e9:.2f} s, gaps "
         f"{', '.join(f'{(b - a) / 1e9:.3f}' for a, b in itertools.pairwise(reconnects))} s"
     )
+
+
+async def test_connections_waiting_for_their_turn_do_not_connect_after_stop(tmp_path: Path) -> None:
+    async with (
+        Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=20))) as sim,
+        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, SystemClock()) as client,
+    ):
+
+        async def token(_key: int) -> str:
+            return (await client.token()).access_token
+
+        journal = await Journal.open(tmp_path, "w00")
+        worker = Worker(
+            ws_url=sim.ws_url,
+            token=token,
+            journal=journal,
+            groups=[
+                [Registration("kospi", "book", "H1_", i.symbol)]
+                for i in sim.universe.instruments["kospi"][:4]
+            ],
+            clock=SystemClock(),
+            settings=WorkerSettings(reconnect_stagger_s=5.0, registrations_per_s=80),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await wait_until(lambda: worker.stats[0].accepted == 1)
+        loop = asyncio.get_running_loop()
+        stopped_at = loop.time()
+        stop.set()  # three connections still wait for their turn of the key
+        await asyncio.wait_for(task, 10)
+        assert loop.time() - stopped_at < 1.0, "stopping does not wait out the stagger"
+        await journal.close()
+    assert [s.connects for s in worker.stats] == [1, 0, 0, 0]
 
 
 # -- JIF: the venue's own word on when a market trades ---------------------------------------------

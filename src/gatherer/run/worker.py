@@ -42,7 +42,7 @@ from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.sessions import MarketStatus, SessionCalendar, read_jif
-from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, Session, registration_frame
+from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, FrameSink, Session, registration_frame
 
 log = logging.getLogger(__name__)
 
@@ -187,19 +187,10 @@ class Worker:
 
         attempt = 0
         while not stop.is_set():
-            async with self._connect_turn(stats.key_index):
-                try:
-                    session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
-                except ConnectError as exc:
-                    session = None
-                    stats.last_error = str(exc)
-                    self._event(conn_id, event="connect_failed", error=str(exc))
-                else:
-                    stats.connects += 1
-                    if stats.connects > 1:
-                        stats.reconnects += 1
-                    self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
+            session = await self._connect(stats, on_frame, attempt, stop)
             if session is None:
+                if stop.is_set():
+                    break
                 attempt += 1
                 await self._pause(attempt, stop)
                 continue
@@ -284,9 +275,30 @@ class Worker:
                 self.market_status.said(markets[0], recv_ns),
             )
 
+    async def _connect(
+        self, stats: ConnectionStats, on_frame: FrameSink, attempt: int, stop: asyncio.Event
+    ) -> Session | None:
+        """Open the connection in its app key's turn; None if it failed, or stop came first."""
+        conn_id = stats.conn_id
+        async with self._connect_turn(stats.key_index, stop) as go:
+            if not go:
+                return None
+            try:
+                session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
+            except ConnectError as exc:
+                stats.last_error = str(exc)
+                self._event(conn_id, event="connect_failed", error=str(exc))
+                return None
+            stats.connects += 1
+            if stats.connects > 1:
+                stats.reconnects += 1
+            self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
+            return session
+
     @contextlib.asynccontextmanager
-    async def _connect_turn(self, key_index: int) -> AsyncIterator[None]:
-        """One connection attempt of an app key at a time, ``reconnect_stagger_s`` after the last ended."""
+    async def _connect_turn(self, key_index: int, stop: asyncio.Event) -> AsyncIterator[bool]:
+        """One connection attempt of an app key at a time, ``reconnect_stagger_s`` after the last
+        ended; yields False when ``stop`` was set while waiting (do not connect then)."""
         turn = self._connect_turns.get(key_index)
         if turn is None:
             turn = self._connect_turns[key_index] = _ConnectTurn()
@@ -294,9 +306,10 @@ class Worker:
         async with turn.lock:
             delay = turn.next_at - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
             try:
-                yield
+                yield not stop.is_set()
             finally:
                 turn.next_at = loop.time() + self._settings.reconnect_stagger_s
 
