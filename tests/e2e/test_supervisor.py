@@ -195,3 +195,26 @@ async def test_at_the_cutoff_new_masters_are_fetched_and_a_changed_selection_is_
         await run
     days = sorted(p.name for p in (tmp_path / "masters").iterdir())
     assert days == ["date=2026-11-24", "date=2026-11-25"]
+
+
+async def test_a_token_the_venue_stops_accepting_is_reissued_and_everything_registers_again(
+    tmp_path: Path,
+) -> None:
+    async with limited_sim() as sim:
+        sup = Supervisor(config(sim, tmp_path, {"ofutures": MarketConfig(max_symbols=3)}), KEYS[:1])
+        stop = asyncio.Event()
+        run = asyncio.create_task(sup.run(stop))
+        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 6, 60)
+        assert sim.inject("expire-token") == 1  # revoked at the venue long before its 07:00 expiry
+        sim.inject("drop")  # the reconnect's registrations are refused for the token
+        await wait_until(lambda: sim.hub.registrations_total() == 0, 20)
+        await wait_until(lambda: sim.hub.registrations_total() == 6, 60)
+        stop.set()
+        result = await run
+    events = [
+        r.payload for d in (tmp_path / "journal").iterdir() for r in iter_records(d) if r.kind == Kind.EVENT
+    ]
+    assert any(b'"token_refused"' in e for e in events)
+    assert not any(b'"event":"refused"' in e for e in events)  # all registered again with the new token
+    (report,) = result.reports
+    assert sum(c["accepted"] for c in report.connections) == 6

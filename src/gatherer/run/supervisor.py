@@ -45,7 +45,16 @@ from gatherer.plan.explain import explain
 from gatherer.plan.pack import ConnectionPlan, Plan, pack
 from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
-from gatherer.run.worker_main import ConnectionSpec, Control, WorkerReport, WorkerSpec, control_encoder
+from gatherer.run.worker_main import (
+    TOKEN_REFUSED_PREFIX,
+    ConnectionSpec,
+    Control,
+    TokenRefused,
+    TokenRefusedLine,
+    WorkerReport,
+    WorkerSpec,
+    control_encoder,
+)
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import RestClient
@@ -53,6 +62,7 @@ from gatherer.venues.ls.rest import RestClient
 log = logging.getLogger(__name__)
 
 _report_decoder = msgspec.json.Decoder(WorkerReport)
+_refused_decoder = msgspec.json.Decoder(TokenRefusedLine)
 FINAL_BACKFILL_S = 30.0
 """How long a stopping run may still backfill."""
 
@@ -66,6 +76,7 @@ class WorkerHandle:
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
     reports: list[WorkerReport] = field(default_factory=list)
+    reader: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -151,6 +162,8 @@ class Supervisor:
         self.result = SupervisorResult(root=Path(cfg.storage.root))
         self._tokens: dict[int, str] = {}
         self._rng = random.Random()
+        self._clients: list[RestClient] = []
+        self._handles: list[WorkerHandle] = []
 
     # -- planning ------------------------------------------------------------------------
 
@@ -187,27 +200,43 @@ class Supervisor:
         await proc.stdin.drain()
         handle.proc = proc
         handle.starts += 1
+        handle.reader = asyncio.create_task(self._read(handle, proc), name=f"read-{handle.spec.worker_id}")
 
     async def _finish(self, handle: WorkerHandle) -> None:
         """Close the worker's pipe and collect its report."""
         proc = handle.proc
         if proc is None:
             return
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
         with contextlib.suppress(ConnectionError):
             proc.stdin.close()
-        out = await proc.stdout.read()
+        if handle.reader is not None:
+            await handle.reader
         await proc.wait()
-        self._collect(handle, out)
         handle.proc = None
 
-    def _collect(self, handle: WorkerHandle, out: bytes) -> None:
-        for line in reversed(out.strip().splitlines()):
+    async def _read(self, handle: WorkerHandle, proc: asyncio.subprocess.Process) -> None:
+        """A worker's standard output while it runs: requests (a refused token), then its report.
+
+        Read all along, so a worker never blocks on a full pipe."""
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
             try:
-                handle.reports.append(_report_decoder.decode(line))
-                return
+                if line.startswith(TOKEN_REFUSED_PREFIX):
+                    await self._reissue(_refused_decoder.decode(line).token_refused)
+                else:
+                    handle.reports.append(_report_decoder.decode(line))
             except msgspec.DecodeError:
-                continue
+                log.warning("worker %s wrote a line that is not a message; ignored", handle.spec.worker_id)
+
+    async def _reissue(self, refused: TokenRefused) -> None:
+        """A worker's connection was refused for its key's token: issue a new one (once for many
+        reports) and hand it to every worker of the key."""
+        client = self._clients[refused.key]
+        await client.reissue(refused.fingerprint)
+        log.warning("the venue refused app key %d's token; it was issued again", refused.key + 1)
+        self._tokens.pop(refused.key, None)  # hand the current one over even to a late reporter
+        await self._push_tokens(self._clients, self._handles)
 
     async def _push_tokens(self, clients: list[RestClient], handles: list[WorkerHandle]) -> None:
         for key, client in enumerate(clients):
@@ -229,7 +258,7 @@ class Supervisor:
         cfg = self.cfg
         await retain(cfg, self.clock, self.say)
         async with contextlib.AsyncExitStack() as stack:
-            clients = [
+            clients = self._clients = [
                 await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
             ]
             result.started_ns = self.clock.time_ns()
@@ -237,7 +266,9 @@ class Supervisor:
             result.registrations, result.plan = registrations, plan
             for key, client in enumerate(clients):
                 self._tokens[key] = (await client.token()).access_token
-            handles = [WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)]
+            handles = self._handles = [
+                WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)
+            ]
             result.workers.extend(handles)
             self.say(
                 f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"

@@ -41,6 +41,7 @@ from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.ratelimit import backoff_s
+from gatherer.venues.ls.rest import is_token_error
 from gatherer.venues.ls.sessions import MarketStatus, SessionCalendar, read_jif
 from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, FrameSink, Session, registration_frame
 
@@ -108,6 +109,8 @@ class _ConnectTurn:
 
 TokenSource = Callable[[int], Awaitable[str]]
 """The current token of an app key (by its index); one token per key, shared by all its connections."""
+TokenRefusedHook = Callable[[int, str], Awaitable[str]]
+"""Told that the venue refused an app key's token (key index, that token), returns a newer one."""
 
 
 class Worker:
@@ -125,9 +128,11 @@ class Worker:
         keys: Sequence[int] | None = None,
         rng: random.Random | None = None,
         sessions: SessionCalendar | None = None,
+        on_token_refused: TokenRefusedHook | None = None,
     ) -> None:
         self._ws_url = ws_url
         self._token = token
+        self._on_token_refused = on_token_refused
         self._journal = journal
         self._groups = [list(g) for g in groups]
         self._clock = clock
@@ -331,9 +336,10 @@ class Worker:
         """Register the group, verifying every ack.
 
         Refused for the rate (IGW00201) or not answered: sent again after a pause, for up
-        to ``registration_rounds`` rounds. A 2026 futures code refused for another
-        reason is tried once with its legacy code (FH9 -> FH0, FC9 -> FC0); the code
-        the venue accepted is kept for reconnects.
+        to ``registration_rounds`` rounds. Refused for the token: a new token is asked for
+        (``on_token_refused``) and the refused ones are sent again with it. A 2026 futures
+        code refused for another reason is tried once with its legacy code (FH9 -> FH0,
+        FC9 -> FC0); the code the venue accepted is kept for reconnects.
         """
         token = await self._token(stats.key_index)
         acks: list[Ack | None] = [None] * len(group)
@@ -342,10 +348,14 @@ class Worker:
         for round_no in range(1, self._settings.registration_rounds + 1):
             results = await self._send(session, token, [(group[i].tr_cd, group[i].tr_key) for i in todo])
             retry: list[int] = []
+            token_refused = False
             for i, ack in zip(todo, results, strict=True):
                 acks[i] = ack
                 if ack is None or (not ack.accepted and ack.rsp_cd == RATE_LIMITED_CODE):
                     retry.append(i)
+                elif not ack.accepted and self._on_token_refused and is_token_error(ack.rsp_cd, ack.rsp_msg):
+                    retry.append(i)
+                    token_refused = True
                 elif not ack.accepted and group[i].tr_cd in LEGACY:
                     reg = group[i]
                     group[i] = Registration(reg.market, reg.channel, LEGACY[reg.tr_cd], reg.symbol)
@@ -359,7 +369,12 @@ class Worker:
             todo = retry
             if not todo or stop.is_set():
                 break
-            if round_no < self._settings.registration_rounds:
+            if token_refused and self._on_token_refused is not None:
+                # Refused for the token before it expired (revoked, replaced): ask for a new one, once
+                # for the round, and register again with it right away.
+                self._event(session.conn_id, event="token_refused", key=stats.key_index)
+                token = await self._on_token_refused(stats.key_index, token)
+            elif round_no < self._settings.registration_rounds:
                 await self._pause(round_no, stop)
         accepted = [a for a in acks if a is not None and a.accepted]
         refused = [a for a in acks if a is not None and not a.accepted]

@@ -12,6 +12,7 @@ worker outlives its supervisor by more than the few seconds that takes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -27,6 +28,7 @@ from gatherer.clock import Clock, ScaledClock, SystemClock
 from gatherer.plan.select import Registration
 from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import Worker, WorkerSettings
+from gatherer.venues.ls.auth import token_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,23 @@ class WorkerReport(msgspec.Struct):
     and journaled (disk_full/disk_error, disk_ok)."""
 
 
+class TokenRefused(msgspec.Struct, frozen=True):
+    """The venue refused app key ``key``'s token: named by its fingerprint, never sent itself."""
+
+    key: int
+    fingerprint: str
+
+
+class TokenRefusedLine(msgspec.Struct, frozen=True):
+    """A worker's request line on standard output (before its last line, the WorkerReport)."""
+
+    token_refused: TokenRefused
+
+
+TOKEN_REFUSED_PREFIX = b'{"token_refused"'
+TOKEN_WAIT_S = 30.0
+"""How long a worker waits for a new token after a refusal before registering with what it has."""
+
 control_encoder = msgspec.json.Encoder()
 _control_decoder = msgspec.json.Decoder(Control)
 
@@ -94,6 +113,23 @@ class TokenBook:
         while key_index not in self._tokens:
             await self._changed.wait()
         return self._tokens[key_index]
+
+    async def newer_than(self, key_index: int, refused: str, timeout_s: float) -> str:
+        """The key's token once it is not ``refused`` any more; after ``timeout_s``, the one there is."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while self._tokens.get(key_index, refused) == refused:
+                    await self._changed.wait()
+        return await self.get(key_index)
+
+
+async def ask_for_token(book: TokenBook, key_index: int, refused: str) -> str:
+    """Tell the supervisor (one line on standard output) that ``refused`` was refused; wait for the next."""
+    line = TokenRefusedLine(TokenRefused(key_index, token_fingerprint(refused)))
+    sys.stdout.buffer.write(control_encoder.encode(line) + b"\n")
+    sys.stdout.flush()
+    log.warning("the venue refused app key %d's token; asked the supervisor for a new one", key_index + 1)
+    return await book.newer_than(key_index, refused, TOKEN_WAIT_S)
 
 
 async def _stdin_reader() -> asyncio.StreamReader:
@@ -140,6 +176,7 @@ async def worker_main() -> int:
     worker = Worker(
         ws_url=spec.ws_url,
         token=book.get,
+        on_token_refused=lambda key, refused: ask_for_token(book, key, refused),
         journal=journal,
         groups=groups,
         keys=[c.key_index for c in spec.connections],
