@@ -42,6 +42,8 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """Silence while one of its markets trades after which a connection is reconnected (never when closed)."""
     rest_rate_scale: float = 1.0
     """Multiplies LS's per-TR REST limits (personal accounts, LS_OPENAPI.md §1.4); corporate go higher."""
+    reconnect_stagger_s: float = 0.2
+    """Spacing of one app key's connection attempts, so a venue restart does not bring all back at once."""
 
 
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -178,6 +180,7 @@ def _validate(cfg: Config) -> list[str]:
         ("venue.registrations_per_s", cfg.venue.registrations_per_s),
         ("venue.rest_rate_scale", cfg.venue.rest_rate_scale),
         ("venue.stall_timeout_s", cfg.venue.stall_timeout_s),
+        ("venue.reconnect_stagger_s", cfg.venue.reconnect_stagger_s),
         ("storage.parquet_flush_s", cfg.storage.parquet_flush_s),
         ("backfill.interval_s", cfg.backfill.interval_s),
         ("backfill.max_pages", cfg.backfill.max_pages),

@@ -31,6 +31,10 @@ def test_defaults_point_at_ls_and_all_channels() -> None:
         ("[markets.kospi]\nsymbols = 5\n", "markets.kospi.symbols"),
         ("[markets.kospi]\ncutoff = '7:30'\n", "markets.kospi.cutoff"),
         ("[markets.kospi\n", "not valid TOML"),
+        ("[venue]\nreconnect_stagger_s = 0\n", "venue.reconnect_stagger_s: 0"),
+        ("[backfill]\ninterval_s = -1\n", "backfill.interval_s: -1"),
+        ("[backfill]\nmax_pages = 0\n", "backfill.max_pages: 0"),
+        ("[backfill]\nenable = true\n", "backfill"),
     ],
 )
 def test_bad_values_name_their_key(text: str, expected: str) -> None:

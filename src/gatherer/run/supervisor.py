@@ -122,6 +122,7 @@ def worker_specs(
             registrations_per_s=worker_rate(plan, worker, cfg.venue.registrations_per_s),
             connections=[_connection_spec(c) for c in conns],
             stall_s=cfg.venue.stall_timeout_s,
+            reconnect_stagger_s=cfg.venue.reconnect_stagger_s,
             parquet_flush_s=cfg.storage.parquet_flush_s,
             clock=clock.spec if isinstance(clock, ScaledClock) else None,
         )
