@@ -5,7 +5,7 @@ and filled over REST by the backfiller, for every family: KRX stocks (t1301), KO
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,7 +28,14 @@ REST = {"S3_": "t1301", "FC9": "t2212", "OVC": "o3116", "WOC": "o3136"}
 
 async def test_skipped_trades_become_gaps_and_backfill_fills_each_exactly(tmp_path: Path) -> None:
     settings = sim_settings(stream=StreamSettings(rate_fps=3000.0), limits=VenueLimits(rest_rate_scale=20))
-    async with Simulator(settings) as sim:
+    sent: Counter[str] = Counter()  # trade frames sent, per TR
+
+    def count(_conn: str, frame: bytes) -> None:
+        for tr_cd in TRADES.values():
+            if frame.startswith(b'{"header":{"tr_cd":"' + tr_cd.encode()):
+                sent[tr_cd] += 1
+
+    async with Simulator(settings, on_sent=count) as sim:
         markets = {m: MarketConfig(max_symbols=1, channels=["trade"]) for m in TRADES}
         cfg = sim_config(sim, tmp_path, markets)
         stop = asyncio.Event()
@@ -36,12 +43,17 @@ async def test_skipped_trades_become_gaps_and_backfill_fills_each_exactly(tmp_pa
         task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
         await wait_until(lambda: bool(started))
         await wait_until(lambda: sum(c.accepted for c in started[0].connections) == len(TRADES))
+        # A print of every feed first: a chain starts at the first print it sees.
+        await wait_until(lambda: all(sent[t] > 0 for t in TRADES.values()), 60)
         for tr_cd in TRADES.values():
             sim.inject("skip", count=3, tr_cd=tr_cd)
         await wait_until(lambda: len(sim.hub.skipped) == 3 * len(TRADES), 60)
-        # A few more frames of every feed, so each hole is closed by a print after it.
-        seen = sim.hub.frames_sent_total
-        await wait_until(lambda: sim.hub.frames_sent_total > seen + 400, 60)
+        # One more print of every feed: a hole shows only once a print after it arrives.
+        seen = Counter(sent)
+        await wait_until(lambda: all(sent[t] > seen[t] for t in TRADES.values()), 60)
+        # ... and received: everything sent so far has reached the collector.
+        total = sim.hub.frames_sent_total + sim.hub.acks_total
+        await wait_until(lambda: sum(c.frames for c in started[0].connections) >= total)
         stop.set()
         await task
         day = trading_day_of(sim.clock.time_ns())
