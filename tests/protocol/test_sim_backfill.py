@@ -10,7 +10,6 @@ types are checked against LS's own examples (tests/fixtures/ls_examples).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
 import json
@@ -48,6 +47,7 @@ from gatherer.venues.ls.rest import RestClient
 from gatherer.venues.ls.ws import Session
 
 from ..conftest import ls_example, sim_settings
+from .test_ws import Recorder as SessionRecorder
 
 WAIT_S = 20.0
 RATE_SCALE = 20.0
@@ -376,37 +376,24 @@ GOLDEN = {
 """LS publishes no t2212 example: t2201's (same fields, older price widths) stands in (§8.3)."""
 
 
-class Recorder:
+class Recorder(SessionRecorder):
     """Every data frame a session receives, in order and by TR, and waits on conditions over them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.frames: list[tuple[str, str, dict[str, str]]] = []
         self.by_tr: dict[str, list[dict[str, str]]] = defaultdict(list)
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Event]] = []
 
     def __call__(self, payload: bytes, recv_ns: int) -> None:
         frame = json.loads(payload)
         header = frame["header"]
-        if "rsp_cd" in header:
-            return
-        self.frames.append((header["tr_cd"], header["tr_key"], frame["body"]))
-        self.by_tr[header["tr_cd"]].append(frame["body"])
-        for cond, event in self._waiters:
-            if not event.is_set() and cond():
-                event.set()
+        if "rsp_cd" not in header:
+            self.frames.append((header["tr_cd"], header["tr_key"], frame["body"]))
+            self.by_tr[header["tr_cd"]].append(frame["body"])
+        super().__call__(payload, recv_ns)  # keeps the raw frame and wakes the waiters
 
     def of(self, tr_cd: str) -> list[dict[str, str]]:
         return self.by_tr[tr_cd]
-
-    async def until(self, cond: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-        if cond():
-            return
-        event = asyncio.Event()
-        self._waiters.append((cond, event))
-        try:
-            await asyncio.wait_for(event.wait(), timeout_s)
-        finally:
-            self._waiters.remove((cond, event))
 
 
 async def _token(sim: Simulator) -> str:
