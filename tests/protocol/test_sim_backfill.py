@@ -49,7 +49,6 @@ from gatherer.venues.ls.ws import Session
 from ..conftest import ls_example, sim_settings
 from .test_ws import Recorder as SessionRecorder
 
-WAIT_S = 20.0
 RATE_SCALE = 20.0
 CLIENT_LIMITS = with_overrides(TR_LIMITS, scale=RATE_SCALE)
 SKIP = 5
