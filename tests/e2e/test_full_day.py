@@ -206,6 +206,8 @@ async def test_a_compressed_trading_day_with_faults_ends_with_every_frame_or_gap
             and g["end"] is not None
             for g in outages
         ), f"no gap row for the drop of {conn_id} at {dt.datetime.fromtimestamp(cut_ns / 1e9, SEOUL)}"
+    # Each names what it cut off, the day's first ones too (registered before the cutoff).
+    assert outages and all(g["tr_cd"] and g["symbols"] for g in outages)
     assert any(g["cause"].startswith("the worker stopped") for g in outages)  # the kill
     assert any(g["cause"].startswith("stalled") for g in outages)  # the stall, found and reconnected
     coverage = {(r["tr_cd"], r["tr_key"]): r for r in _ledger(tmp_path, days[1:], "coverage")}

@@ -59,6 +59,7 @@ class _Event(msgspec.Struct):
     tr_cd: str = ""
     tr_key: str = ""
     rsp_cd: str = ""
+    registrations: list[tuple[str, str]] = msgspec.field(default_factory=list)
 
 
 _frame = msgspec.json.Decoder(_Frame)
@@ -152,7 +153,7 @@ class _Scan:
         self.last_ns: dict[str, int] = {}
         """conn_id -> receive time of its newest record."""
 
-    def frame(self, payload: bytes, recv_ns: int) -> None:
+    def frame(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
         try:
             frame = _frame.decode(payload)
         except msgspec.DecodeError:
@@ -165,6 +166,9 @@ class _Scan:
             if h.rsp_cd == OK_CODE and h.tr_type == SUBSCRIBE and entry.acked_ns is None:
                 entry.acked_ns = recv_ns
             return
+        # A connection registered before the day began (its SENT records are in yesterday's
+        # journal) shows what it holds by what it streams.
+        self.held[conn_id].add((h.tr_cd, h.tr_key))
         entry.frames += 1
         if entry.first_ns is None:
             entry.first_ns = recv_ns
@@ -215,6 +219,8 @@ class _Scan:
             down = self.down.pop(conn_id, None)
             if down is not None:
                 self.outages.append((conn_id, down, recv_ns))
+        elif ev.event == "holding":  # what a connection holds as a new day starts
+            self.held[conn_id] = {(str(t), str(k)) for t, k in ev.registrations}
         elif ev.event == "refused":
             entry = self.ledger.entry(ev.tr_cd, ev.tr_key)
             entry.refusals += 1
@@ -288,7 +294,7 @@ def build_ledger(root: Path, day: dt.date) -> Ledger:
     if journal.is_dir():
         for rec in iter_records(journal, on_damage=ledger.damage.append):
             if rec.kind == Kind.FRAME:
-                scan.frame(rec.payload, rec.recv_ns)
+                scan.frame(rec.conn_id, rec.payload, rec.recv_ns)
             elif rec.kind == Kind.SENT:
                 scan.sent(rec.conn_id, rec.payload, rec.recv_ns)
             else:

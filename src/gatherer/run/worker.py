@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from gatherer.capture import Journal, Kind
-from gatherer.clock import Clock
+from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
@@ -133,6 +133,8 @@ class Worker:
         self._ws_url = ws_url
         self._token = token
         self._on_token_refused = on_token_refused
+        self._held: dict[str, list[list[str]]] = {}
+        """conn_id -> the (TR, key) pairs its current session has registered."""
         self._journal = journal
         self._groups = [list(g) for g in groups]
         self._clock = clock
@@ -234,6 +236,7 @@ class Worker:
         stall_ns = int(self._settings.stall_s * 1e9)
         counting_since: int | None = None
         stats.last_recv_ns = max(stats.last_recv_ns, self._clock.time_ns())
+        day = trading_day_of(self._clock.time_ns())
         closed = asyncio.ensure_future(session.wait_closed())
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -250,6 +253,13 @@ class Worker:
                     return "closed by us"
                 stats.liveness_checks += 1
                 now = self._clock.time_ns()
+                if trading_day_of(now) != day:
+                    # The new day's journal says what this connection holds: its registrations were
+                    # sent yesterday, and the day's ledger must know what an outage today cuts off.
+                    day = trading_day_of(now)
+                    self._event(
+                        session.conn_id, event="holding", registrations=self._held.get(session.conn_id, [])
+                    )
                 if self._journal.backlogged or not self.market_status.any_open(markets, now):
                     counting_since = None
                     continue
@@ -377,6 +387,7 @@ class Worker:
             elif round_no < self._settings.registration_rounds:
                 await self._pause(round_no, stop)
         accepted = [a for a in acks if a is not None and a.accepted]
+        self._held[session.conn_id] = [[a.tr_cd, a.tr_key] for a in accepted]
         refused = [a for a in acks if a is not None and not a.accepted]
         stats.accepted = len(accepted)
         stats.refused = len(refused)
