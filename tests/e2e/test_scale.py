@@ -65,6 +65,8 @@ async def test_the_full_universe_is_subscribed_within_limits_and_streams(tmp_pat
             assert total > 55_000 and counts["ooptions"] >= 30_000 and counts["koptions"] > 10_000
             plan = sup.result.plan
             assert plan is not None and len(plan.by_key()) == 3 and len(plan.by_worker()) == 2
+            total = plan.placed  # the selection and one market-status (JIF) registration per worker
+            assert total == len(regs) + 2
             # Every registration acknowledged, none refused: the plan never exceeded a limit.
             await wait_until(lambda: sim.hub.registrations_total() == total, 180)
             assert sim.hub.refusals_total == 0

@@ -61,8 +61,9 @@ async def test_two_workers_three_keys_every_registration_acknowledged_and_record
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
         await wait_until(lambda: sup.result.plan is not None, 60)
-        total = len(sup.result.registrations)
-        assert total == 20 * 3 + 20 * 2
+        assert len(sup.result.registrations) == 20 * 3 + 20 * 2
+        total = sup.result.plan.placed
+        assert total == 20 * 3 + 20 * 2 + 2  # and LS's market-status feed (JIF) for each worker
         await wait_until(lambda: sim.hub.registrations_total() == total, 60)
         # Follow both workers' journals as they grow until every (TR, key) has frames in them.
         expected = {head(r.tr_cd, format_tr_key(r.tr_cd, r.symbol)) for r in sup.result.registrations}
@@ -100,12 +101,12 @@ async def test_a_killed_worker_is_restarted_and_registers_again(tmp_path: Path) 
                          restart_base_s=0.2, restart_cap_s=0.5)  # fmt: skip
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
-        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 30, 60)
+        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 32, 60)
         victim = sup.result.workers[0]
         assert victim.proc is not None
         victim.proc.send_signal(signal.SIGKILL)
         await wait_until(lambda: sup.result.restarts == 1 and victim.starts == 2, 30)
-        await wait_until(lambda: sim.hub.registrations_total() == 30, 30)
+        await wait_until(lambda: sim.hub.registrations_total() == 32, 30)  # 30 and a JIF per worker
         frames_then = sim.hub.frames_sent_total
         await wait_until(lambda: sim.hub.frames_sent_total > frames_then + 500, 30)
         stop.set()

@@ -168,3 +168,22 @@ def test_connection_plans_are_values() -> None:
         ConnectionPlan(0, 0, 0, (regs(3)[0], regs(3)[2])),
         ConnectionPlan(1, 0, 0, (regs(3)[1],)),
     )
+
+
+def test_every_worker_recording_krx_gets_the_market_status_feed_where_there_is_room() -> None:
+    from gatherer.plan.pack import MARKET_STATUS, with_market_status
+
+    limits = Limits(connections_per_key=4, registrations_per_connection=10, registrations_per_s=10, workers=2)
+    plan = pack(regs(30) + regs(5, "ofutures", "book", "OVH"), app_keys=1, limits=limits)
+    status = with_market_status(plan)
+    for conns in status.by_worker().values():
+        held = [r for c in conns for r in c.registrations]
+        assert held.count(MARKET_STATUS) == 1
+        least = min(conns, key=lambda c: (len(c.registrations) - (MARKET_STATUS in c.registrations), c.index))
+        assert MARKET_STATUS in least.registrations  # on the least-loaded connection
+    assert all(len(c.registrations) <= 10 for c in status.connections)
+    assert with_market_status(status) == status  # once per worker
+    overseas = pack(regs(5, "ofutures", "book", "OVH"), app_keys=1, limits=limits)
+    assert with_market_status(overseas) == overseas  # no KRX market: nothing to watch
+    full = pack(regs(80), app_keys=2, limits=limits)  # every connection full
+    assert with_market_status(full) == full

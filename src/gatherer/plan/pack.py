@@ -10,7 +10,7 @@ returned in ``unplaced`` — never dropped silently — and ``explain`` says wha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gatherer.plan.select import Registration
 
@@ -91,3 +91,25 @@ def pack(registrations: Sequence[Registration], *, app_keys: int, limits: Limits
         for i, g in enumerate(groups)
     )
     return Plan(connections, tuple(unplaced), limits, app_keys)
+
+
+MARKET_STATUS = Registration("status", "status", "JIF", "0")
+"""LS's market-status feed (JIF, tr_key ``0``, LS_OPENAPI.md §3.1): opens, halts, closes of KRX."""
+KRX_MARKETS = frozenset({"kospi", "kosdaq", "kfutures", "koptions"})
+
+
+def with_market_status(plan: Plan) -> Plan:
+    """The plan with JIF added for every worker that records a KRX market, on its least-loaded
+    connection with room, so that worker's stall watchdog knows a delayed open, a halt or an early
+    close (``venues.ls.sessions.MarketStatus``). A worker whose connections are all full does
+    without: its watchdog follows the exchange calendar alone."""
+    conns = list(plan.connections)
+    for wconns in plan.by_worker().values():
+        regs = [r for c in wconns for r in c.registrations]
+        if MARKET_STATUS in regs or not any(r.market in KRX_MARKETS for r in regs):
+            continue
+        room = [c for c in wconns if len(c.registrations) < plan.limits.registrations_per_connection]
+        if room:
+            target = min(room, key=lambda c: (len(c.registrations), c.index))
+            conns[conns.index(target)] = replace(target, registrations=(*target.registrations, MARKET_STATUS))
+    return replace(plan, connections=tuple(conns))

@@ -42,7 +42,7 @@ from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger import Backfiller, PassStats, write_ledger
 from gatherer.plan.explain import explain
-from gatherer.plan.pack import ConnectionPlan, Plan, pack
+from gatherer.plan.pack import ConnectionPlan, Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.worker_main import (
@@ -177,7 +177,7 @@ class Supervisor:
         selection, plan = plan_day(
             self.cfg, tables, app_keys=len(self.credentials), workers=self.workers, say=self.say
         )
-        return selection.registrations, plan
+        return selection.registrations, with_market_status(plan)
 
     async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
