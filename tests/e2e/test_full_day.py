@@ -67,7 +67,7 @@ def _quarantined(root: Path, day: dt.date) -> int:
 def _config(sim: Simulator, root: Path) -> Config:
     return Config(
         venue=VenueConfig(
-            rest_url=sim.rest_url, ws_url=sim.ws_url, connections_per_key=6, registrations_per_connection=4,
+            rest_url=sim.rest_url, ws_url=sim.ws_url, connections_per_key=6, registrations_per_connection=5,
             registrations_per_s=200, rest_rate_scale=50, stall_timeout_s=900,
         ),
         storage=StorageConfig(root=str(root), parquet_flush_s=5),
