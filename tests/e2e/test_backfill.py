@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from gatherer.clock import trading_day_of
 from gatherer.config import MarketConfig
 from gatherer.ledger import Backfiller, read_backfill, read_gaps, write_ledger
+from gatherer.ops.query import run_query
 from gatherer.run.collect import RunResult, collect
 from gatherer.run.prepare import rest_client
 from gatherer.sim.server import Simulator
@@ -84,3 +85,10 @@ async def test_skipped_trades_become_gaps_and_backfill_fills_each_exactly(tmp_pa
     ledger = write_ledger(tmp_path, day)
     volume_gaps = [g for g in ledger.gaps if g.kind == "volume"]
     assert {g.status for g in volume_gaps} == {"filled"} and len(volume_gaps) == len(TRADES)
+    # The same through SQL: the ledger's gaps and the backfilled trades are views.
+    by_sql = run_query(
+        tmp_path,
+        "select g.tr_cd, g.missing, sum(r.cvolume) as fetched from gaps g"
+        " join trade_rest r on r.gap_id = g.id where g.status = 'filled' group by all order by 1",
+    ).to_pylist()
+    assert [(r["tr_cd"], r["fetched"]) for r in by_sql] == sorted((g.tr_cd, g.missing) for g in gaps)

@@ -5,6 +5,8 @@ Views, one per channel found on disk, each over every day and market::
 
     book, trade, broker, vi, expected, status, ...   parquet/*/*/channel=<c>/*.parquet
     masters                                          masters/date=*/<market>.parquet
+    coverage, gaps                                   ledger/date=*/{coverage,gaps}.parquet
+    trade_rest                          backfill/date=*/market=*/channel=trade/source=rest/*.parquet
 
 with the hive columns ``date`` (DATE), ``market`` and ``channel`` added, files combined by
 column name (a channel carrying two TRs, e.g. FH0 and FH9, reads as one table with ``tr_cd``).
@@ -130,6 +132,17 @@ def connect(root: Path | str = "./data") -> duckdb.DuckDBPyConnection:
                 f'CREATE VIEW "{channel}" AS SELECT * FROM read_parquet({_sql_str(glob)}, '
                 "hive_partitioning = true, union_by_name = true)"
             )
+        # What is missing and what was fetched again: the ledger and the backfilled trades.
+        for view, pattern in (
+            ("coverage", "ledger/date=*/coverage.parquet"),
+            ("gaps", "ledger/date=*/gaps.parquet"),
+            ("trade_rest", "backfill/date=*/market=*/channel=trade/source=rest/*.parquet"),
+        ):
+            if any(base.glob(pattern)):
+                con.execute(
+                    f'CREATE VIEW "{view}" AS SELECT * FROM read_parquet({_sql_str(base / pattern)}, '
+                    "hive_partitioning = true, union_by_name = true)"
+                )
         if any(base.glob("masters/date=*/*.parquet")):
             glob = base / "masters" / "date=*" / "*.parquet"
             con.execute(
