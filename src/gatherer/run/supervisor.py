@@ -186,7 +186,7 @@ class Supervisor:
         selection = select_with_notes(self.cfg, tables)
         keys = app_keys or len(self.credentials)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
-        return explain(selection, plan), plan.fits
+        return explain(selection, with_market_status(plan)), plan.fits
 
     # -- workers -------------------------------------------------------------------------
 
