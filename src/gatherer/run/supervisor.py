@@ -224,7 +224,10 @@ class Supervisor:
         while line := await proc.stdout.readline():
             try:
                 if line.startswith(TOKEN_REFUSED_PREFIX):
-                    await self._reissue(_refused_decoder.decode(line).token_refused)
+                    try:
+                        await self._reissue(_refused_decoder.decode(line).token_refused)
+                    except (GathererError, OSError) as exc:  # the worker asks again at its next refusal
+                        log.error("could not issue app key's token again: %s", exc)
                 else:
                     handle.reports.append(_report_decoder.decode(line))
             except msgspec.DecodeError:
