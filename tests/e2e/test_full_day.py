@@ -200,7 +200,7 @@ async def test_a_compressed_trading_day_with_faults_ends_with_every_frame_or_gap
     starts: dict[str, list[int]] = defaultdict(list)  # connection -> its outages' starts
     for g in outages:
         if g["end"] is not None:
-            starts[g["detail"].removeprefix("connection ")].append(int(g["start"].timestamp() * 1e9))
+            starts[g["conn_id"]].append(int(g["start"].timestamp() * 1e9))
     for sim_conn, cut_ns in sorted(dropped.items(), key=lambda d: d[1]):
         received = [f for _t, f in sent.get(sim_conn, []) if f in conn_of]
         if not received:

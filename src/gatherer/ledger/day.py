@@ -19,6 +19,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import msgspec
 import pyarrow as pa
 
 from gatherer.capture import Damage, Kind, iter_records
+from gatherer.decode import STATUS_MARKET, STOCK_MARKET
 from gatherer.decode.schema import TS_TYPE
 from gatherer.files import write_parquet_atomic
 from gatherer.ledger.chain import VolumeGap
@@ -109,6 +111,8 @@ class Gap:
     filled: int | None = None
     rest_tr: str = ""
     detail: str = ""
+    conn_id: str = ""
+    """Outages: the connection that was down."""
 
 
 @dataclass
@@ -126,11 +130,14 @@ class Ledger:
         return got
 
 
+@cache
 def _market_channel(tr_cd: str) -> tuple[str, str]:
+    """The market and channel a TR's rows are stored under when the symbol says no more (as the
+    decoder names them: ``stock`` for a TR of both stock markets, ``all`` for JIF)."""
     spec = CATALOG.get(tr_cd)
     if spec is None:
         return "", ""
-    market = spec.markets[0] if len(spec.markets) == 1 else "stock" if spec.markets else "status"
+    market = spec.markets[0] if len(spec.markets) == 1 else STOCK_MARKET if spec.markets else STATUS_MARKET
     return market, spec.channel
 
 
@@ -203,19 +210,15 @@ class _Scan:
             return
         if ev.event == "disconnected":
             held = self.held.pop(conn_id, set())
-            if ev.reason != "closed by us" and conn_id not in self.down:
-                self.down[conn_id] = _Down(recv_ns, ev.reason or "disconnected", held)
-                for pair in held:
-                    self.ledger.entry(*pair).drops += 1
+            if ev.reason != "closed by us":
+                self._go_down(conn_id, recv_ns, ev.reason or "disconnected", held)
         elif ev.event == "connected":
             held = self.held.pop(conn_id, set())
-            if held and conn_id not in self.down:
+            if held:
                 # Registrations held but no `disconnected`: the worker process died (kill -9, crash)
                 # and its restart connects again. The outage runs from its last record.
                 start = self.last_ns.get(conn_id, recv_ns)
-                self.down[conn_id] = _Down(start, "the worker stopped without closing (crash or kill)", held)
-                for pair in held:
-                    self.ledger.entry(*pair).drops += 1
+                self._go_down(conn_id, start, "the worker stopped without closing (crash or kill)", held)
             down = self.down.pop(conn_id, None)
             if down is not None:
                 self.outages.append((conn_id, down, recv_ns))
@@ -227,6 +230,14 @@ class _Scan:
             entry.refused_code = ev.rsp_cd
         elif ev.event == "unacknowledged":
             self.ledger.entry(ev.tr_cd, ev.tr_key).unanswered += 1
+
+    def _go_down(self, conn_id: str, start_ns: int, cause: str, held: set[tuple[str, str]]) -> None:
+        """An outage of ``conn_id`` begins (unless one is already open): its registrations drop."""
+        if conn_id in self.down:
+            return
+        self.down[conn_id] = _Down(start_ns, cause, held)
+        for pair in held:
+            self.ledger.entry(*pair).drops += 1
 
     def finish(self) -> list[Gap]:
         for conn_id, down in self.down.items():  # still down when the day's journal ends
@@ -244,7 +255,7 @@ class _Scan:
                     Gap(
                         id=f"{conn_id}-{down.start_ns}-{tr_cd or 'none'}", kind="outage", market=market,
                         channel=channel, tr_cd=tr_cd, symbols=sorted(symbols), start_ns=down.start_ns,
-                        end_ns=end_ns, cause=down.cause, status="recorded",
+                        end_ns=end_ns, cause=down.cause, status="recorded", conn_id=conn_id,
                         detail=f"connection {conn_id}",
                     )
                 )  # fmt: skip
@@ -319,7 +330,7 @@ GAPS_SCHEMA = pa.schema(
         ("id", pa.string()), ("kind", pa.string()), ("market", pa.string()), ("channel", pa.string()),
         ("tr_cd", pa.string()), ("symbols", pa.list_(pa.string())), ("start", TS_TYPE), ("end", TS_TYPE),
         ("cause", pa.string()), ("missing", pa.int64()), ("status", pa.string()), ("filled", pa.int64()),
-        ("rest_tr", pa.string()), ("detail", pa.string()),
+        ("rest_tr", pa.string()), ("detail", pa.string()), ("conn_id", pa.string()),
     ]
 )  # fmt: skip
 
@@ -364,6 +375,7 @@ def gaps_table(ledger: Ledger) -> pa.Table:
         "filled": lambda g: g.filled,
         "rest_tr": lambda g: g.rest_tr or None,
         "detail": lambda g: g.detail or None,
+        "conn_id": lambda g: g.conn_id or None,
     }
     return pa.Table.from_pydict(
         {n: [get(g) for g in ledger.gaps] for n, get in getters.items()}, schema=GAPS_SCHEMA

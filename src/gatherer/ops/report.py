@@ -79,10 +79,9 @@ def build_report(root: Path, day: dt.date) -> DayReport:
     for g in ledger.gaps:
         if g.kind != "outage":
             continue
-        conn_id = g.detail.removeprefix("connection ")
-        o = by_outage.get((conn_id, g.start_ns))
+        o = by_outage.get((g.conn_id, g.start_ns))
         if o is None:
-            o = by_outage[(conn_id, g.start_ns)] = Outage(conn_id, g.start_ns, g.end_ns, g.cause, 0)
+            o = by_outage[(g.conn_id, g.start_ns)] = Outage(g.conn_id, g.start_ns, g.end_ns, g.cause, 0)
         o.registrations += len(g.symbols)
     report.outages = sorted(by_outage.values(), key=lambda o: o.start_ns)
     _stored(root, day, report)

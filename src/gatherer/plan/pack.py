@@ -93,8 +93,9 @@ def pack(registrations: Sequence[Registration], *, app_keys: int, limits: Limits
     return Plan(connections, tuple(unplaced), limits, app_keys)
 
 
-MARKET_STATUS = Registration("status", "status", "JIF", "0")
-"""LS's market-status feed (JIF, tr_key ``0``, LS_OPENAPI.md §3.1): opens, halts, closes of KRX."""
+MARKET_STATUS = Registration("all", "status", "JIF", "0")
+"""LS's market-status feed (JIF, tr_key ``0``, LS_OPENAPI.md §3.1): opens, halts, closes of KRX. Its
+market is ``all``, the name its rows are stored under (``decode.STATUS_MARKET``)."""
 KRX_MARKETS = frozenset({"kospi", "kosdaq", "kfutures", "koptions"})
 
 

@@ -8,13 +8,12 @@ file.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gatherer.files import fsync_dir
+from gatherer.files import write_parquet_atomic
 
 
 def master_path(root: Path | str, day: dt.date, market: str) -> Path:
@@ -24,13 +23,7 @@ def master_path(root: Path | str, day: dt.date, market: str) -> Path:
 def write_master(root: Path | str, day: dt.date, market: str, table: pa.Table) -> Path:
     """Store one market's master for a trading day, replacing an earlier copy of that day."""
     path = master_path(root, day, market)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_parquet_atomic(table, path)
     return path
 
 
