@@ -146,7 +146,7 @@ async def worker_run(
 
 
 async def one_load(seconds: float, rate: float, n_symbols: int) -> tuple[float, dict[str, float], int, int]:
-    proc, rest_url, ws_url = await start_sim_process(
+    proc, rest_url, ws_url, _clock = await start_sim_process(
         "--rate", str(rate), "--start", "10:00", "--max-registration-rate", "100000",
         "--max-registrations", "2000", "--rest-rate-scale", "50",
     )  # fmt: skip

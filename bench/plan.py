@@ -44,7 +44,7 @@ async def wait_for(cond: Callable[[], Awaitable[bool]], timeout_s: float) -> Non
 
 
 async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
-    proc, rest_url, ws_url = await start_sim_process(
+    proc, rest_url, ws_url, _clock = await start_sim_process(
         "--rate", "100000", "--start", "10:00", "--max-connections", "20", "--max-registrations", "1000",
         "--max-registration-rate", "9000", "--rest-rate-scale", "50",
     )  # fmt: skip

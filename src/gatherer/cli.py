@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from rich.table import Table
 from gatherer import __version__
 from gatherer.clock import SEOUL
 from gatherer.errors import GathererError
+from gatherer.logs import PROGRESS
 
 console = Console(stderr=True)
 out = Console()
@@ -41,13 +43,46 @@ def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(coro)
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM: the run stops the orderly way."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C (SIGINT to the terminal's process group), a stop by systemd or kill (SIGTERM, to every
+process of the unit at once) and a closing terminal (SIGHUP) all mean: stop the orderly way."""
+
+
+def _stop_on_signals(hurry: asyncio.Event | None = None) -> asyncio.Event:
+    """An event set by the first SIGINT, SIGTERM or SIGHUP: stop the orderly way.
+
+    A second one sets ``hurry`` (when given): what can be done later is skipped, what keeps data is
+    not (see ``Supervisor.run``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            if hurry is not None:
+                progress(
+                    f"{sig.name}: stopping; every frame received is being written to Parquet"
+                    f" ({sig.name} again skips the final backfill and ledger, which can be run later)"
+                )
+            stop.set()
+        elif hurry is not None and not hurry.is_set():
+            progress(f"{sig.name} again: skipping the final backfill and ledger; still writing Parquet")
+            hurry.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
     return stop
+
+
+def progress(message: str) -> None:
+    """A message for the person at the terminal (and the log file): ``gatherer.logs.PROGRESS``."""
+    logging.getLogger(PROGRESS).info(message)
+
+
+def ignore_stop_signals() -> None:
+    """For child processes: the parent stops us (it closes our standard input), not the signals
+    sent to the whole process group (Ctrl-C) or to every process at once (systemd)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _stop_on_stdin_eof(stop: asyncio.Event) -> None:
@@ -81,8 +116,9 @@ def _parse_start(text: str | None) -> dt.datetime | None:
 
 
 async def _sim(args: argparse.Namespace) -> int:
-    from gatherer.sim.server import FAULTS, SimSettings, Simulator
-    from gatherer.sim.state import Credentials, VenueLimits
+    from gatherer.clock import ScaledClock
+    from gatherer.sim.server import SimSettings, Simulator
+    from gatherer.sim.state import FAULTS, Credentials, VenueLimits
     from gatherer.sim.ws_api import StreamSettings
 
     if (args.appkey is None) != (args.appsecret is None):
@@ -106,11 +142,19 @@ async def _sim(args: argparse.Namespace) -> int:
         start=_parse_start(args.start),
         speed=args.speed,
     )
-    stop = _stop_on_signals()
     if args.exit_with_stdin:
+        # A child of `gatherer demo` or a benchmark: its parent decides when it ends (it closes our
+        # standard input), so Ctrl-C in the terminal or a stop by systemd does not cut the venue away
+        # under a collector that is still stopping.
+        ignore_stop_signals()
+        stop = asyncio.Event()
         _stop_on_stdin_eof(stop)
+    else:
+        stop = _stop_on_signals()
     async with Simulator(settings) as sim:
         out.print(f"LS simulator ready\n  rest_url = {sim.rest_url}\n  ws_url   = {sim.ws_url}")
+        assert isinstance(sim.clock, ScaledClock)  # a simulator of its own clock always has one
+        out.print(f"  clock    = {sim.clock.spec}")
         out.print(
             f"  faults   = POST {sim.rest_url}/_sim/fault  (or: gatherer fault NAME --url {sim.rest_url})"
         )
@@ -131,16 +175,24 @@ async def _sim(args: argparse.Namespace) -> int:
 async def _fault(args: argparse.Namespace) -> int:
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
-        payload = {
-            "fault": args.name,
-            "conn_id": args.conn,
-            "count": args.count,
-            "tr_cd": args.tr,
-            "tr_key": args.key,
-        }
-        async with http.post(f"{args.url.rstrip('/')}/_sim/fault", json=payload) as resp:
-            body = await resp.json()
+    payload = {
+        "fault": args.name,
+        "conn_id": args.conn,
+        "count": args.count,
+        "tr_cd": args.tr,
+        "tr_key": args.key,
+    }
+    url = f"{args.url.rstrip('/')}/_sim/fault"
+    try:
+        async with aiohttp.ClientSession() as http, http.post(url, json=payload) as resp:
+            body = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        raise GathererError(
+            f"cannot reach a simulator at {args.url} ({type(exc).__name__}); is `gatherer sim` running there?"
+            " Give the rest_url it printed"
+        ) from exc
+    if not isinstance(body, dict):
+        raise GathererError(f"{args.url} answered HTTP {resp.status} without a simulator's reply")
     if resp.status != 200:
         raise GathererError(str(body.get("error", body)))
     out.print(f"fault {args.name}: affected {body['affected']}")
@@ -192,7 +244,10 @@ async def _config_check(args: argparse.Namespace) -> int:
     from gatherer.config import effective, load_config
     from gatherer.venues.ls.auth import credentials_from_env
 
-    cfg = load_config(args.config)
+    path = args.config_flag or args.config
+    if path is None:
+        raise GathererError("config check: give the config file, e.g. `gatherer config check gatherer.toml`")
+    cfg = load_config(path)
     out.print_json(data=effective(cfg))
     try:
         credentials_from_env(os.environ)
@@ -224,7 +279,11 @@ class _RunFigures:
         for rep in r.reports:
             first[rep.worker_id] = min(first.get(rep.worker_id, rep.first_seq), rep.first_seq)
         conns = [c for rep in r.reports for c in rep.connections]
-        stores = [rep.store for rep in r.reports]
+        stores = []
+        for w in r.workers:
+            # A store that did not finish, then drained by the supervisor, counts by what the drain wrote.
+            stores += [rep.store for rep in w.reports if w.drained is None or "failed" not in rep.store]
+            stores += [w.drained] if w.drained is not None else []
         return cls(r.root, r.started_ns, r.ended_ns, len(r.registrations), conns, first, stores, r.restarts)
 
 
@@ -288,15 +347,27 @@ def _store_caption(stores: list[dict[str, Any]], root: Any) -> str:
 
 
 async def _run_supervised(
-    cfg: Any, credentials: list[Any], duration_s: float | None, title: str, workers: int
+    args: argparse.Namespace,
+    cfg: Any,
+    credentials: list[Any],
+    title: str,
+    workers: int,
+    clock: Any = None,
 ) -> int:
+    """`gatherer run` and `gatherer demo`: the supervisor until stopped, then the summary.
+
+    The first SIGINT, SIGTERM or SIGHUP stops the orderly way, a second one hurries (see
+    ``Supervisor.run``); either way the exit status is 0 once every received frame is in Parquet."""
+    from gatherer.logs import child_flags
     from gatherer.run.supervisor import Supervisor
 
-    stop = _stop_on_signals()
+    hurry = asyncio.Event()
+    stop = _stop_on_signals(hurry)
     supervisor = Supervisor(
-        cfg, credentials, workers=workers, progress=lambda m: console.print(m, highlight=False)
-    )
-    result = await supervisor.run(stop, duration_s=duration_s)
+        cfg, credentials, workers=workers, progress=progress, clock=clock,
+        log_flags=child_flags(args.verbose, args.log_file),
+    )  # fmt: skip
+    result = await supervisor.run(stop, duration_s=args.duration, hurry=hurry)
     out.print(_summary_table(_RunFigures.of_supervisor(result), title))
     return 0
 
@@ -336,8 +407,23 @@ async def _run(args: argparse.Namespace) -> int:
         )
     credentials = credentials_list_from_env(os.environ)
     return await _run_supervised(
-        cfg, credentials, args.duration, "gatherer run", _workers_of(cfg, args.workers)
+        args, cfg, credentials, "gatherer run", _workers_of(cfg, args.workers), _clock_of(args.clock)
     )
+
+
+def _clock_of(spec: str | None) -> Any:
+    """``--clock``: a simulator's clock (the ``clock =`` line `gatherer sim` prints), else real time."""
+    from gatherer.clock import ScaledClock
+
+    if spec is None:
+        return None
+    try:
+        return ScaledClock.from_spec(spec)
+    except ValueError as exc:
+        raise GathererError(
+            f"--clock {spec!r}: expected the `clock = …` value `gatherer sim` prints"
+            " (start_ns:speed:anchor_ns)"
+        ) from exc
 
 
 DEMO_REST_RATE_SCALE = 10.0
@@ -349,17 +435,18 @@ async def _demo(args: argparse.Namespace) -> int:
     from gatherer.sim.process import start_sim_process, stop_sim_process
     from gatherer.venues.ls.auth import Credentials
 
-    start = (dt.datetime.now(tz=SEOUL).replace(hour=8, minute=59, second=40, microsecond=0)).isoformat()
-    console.print(
-        f"starting the LS simulator (market time {start[11:19]} Seoul, the opening auction ends at 09:00)"
+    start = dt.datetime.combine(_demo_day(), dt.time(8, 59, 40), tzinfo=SEOUL).isoformat()
+    progress(
+        f"starting the LS simulator (market time {start[:10]} {start[11:19]} Seoul, a trading day;"
+        " the opening auction ends at 09:00)"
     )
     sim_flags = ["--start", start, "--rate", str(args.rate), "--rest-rate-scale", str(DEMO_REST_RATE_SCALE)]
-    proc, rest_url, ws_url = await start_sim_process(*sim_flags)
+    sim = await start_sim_process(*sim_flags)
     try:
         cfg = Config(
             venue=VenueConfig(
-                rest_url=rest_url,
-                ws_url=ws_url,
+                rest_url=sim.rest_url,
+                ws_url=sim.ws_url,
                 connections_per_key=20,
                 registrations_per_s=50,
                 rest_rate_scale=DEMO_REST_RATE_SCALE,
@@ -367,15 +454,29 @@ async def _demo(args: argparse.Namespace) -> int:
             storage=StorageConfig(root=args.root),
             markets={m: MarketConfig(max_symbols=args.symbols) for m in MARKETS},
         )
-        console.print(
+        progress(
             f"recording {args.symbols} symbols of each of the six markets"
             f" for {args.duration:g} s into {args.root}"
         )
+        # The collector runs on the simulator's clock: the data is filed under the simulated day.
         return await _run_supervised(
-            cfg, [Credentials("demo-appkey", "demo-appsecret")], args.duration, "gatherer demo", 1
+            args,
+            cfg,
+            [Credentials("demo-appkey", "demo-appsecret")],
+            "gatherer demo",
+            1,
+            _clock_of(sim.clock),
         )
     finally:
-        await stop_sim_process(proc)
+        await stop_sim_process(sim.proc)
+
+
+def _demo_day() -> dt.date:
+    """The latest weekday on or before today in Seoul, so the demo's simulated market trades."""
+    day = dt.datetime.now(tz=SEOUL).date()
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
 
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -403,7 +504,7 @@ async def _worker_process(args: argparse.Namespace) -> int:
     """A worker of `gatherer run`; its plan and tokens arrive on standard input (gatherer.run.worker_main)."""
     from gatherer.run.worker_main import worker_main
 
-    return await worker_main()
+    return await worker_main(args.verbose, args.log_file)
 
 
 def _store_process(args: argparse.Namespace) -> int:
@@ -444,10 +545,17 @@ def _root_and_cutoffs(config: str | None, root: str | None) -> tuple[str, dict[s
 
 
 def _parse_day(text: str) -> dt.date:
+    """``--date``: YYYY-MM-DD, ``today`` or ``yesterday`` (trading days: the Seoul date of now - 07:30)."""
+    from gatherer.clock import SystemClock, trading_day_of
+
+    word = text.strip().lower()
+    if word in ("today", "yesterday"):
+        today = trading_day_of(SystemClock().time_ns())
+        return today if word == "today" else today - dt.timedelta(days=1)
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise GathererError(f"--date {text!r}: expected YYYY-MM-DD") from exc
+        raise GathererError(f"--date {text!r}: expected YYYY-MM-DD, today or yesterday") from exc
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
@@ -554,9 +662,10 @@ async def _export(args: argparse.Namespace) -> int:
     from gatherer.ops.query import export
 
     root, _ = _root_and_cutoffs(args.config, args.root)
-    target = args.out or f"{args.date}_{args.market}_{args.channel}.{args.format}"
+    day = _parse_day(args.date)
+    target = args.out or f"{day}_{args.market}_{args.channel}.{args.format}"
     n = await asyncio.to_thread(
-        export, root, _parse_day(args.date), args.market, args.channel, args.format, target,
+        export, root, day, args.market, args.channel, args.format, target,
         encoding=args.encoding, symbols=args.symbols, header=args.header,
     )  # fmt: skip
     console.print(f"{n:,} rows written to {target}")
@@ -569,6 +678,11 @@ async def _export(args: argparse.Namespace) -> int:
 async def _journal_verify(args: argparse.Namespace) -> int:
     from gatherer.capture import verify
 
+    if not await asyncio.to_thread(Path(args.path).exists):
+        raise GathererError(
+            f"{args.path}: no such file or directory; give a journal segment or a day's directory,"
+            " e.g. data/journal/date=2026-11-25"
+        )
     report = await asyncio.to_thread(verify, args.path)
     out.print(
         f"{report.segments} segment(s), {report.blocks:,} blocks, {report.records:,} records, "
@@ -602,13 +716,29 @@ async def _journal_cat(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from gatherer.config import MARKETS
+    from gatherer.sim.state import FAULTS
 
     p = argparse.ArgumentParser(prog="gatherer", description="Record the Korean market from the LS Open API.")
     p.add_argument("--version", action="version", version=f"gatherer {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    p.add_argument("--log-file", metavar="PATH", help="also append log lines to PATH (reopened if rotated)")
+    # The same two flags after the subcommand (`gatherer run -v`), where people put them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbose_after",
+        action="count",
+        default=0,
+        help="more logging (-vv for debug)",
+    )
+    common.add_argument(
+        "--log-file", dest="log_file_after", metavar="PATH", help="also append log lines to PATH"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = functools.partial(sub.add_parser, parents=[common])
 
-    s = sub.add_parser("sim", help="run the LS venue simulator (REST and WebSocket on one loopback port)")
+    s = add("sim", help="run the LS venue simulator (REST and WebSocket on one loopback port)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=0, help="port (default: a free one, printed at start)")
     s.add_argument("--seed", type=int, default=0, help="universe and market seed")
@@ -628,10 +758,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exit-with-stdin", action="store_true", help="stop when standard input closes")
     s.set_defaults(func=_sim)
 
-    f = sub.add_parser("fault", help="inject a fault into a running simulator")
-    f.add_argument(
-        "name", help="drop, stall, unstall, malformed, refuse, expire-token, rest-rate-limit, skip"
-    )
+    f = add("fault", help="inject a fault into a running simulator")
+    f.add_argument("name", choices=FAULTS, metavar="NAME", help=", ".join(FAULTS))
     f.add_argument("--url", required=True, help="the simulator's rest_url, e.g. http://127.0.0.1:8080")
     f.add_argument("--conn", help="connection id (default: all)")
     f.add_argument("--count", type=int, default=1, help="how many frames/registrations/calls")
@@ -639,22 +767,24 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--key", help="skip: only frames of this tr_key, e.g. 005930 (default: any key)")
     f.set_defaults(func=_fault)
 
-    y = sub.add_parser("symbols", help="print a market's symbol master from the venue")
+    y = add("symbols", help="print a market's symbol master from the venue")
     y.add_argument("--market", required=True, choices=MARKETS)
     y.add_argument("--config", help="TOML config; its [venue] says where to ask (default: LS's servers)")
     y.add_argument("--format", choices=("table", "csv", "json"), default="table")
     y.add_argument("--limit", type=int, default=20, help="rows shown in the table (0 = all)")
     y.set_defaults(func=_symbols)
 
-    r = sub.add_parser(
-        "run", help="record what the config selects until stopped (SIGINT/SIGTERM) or --duration"
-    )
+    r = add("run", help="record what the config selects until stopped (SIGINT/SIGTERM) or --duration")
     r.add_argument("--config", required=True, help="path of the TOML file")
     r.add_argument("--duration", type=float, help="stop after this many seconds")
     r.add_argument("--workers", type=int, help="worker processes (default: [run] workers, else one per core)")
+    r.add_argument(
+        "--clock", metavar="SPEC",
+        help="run on a simulator's clock (the `clock =` line `gatherer sim` prints); default: real time",
+    )  # fmt: skip
     r.set_defaults(func=_run)
 
-    pl = sub.add_parser("plan", help="print what the config would subscribe and whether it fits the limits")
+    pl = add("plan", help="print what the config would subscribe and whether it fits the limits")
     pl.add_argument("--config", required=True, help="path of the TOML file")
     pl.add_argument(
         "--workers", type=int, help="worker processes (default: [run] workers, else one per core)"
@@ -664,14 +794,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pl.set_defaults(func=_plan)
 
-    d = sub.add_parser("demo", help="run the collector against the embedded simulator and print a summary")
+    d = add("demo", help="run the collector against the embedded simulator and print a summary")
     d.add_argument("--duration", type=float, default=30.0, help="seconds to record (default 30)")
     d.add_argument("--root", default="./demo-data", help="where to write (default ./demo-data)")
     d.add_argument("--symbols", type=int, default=20, help="symbols per market (default 20)")
     d.add_argument("--rate", type=float, default=3000.0, help="simulator frames/s at midday activity")
     d.set_defaults(func=_demo)
 
-    p_replay = sub.add_parser("replay", help="serve recorded frames as an LS-compatible endpoint")
+    p_replay = add("replay", help="serve recorded frames as an LS-compatible endpoint")
     p_replay.add_argument(
         "journal", nargs="+", help="journal segments or directories (e.g. data/journal/date=…)"
     )
@@ -683,45 +813,45 @@ def build_parser() -> argparse.ArgumentParser:
     p_replay.add_argument("--exit-when-done", action="store_true", help="stop after the last frame")
     p_replay.set_defaults(func=_replay)
 
-    j = sub.add_parser("journal", help="look into journal files")
+    j = add("journal", help="look into journal files")
     jsub = j.add_subparsers(dest="action", required=True, metavar="ACTION")
-    jv = jsub.add_parser("verify", help="check every block and record; exit 1 if anything is damaged")
+    jv = jsub.add_parser(
+        "verify", parents=[common], help="check every block and record; exit 1 if anything is damaged"
+    )
     jv.add_argument("path", help="a segment file or a directory of them")
     jv.set_defaults(func=_journal_verify)
-    jc = jsub.add_parser("cat", help="one JSON line per record")
+    jc = jsub.add_parser("cat", parents=[common], help="one JSON line per record")
     jc.add_argument("path", help="a segment file or a directory of them")
     jc.add_argument("--tr", help="only frames of this TR, e.g. H1_")
     jc.set_defaults(func=_journal_cat)
 
-    rb = sub.add_parser("rebuild", help="regenerate a day's Parquet and quarantine from its journal")
-    rb.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    rb = add("rebuild", help="regenerate a day's Parquet and quarantine from its journal")
+    rb.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     rb.add_argument("--config", help="TOML config (for storage.root and the cutoffs)")
     rb.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rb.set_defaults(func=_rebuild)
 
-    rp = sub.add_parser("report", help="a day's coverage, gaps, refusals and quarantine, as text")
-    rp.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    rp = add("report", help="a day's coverage, gaps, refusals and quarantine, as text")
+    rp.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     rp.add_argument("--config", help="TOML config (for storage.root)")
     rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
     rp.set_defaults(func=_report)
 
-    lg = sub.add_parser("ledger", help="write a day's coverage ledger and gap rows (ledger/date=D/*.parquet)")
-    lg.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    lg = add("ledger", help="write a day's coverage ledger and gap rows (ledger/date=D/*.parquet)")
+    lg.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     lg.add_argument("--config", help="TOML config (for storage.root)")
     lg.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     lg.set_defaults(func=_ledger)
 
-    bf = sub.add_parser(
-        "backfill", help="fetch a day's missing trades over REST now (gatherer run does this by itself)"
+    bf = add("backfill", help="fetch a day's missing trades over REST now (gatherer run does this by itself)")
+    bf.add_argument(
+        "--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday (LS serves today's only)"
     )
-    bf.add_argument("--date", required=True, help="trading day, YYYY-MM-DD (LS serves the current day)")
     bf.add_argument("--config", required=True, help="TOML config (venue URLs, storage.root)")
     bf.set_defaults(func=_backfill)
 
-    q = sub.add_parser(
-        "query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…"
-    )
+    q = add("query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…")
     q.add_argument(
         "sql", help='e.g. "select symbol, count(*) from trade group by 1 order by 2 desc limit 10"'
     )
@@ -731,10 +861,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="rows shown in the table (0 = all)")
     q.set_defaults(func=_query)
 
-    e = sub.add_parser(
-        "export", help="one day/market/channel as CSV (the original tool's columns) or Parquet"
-    )
-    e.add_argument("--date", required=True, help="trading day, YYYY-MM-DD")
+    e = add("export", help="one day/market/channel as CSV (the original tool's columns) or Parquet")
+    e.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     e.add_argument("--market", required=True, choices=MARKETS)
     e.add_argument("--channel", required=True, help="book, trade, broker, …")
     e.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -746,31 +874,48 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     e.set_defaults(func=_export)
 
-    wk = sub.add_parser("_worker", help=argparse.SUPPRESS)
-    wk.set_defaults(func=_worker_process)
+    # Internal: the processes `gatherer run` starts. No help= keeps them out of `gatherer --help`.
+    wk = add("_worker")
+    wk.set_defaults(func=_worker_process, process_name="worker")
 
-    st = sub.add_parser("_store", help=argparse.SUPPRESS)
+    st = add("_store")
     st.add_argument("--root", required=True)
     st.add_argument("--worker", required=True)
     st.add_argument("--venue", default="")
     st.add_argument("--cutoffs", default="{}", help="JSON object market -> HH:MM")
     st.add_argument("--poll-s", type=float, default=0.05)
     st.add_argument("--flush-s", type=float, default=300.0, help="seconds between Parquet checkpoints")
-    st.set_defaults(func=_store_process, sync=True)
+    st.set_defaults(func=_store_process, sync=True, process_name="store")
 
-    c = sub.add_parser("config", help="configuration tools")
+    c = add("config", help="configuration tools")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
-    cc = csub.add_parser("check", help="validate a config and print it with defaults filled in")
-    cc.add_argument("config", help="path of the TOML file")
+    cc = csub.add_parser(
+        "check", parents=[common], help="validate a config and print it with defaults filled in"
+    )
+    cc.add_argument("config", nargs="?", help="path of the TOML file")
+    cc.add_argument("--config", dest="config_flag", metavar="CONFIG", help="the same path, as a flag")
     cc.set_defaults(func=_config_check)
     return p
 
 
+_PROCESS_NAMES = {"run": "supervisor", "demo": "supervisor", "sim": "sim", "replay": "replay"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from gatherer.logs import configure
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.verbose = args.verbose + args.verbose_after
+    args.log_file = args.log_file_after or args.log_file
+    name = getattr(args, "process_name", None) or _PROCESS_NAMES.get(args.command, "gatherer")
+    if name == "store":
+        name = f"{args.worker}/store"
+    try:
+        configure(args.verbose, process_name=name, log_file=args.log_file)
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] --log-file {args.log_file}: {exc.strerror}", highlight=False)
+        return 2
     try:
         if getattr(args, "sync", False):
             return int(args.func(args))

@@ -31,20 +31,23 @@ import logging
 import os
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import pyarrow as pa
 
-from gatherer.clock import Clock, ScaledClock, SystemClock, next_cutoff_ns, trading_day_of
+from gatherer.clock import Clock, ScaledClock, SystemClock, next_cutoff_ns, to_seoul, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger import Backfiller, PassStats, write_ledger
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import ConnectionPlan, Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
+from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
+from gatherer.run.store import drain_store
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
     ConnectionSpec,
@@ -55,7 +58,7 @@ from gatherer.run.worker_main import (
     WorkerSpec,
     control_encoder,
 )
-from gatherer.venues.ls.auth import Credentials
+from gatherer.venues.ls.auth import Credentials, without_secrets
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import RestClient
 
@@ -75,8 +78,13 @@ class WorkerHandle:
     keys: frozenset[int]
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
+    started_at: float = 0.0
+    """Event-loop time the current process was started (how long it ran healthy when it dies)."""
     reports: list[WorkerReport] = field(default_factory=list)
     reader: asyncio.Task[None] | None = None
+    drained: dict[str, object] | None = None
+    """The figures of the store the supervisor ran on this worker's journal at the stop, when the
+    worker's own store did not finish (``Supervisor._drain_leftovers``)."""
 
 
 @dataclass
@@ -148,7 +156,9 @@ class Supervisor:
         workers: int = 1,
         restart_base_s: float = 1.0,
         restart_cap_s: float = 60.0,
+        healthy_s: float = 120.0,
         token_check_s: float = 30.0,
+        log_flags: Sequence[str] = (),
     ) -> None:
         if not credentials:
             raise ConfigError("no app key: export GATHERER_LS_APPKEY and GATHERER_LS_APPSECRET")
@@ -159,7 +169,11 @@ class Supervisor:
         self.workers = workers
         self.restart_base_s = restart_base_s
         self.restart_cap_s = restart_cap_s
+        self.healthy_s = healthy_s
+        """A worker that ran this long (real seconds) before it died starts its restart backoff afresh."""
         self.token_check_s = token_check_s
+        self.log_flags = list(log_flags)
+        """Logging flags (``-v``, ``--log-file``) handed on to the worker and store processes."""
         self.result = SupervisorResult(root=Path(cfg.storage.root))
         self._tokens: dict[int, str] = {}
         self._rng = random.Random()
@@ -192,8 +206,9 @@ class Supervisor:
 
     async def _start(self, handle: WorkerHandle) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gatherer", "_worker",
+            sys.executable, "-m", "gatherer", "_worker", *self.log_flags,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            env=child_environment(), start_new_session=True,
         )  # fmt: skip
         assert proc.stdin is not None
         tokens = {k: self._tokens[k] for k in handle.keys}
@@ -201,6 +216,7 @@ class Supervisor:
         await proc.stdin.drain()
         handle.proc = proc
         handle.starts += 1
+        handle.started_at = asyncio.get_running_loop().time()
         handle.reader = asyncio.create_task(self._read(handle, proc), name=f"read-{handle.spec.worker_id}")
 
     async def _finish(self, handle: WorkerHandle) -> None:
@@ -257,55 +273,108 @@ class Supervisor:
 
     # -- the run -------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> SupervisorResult:
+    async def run(
+        self, stop: asyncio.Event, *, duration_s: float | None = None, hurry: asyncio.Event | None = None
+    ) -> SupervisorResult:
+        """Record until ``stop`` is set (or ``duration_s`` passes), then stop the orderly way.
+
+        Stopping closes every worker's pipe: each worker closes its connections, fsyncs its journal
+        and lets its store write the last Parquet files; a worker that is gone by then (killed, or
+        cut short as it started) has its journal drained into Parquet by a store started here. Then
+        a last backfill pass (at most ``FINAL_BACKFILL_S``) and the ledger of every day the run
+        touched. ``hurry`` (a second Ctrl-C) skips those two, which `gatherer backfill` and
+        `gatherer ledger` can do later; nothing that keeps received data is ever skipped.
+        """
         result = self.result
         cfg = self.cfg
-        await retain(cfg, self.clock, self.say)
-        async with contextlib.AsyncExitStack() as stack:
-            clients = self._clients = [
-                await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
-            ]
-            result.started_ns = self.clock.time_ns()
-            registrations, plan = self._plan(await self._masters(clients[0]))
-            result.registrations, result.plan = registrations, plan
-            for key, client in enumerate(clients):
-                self._tokens[key] = (await client.token()).access_token
-            handles = self._handles = [
-                WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)
-            ]
-            result.workers.extend(handles)
-            self.say(
-                f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
-                f" {len(self.credentials)} app key(s), {len(handles)} worker process(es)"
-            )
-            for h in handles:
-                await self._start(h)
-            self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
-            deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
-            backfill = asyncio.create_task(self._backfill_loop(stop, clients[0]), name="backfill")
-            try:
-                await self._watch(stop, clients, handles, deadline)
-            finally:
-                await asyncio.gather(*(self._finish(h) for h in result.workers))
-                backfill.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await backfill
-            # The stores have drained: one last backfill pass and the ledger of every day the run touched.
-            today = trading_day_of(self.clock.time_ns())
-            if cfg.backfill.enabled:
-                try:  # bounded, so that stopping stays prompt; what is left stays pending
-                    await asyncio.wait_for(self._backfill_pass(clients[0], today), FINAL_BACKFILL_S)
-                except TimeoutError:
+        hurry = hurry or asyncio.Event()
+        started = to_seoul(self.clock.time_ns()).isoformat(timespec="seconds")
+        with RunLock(result.root, started):
+            await retain(cfg, self.clock, self.say)
+            async with contextlib.AsyncExitStack() as stack:
+                clients = self._clients = [
+                    await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
+                ]
+                await self._record(stop, clients, duration_s)
+                today = trading_day_of(self.clock.time_ns())
+                if cfg.backfill.enabled:
+                    await self._final_backfill(clients[0], today, hurry)
+                result.ended_ns = self.clock.time_ns()
+                day = trading_day_of(result.started_ns)
+                while day <= today and not hurry.is_set():
+                    await self._write_ledger(day)
+                    day += dt.timedelta(days=1)
+                if hurry.is_set():
                     self.say(
-                        f"backfill stopped after {FINAL_BACKFILL_S:.0f} s; the rest of the day's gaps stay"
-                        f" pending: `gatherer backfill --date {today}` fills them today"
+                        f"skipped: the final backfill and the ledger; `gatherer backfill --date {today}` and"
+                        f" `gatherer ledger --date {today}` do them later"
                     )
-            result.ended_ns = self.clock.time_ns()
-            day = trading_day_of(result.started_ns)
-            while day <= today:
-                await self._write_ledger(day)
-                day += dt.timedelta(days=1)
         return result
+
+    async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
+        """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""
+        result, cfg = self.result, self.cfg
+        result.started_ns = self.clock.time_ns()
+        registrations, plan = self._plan(await self._masters(clients[0]))
+        result.registrations, result.plan = registrations, plan
+        for key, client in enumerate(clients):
+            self._tokens[key] = (await client.token()).access_token
+        handles = self._handles = [
+            WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)
+        ]
+        result.workers.extend(handles)
+        self.say(
+            f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
+            f" {len(self.credentials)} app key(s), {len(handles)} worker process(es)"
+        )
+        for h in handles:
+            await self._start(h)
+        self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
+        deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
+        backfill = asyncio.create_task(self._backfill_loop(stop, clients[0]), name="backfill")
+        try:
+            await self._watch(stop, clients, handles, deadline)
+        finally:
+            self.say("stopping: closing the connections and writing the last Parquet files")
+            await asyncio.gather(*(self._finish(h) for h in result.workers))
+            backfill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await backfill
+            await self._drain_leftovers()
+
+    async def _drain_leftovers(self) -> None:
+        """Drain into Parquet the journal of every worker whose last process did not report a store
+        that finished (it was killed, or cut short while starting): nothing journaled stays behind."""
+        latest: dict[str, WorkerHandle] = {h.spec.worker_id: h for h in self.result.workers}
+        for wid, h in sorted(latest.items()):
+            report = h.reports[-1] if h.reports else None
+            if report is not None and report.store and "failed" not in report.store:
+                continue
+            if not h.spec.decode:
+                continue
+            log.warning("%s ended without its decode-and-store finishing; draining its journal now", wid)
+            figures = await drain_store(
+                Path(h.spec.root), wid, h.spec.venue, _cutoffs(h.spec), self.log_flags
+            )
+            h.drained = figures
+
+    async def _final_backfill(self, client: RestClient, today: dt.date, hurry: asyncio.Event) -> None:
+        """One last pass over the day's gaps, bounded so that stopping stays prompt; ``hurry`` ends it."""
+        passing = asyncio.create_task(self._backfill_pass(client, today))
+        hurrying = asyncio.create_task(hurry.wait())
+        done, _ = await asyncio.wait(
+            {passing, hurrying}, timeout=FINAL_BACKFILL_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        hurrying.cancel()
+        if passing not in done:
+            passing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await passing
+            if not hurry.is_set():
+                self.say(
+                    f"backfill stopped after {FINAL_BACKFILL_S:.0f} s; the rest of the day's gaps stay"
+                    f" pending: `gatherer backfill --date {today}` fills them today"
+                )
 
     # -- gaps ----------------------------------------------------------------------------
 
@@ -395,6 +464,8 @@ class Supervisor:
                     continue
                 await self._finish(dead)
                 wid = dead.spec.worker_id
+                if loop.time() - dead.started_at >= self.healthy_s:
+                    failures[wid] = 0  # it ran healthy for a while: this death starts the backoff afresh
                 failures[wid] = failures.get(wid, 0) + 1
                 self.result.restarts += 1
                 delay = backoff_s(
@@ -427,6 +498,15 @@ class Supervisor:
         for h in fresh:
             await self._start(h)
         return fresh
+
+
+def child_environment() -> dict[str, str]:
+    """Our environment without the app keys and secrets: workers get tokens over their pipe."""
+    return without_secrets(os.environ)
+
+
+def _cutoffs(spec: WorkerSpec) -> dict[str, dt.time]:
+    return {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
 
 
 def default_workers() -> int:

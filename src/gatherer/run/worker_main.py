@@ -6,7 +6,10 @@ lines carry refreshed tokens. Tokens travel only through this pipe, never throug
 command line, the environment or a file. End-of-file on standard input — the supervisor
 closed it, or died, even by SIGKILL — means: stop registering, close the connections,
 fsync the journal, let the store drain, print the result as one JSON line, exit 0. So no
-worker outlives its supervisor by more than the few seconds that takes.
+worker outlives its supervisor by more than the few seconds that takes. It is the only way
+a worker stops: SIGINT, SIGTERM and SIGHUP are ignored (``gatherer.__main__``), so a Ctrl-C to
+the terminal's process group or systemd's SIGTERM to every process reaches the supervisor, which
+stops its workers in order.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,9 @@ import msgspec
 
 from gatherer.capture import Journal
 from gatherer.clock import Clock, ScaledClock, SystemClock
+from gatherer.logs import child_flags, configure
 from gatherer.plan.select import Registration
-from gatherer.run.store import finish_store, start_store
+from gatherer.run.store import drain_store, finish_store, start_store
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.venues.ls.auth import token_fingerprint
 
@@ -139,7 +142,9 @@ async def _stdin_reader() -> asyncio.StreamReader:
     return reader
 
 
-async def worker_main() -> int:
+async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
+    """The worker process: signals are ignored (``gatherer.__main__``); its supervisor stops it by
+    closing standard input."""
     reader = await _stdin_reader()
     first = await reader.readline()
     if not first:
@@ -148,12 +153,10 @@ async def worker_main() -> int:
     if control.spec is None:
         raise SystemExit("the first line from the supervisor must carry the plan")
     spec = control.spec
+    configure(verbosity, process_name=spec.worker_id, log_file=log_file)
     book = TokenBook()
     book.update(control.tokens or {})
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
 
     async def follow_supervisor() -> None:
         while line := await reader.readline():
@@ -167,8 +170,9 @@ async def worker_main() -> int:
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
     journal = await Journal.open(root, spec.worker_id, clock=clock)
     first_seq = journal.next_seq
+    log_flags = child_flags(verbosity, log_file)
     store = (
-        await start_store(root, spec.worker_id, spec.venue, cutoffs, spec.parquet_flush_s)
+        await start_store(root, spec.worker_id, spec.venue, cutoffs, spec.parquet_flush_s, log_flags)
         if spec.decode
         else None
     )
@@ -198,6 +202,13 @@ async def worker_main() -> int:
             await journal.close()
         finally:
             store_report = await finish_store(store) if store is not None else {}
+            if "failed" in store_report:
+                # It did not finish (killed, or cut short as it started): one more drains the journal.
+                log.error(
+                    "the decode-and-store process ended with exit %s; draining the journal again",
+                    store_report["failed"],
+                )
+                store_report = await drain_store(root, spec.worker_id, spec.venue, cutoffs, log_flags)
     report = WorkerReport(
         worker_id=spec.worker_id,
         first_seq=first_seq,

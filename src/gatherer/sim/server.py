@@ -13,24 +13,23 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from gatherer.clock import SEOUL, Clock, ScaledClock, SystemClock
+from gatherer.clock import SEOUL, Clock, ScaledClock
 from gatherer.sim.market import MarketModel
 from gatherer.sim.rest_api import RestContext, add_rest_routes
-from gatherer.sim.state import Credentials, Faults, SkipRule, TokenRegistry, VenueLimits
+from gatherer.sim.state import FAULTS, Credentials, Faults, SkipRule, TokenRegistry, VenueLimits
 from gatherer.sim.universe import Universe, build_universe
 from gatherer.sim.ws_api import SentHook, StreamSettings, WsHub
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
 
 log = logging.getLogger(__name__)
-
-FAULTS = ("drop", "stall", "unstall", "malformed", "refuse", "expire-token", "rest-rate-limit", "skip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +69,10 @@ class Simulator:
         s = self.settings
         if self._clock_arg is not None:
             self.clock: Clock = self._clock_arg
-        elif s.start is not None or s.speed != 1.0:
-            start = s.start or dt.datetime.now(tz=SEOUL)
-            self.clock = ScaledClock(int(start.timestamp() * 1e9), s.speed)
         else:
-            self.clock = SystemClock()
+            # Always a clock other processes can share (``ScaledClock.spec``), real time or not.
+            start_ns = int(s.start.timestamp() * 1e9) if s.start is not None else time.time_ns()
+            self.clock = ScaledClock(start_ns, s.speed)
         self.universe: Universe = await asyncio.to_thread(build_universe, s.seed)
         self.faults = Faults()
         self.tokens = TokenRegistry(self.clock, s.credentials, s.token_ttl_s)

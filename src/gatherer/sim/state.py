@@ -18,6 +18,9 @@ from gatherer.clock import SEOUL, Clock, seoul_ns, to_seoul
 
 _NS = 1_000_000_000
 
+FAULTS = ("drop", "stall", "unstall", "malformed", "refuse", "expire-token", "rest-rate-limit", "skip")
+"""The faults the simulator injects on command (``Simulator.inject``, ``gatherer fault NAME``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class VenueLimits:

@@ -70,6 +70,12 @@ def credentials_list_from_env(environ: Mapping[str, str]) -> list[Credentials]:
         n += 1
 
 
+def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without any app key or secret variable (``GATHERER_LS_APPKEY``, ``…_2``, …), for a
+    child process that must not hold them."""
+    return {k: v for k, v in environ.items() if not k.startswith((ENV_APPKEY, ENV_APPSECRET))}
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """An access token and when it stops working (UTC ns)."""
@@ -182,4 +188,5 @@ __all__ = [
     "jwt_exp_ns",
     "revoke_token",
     "token_from_response",
+    "without_secrets",
 ]
