@@ -8,13 +8,14 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gatherer"
 
-# Shared leaves anyone may import: the error types, the clock, the config, and the
+# Shared leaves anyone may import: the error types, the clock, the config, logging, and the
 # venue's TR catalog and key formats (pure data about the protocol).
 LEAVES = {
     "gatherer",
     "gatherer.errors",
     "gatherer.clock",
     "gatherer.files",
+    "gatherer.logs",
     "gatherer.config",
     "gatherer.venues.ls.catalog",
     "gatherer.venues.ls.keys",
