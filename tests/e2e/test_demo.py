@@ -35,6 +35,10 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def proc_file(pid: int, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
 def gone(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -60,7 +64,7 @@ async def test_the_simulator_child_stops_when_the_demo_is_killed(tmp_path: Path,
     assert proc.stderr is not None
     while not (await asyncio.wait_for(proc.stderr.readline(), 120)).startswith(b"recording"):
         pass
-    (child,) = children(proc.pid)
+    (child,) = [pid for pid in children(proc.pid) if b"\0sim\0" in proc_file(pid, "cmdline")]
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     await wait_until(lambda: gone(child), timeout_s=15)
