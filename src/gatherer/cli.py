@@ -921,7 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
         return _run_loop(args.func(args))
     except GathererError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

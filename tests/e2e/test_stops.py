@@ -220,12 +220,15 @@ async def test_a_second_run_on_the_same_root_is_refused_at_once_naming_the_first
     journal_in_parquet_once(root)
 
 
-async def test_workers_and_stores_hold_no_app_secret(venue: Simulator, tmp_path: Path, reap: Reap) -> None:
+async def test_workers_and_stores_hold_no_app_secret_and_log_where_they_are_told(
+    venue: Simulator, tmp_path: Path, reap: Reap
+) -> None:
     sim = venue
     assert isinstance(sim.clock, ScaledClock)
     root = tmp_path / "data"
     (tmp_path / "gatherer.toml").write_text(config_text(sim, root))
-    run = Started(["run", "--config", "gatherer.toml", "--clock", sim.clock.spec], tmp_path, reap)
+    args = ["run", "--config", "gatherer.toml", "--clock", sim.clock.spec, "-v", "--log-file", "run.log"]
+    run = Started(args, tmp_path, reap)
     await until(lambda: sim.hub.frames_sent_total > 0, "frames sent")
     await until(lambda: len(run.everyone()) >= 3, "a worker and its store")  # one connection: one worker
     for pid in run.everyone()[1:]:
@@ -233,7 +236,11 @@ async def test_workers_and_stores_hold_no_app_secret(venue: Simulator, tmp_path:
         assert b"GATHERER_LS_APP" not in environ and KEY_ENV["GATHERER_LS_APPSECRET"].encode() not in environ
     send("ctrl-c", run)
     assert await run.exit_status() == 0, run.err
-    assert KEY_ENV["GATHERER_LS_APPSECRET"] not in run.err + run.out
+    log = (tmp_path / "run.log").read_text()
+    assert KEY_ENV["GATHERER_LS_APPSECRET"] not in run.err + run.out + log
+    # -v after the command reached the worker; its lines name it and their connection.
+    assert " INFO supervisor gatherer.progress: recording" in log
+    assert " INFO w00 gatherer.venues.ls.ws: connected [conn_id=w00-c000" in log, log
 
 
 async def test_demo_stopped_with_ctrl_c_halfway_prints_its_summary_and_keeps_every_row(
