@@ -464,9 +464,9 @@ class Supervisor:
                     continue
                 await self._finish(dead)
                 wid = dead.spec.worker_id
-                if loop.time() - dead.started_at >= self.healthy_s:
-                    failures[wid] = 0  # it ran healthy for a while: this death starts the backoff afresh
-                failures[wid] = failures.get(wid, 0) + 1
+                failures[wid] = deaths_in_a_row(
+                    failures.get(wid, 0), loop.time() - dead.started_at, self.healthy_s
+                )
                 self.result.restarts += 1
                 delay = backoff_s(
                     failures[wid], base_s=self.restart_base_s, cap_s=self.restart_cap_s, rnd=self._rng
@@ -498,6 +498,12 @@ class Supervisor:
         for h in fresh:
             await self._start(h)
         return fresh
+
+
+def deaths_in_a_row(before: int, ran_s: float, healthy_s: float) -> int:
+    """The count a worker's restart backoff goes by after it died having run ``ran_s``: one more than
+    ``before``, or 1 if it had run healthy for ``healthy_s`` (an old streak says nothing any more)."""
+    return 1 if ran_s >= healthy_s else before + 1
 
 
 def child_environment() -> dict[str, str]:
