@@ -126,11 +126,11 @@ def test_credentials_from_env_names_the_missing_variable_and_never_the_value() -
     assert APPKEY not in repr(creds) and SECRET not in repr(creds)
 
 
-def test_token_expiry_comes_from_the_jwt_exp_claim_else_expires_in() -> None:
+def test_token_lifetime_comes_from_the_jwt_else_expires_in_and_counts_from_arrival() -> None:
     with open("tests/fixtures/ls_examples/token.json", encoding="utf-8") as f:
         example = json.load(f)["response"]
     token = token_from_response(example, now_ns=0)
-    assert token.expires_ns == 1686714556 * 1_000_000_000  # the example JWT's exp
+    assert token.expires_ns == (1686714556 - 1686628156) * 1_000_000_000  # the example JWT's exp - iat
     assert example["access_token"] not in repr(token)
     plain = token_from_response({"access_token": "opaque", "expires_in": 86400}, now_ns=5)
     assert plain.expires_ns == 5 + 86400 * 1_000_000_000
@@ -184,6 +184,25 @@ async def test_token_expires_at_seven_kst_next_day(universe: Universe) -> None:
         token = await client.token()
         assert token.expires_ns == seoul_ns(dt.date(2026, 5, 16), dt.time(7, 0))
         assert token.access_token not in repr(token) and token.access_token not in repr(client)
+
+
+@pytest.mark.parametrize("venue_ahead_days", [-400, 400])
+async def test_a_venue_clock_a_year_off_does_not_make_the_token_look_expired(
+    universe: Universe, venue_ahead_days: int
+) -> None:
+    ours = ManualClock(seoul_ns(dt.date(2026, 5, 15), dt.time(9, 14)))
+    venue = ManualClock(seoul_ns(dt.date(2026, 5, 15) + dt.timedelta(days=venue_ahead_days), dt.time(9, 14)))
+    async with serve(universe, clock=venue) as v, _open(v, clock=ours) as client:
+        token = await client.token()
+        # 21 h 46 min of life (to 07:00 KST next day at the venue), from our 09:14.
+        assert token.expires_ns == seoul_ns(dt.date(2026, 5, 16), dt.time(7, 0))
+        for _ in range(3):
+            await client.call("o3121", {"MktGb": "O", "BscGdsCd": ""})
+        assert client.token_issues_total == 1
+        ours.set(seoul_ns(dt.date(2026, 5, 16), dt.time(6, 56)))  # within the 5-minute margin, ours
+        venue.advance(21 * 3600 + 42 * 60)
+        await client.call("o3121", {"MktGb": "O", "BscGdsCd": ""})
+        assert client.token_issues_total == 2
 
 
 async def test_token_near_expiry_is_reissued_before_the_call(universe: Universe) -> None:

@@ -1,8 +1,12 @@
 """OAuth access tokens for the LS Open API (LS_OPENAPI.md §1.2).
 
 Issue: ``POST /oauth2/token`` with a form body; revoke: ``POST /oauth2/revoke``. LS says
-``expires_in: 86400`` but its tokens really expire at 07:00 KST the next day, so the expiry is
-read from the JWT ``exp`` claim and ``expires_in`` is only the fallback.
+``expires_in: 86400`` but its tokens really expire at 07:00 KST the next day, so the lifetime is
+read from the JWT (``exp - iat``) and ``expires_in`` is only the fallback. The lifetime is added
+to the collector's own clock at the moment the response arrived, never taken as the venue's
+absolute ``exp``: a venue clock that differs from ours (or a simulator on a shifted clock) cannot
+make a fresh token look expired, and a token is never used past its real end by more than the
+difference between the two clocks' rates over a day.
 
 Secrets never leave this module in text form: ``Credentials`` and ``Token`` hide their values in
 ``repr``, and no error message carries a key, secret or token.
@@ -97,35 +101,74 @@ def token_fingerprint(access_token: str) -> str:
     return hashlib.sha256(access_token.encode()).hexdigest()[:12]
 
 
-def jwt_exp_ns(token: str) -> int | None:
-    """The JWT ``exp`` claim in UTC ns, or None if the token is not a readable JWT (never verified)."""
+def jwt_claims(token: str) -> dict[str, object]:
+    """The JWT payload's claims (never verified), or an empty dict if the token is not a readable JWT."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
-        return int(exp) * _NS
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def jwt_exp_ns(token: str) -> int | None:
+    """The JWT ``exp`` claim in UTC ns (the venue's clock), or None if the token is not a readable JWT."""
+    exp = _seconds(jwt_claims(token).get("exp"))
+    return None if exp is None else int(exp) * _NS
+
+
+def token_lifetime_s(body: Mapping[str, object]) -> float | None:
+    """How long a token from this /oauth2/token response lives, in seconds, or None if it says nothing.
+
+    ``exp - iat`` from the JWT when it carries both (LS's tokens end at 07:00 KST the next day,
+    whatever ``expires_in`` says, §1.2); else ``expires_in`` (LS's example) or ``expire_in`` (LS's
+    field table). Both JWT claims are the venue's clock, so their difference is a duration that
+    does not depend on how far the venue's clock is from ours.
+    """
+    access = body.get("access_token")
+    claims = jwt_claims(access) if isinstance(access, str) else {}
+    exp, iat = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+    if exp is not None and iat is not None:
+        return max(0.0, exp - iat)
+    for name in ("expires_in", "expire_in"):
+        seconds = _seconds(body.get(name))
+        if seconds is not None:
+            return max(0.0, seconds)
     return None
 
 
 def token_from_response(body: Mapping[str, object], now_ns: int) -> Token:
-    """A ``Token`` from the /oauth2/token JSON: expiry from the JWT, else ``expires_in``."""
+    """A ``Token`` from the /oauth2/token JSON that arrived at ``now_ns`` (the collector's clock).
+
+    It expires ``token_lifetime_s`` after ``now_ns``. A response that says nothing about its
+    lifetime is refused rather than given a guessed one.
+    """
     access = body.get("access_token")
     if not isinstance(access, str) or not access:
         raise AuthError("token response has no access_token")
-    expires = jwt_exp_ns(access)
-    if expires is None:
-        raw = body.get("expires_in", body.get("expire_in", 0))
-        try:
-            expires = now_ns + int(float(str(raw))) * _NS
-        except ValueError:
-            expires = now_ns
-    return Token(access_token=access, expires_ns=expires, issued_ns=now_ns)
+    lifetime_s = token_lifetime_s(body)
+    if lifetime_s is None:
+        raise AuthError(
+            "token response says nothing about its lifetime (no JWT exp and iat, no expires_in); "
+            "check that the REST URL points at LS's /oauth2/token"
+        )
+    return Token(access_token=access, expires_ns=now_ns + int(lifetime_s * _NS), issued_ns=now_ns)
 
 
 def _refusal(what: str, status: int, body: object) -> AuthError:
@@ -185,8 +228,10 @@ __all__ = [
     "Token",
     "credentials_from_env",
     "issue_token",
+    "jwt_claims",
     "jwt_exp_ns",
     "revoke_token",
     "token_from_response",
+    "token_lifetime_s",
     "without_secrets",
 ]
