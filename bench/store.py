@@ -40,10 +40,10 @@ MIX = {"kospi": 0.35, "kosdaq": 0.3, "kfutures": 0.05, "koptions": 0.15, "ofutur
 
 
 def make_frames(n: int, seed: int = 0) -> list[tuple[int, bytes]]:
-    universe = build_universe(seed)
+    start = dt.datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
+    universe = build_universe(seed, as_of=start.date())
     rng = random.Random(seed)
     model = MarketModel((i for insts in universe.instruments.values() for i in insts), rng)
-    start = dt.datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
     now = int(start.timestamp() * 1e9)
     picks = {m: [i.symbol for i in universe.instruments[m][:200]] for m in MIX}
     out: list[tuple[int, bytes]] = []

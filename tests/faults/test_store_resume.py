@@ -19,9 +19,10 @@ from gatherer.venues.ls.keys import format_tr_key
 
 
 async def write_journal(root: Path, n: int) -> int:
-    universe = build_universe(0)
+    start = dt.datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL)
+    universe = build_universe(0, as_of=start.date())
     model = MarketModel((i for i in universe.instruments["kospi"][:20]), random.Random(1))
-    now = int(dt.datetime(2026, 11, 25, 10, 0, tzinfo=SEOUL).timestamp() * 1e9)
+    now = int(start.timestamp() * 1e9)
     journal = await Journal.open(root, "w00", clock=ManualClock(now))
     frames = 0
     while frames < n:

@@ -42,6 +42,8 @@ from gatherer.venues.ls.masters import fetch_master, to_decimal, to_int
 from gatherer.venues.ls.ratelimit import TR_LIMITS, RateLimiter, backoff_s, wait_s, window, with_overrides
 from gatherer.venues.ls.rest import RestClient, continuation_fields
 
+from ..conftest import MIDDAY
+
 APPKEY = "PSsimAPPKEY0000000000000000000000000"
 SECRET = "simSECRETsimSECRETsimSECRETsimSECRE"
 CREDS = Credentials(APPKEY, SECRET)
@@ -57,7 +59,7 @@ class Venue:
 
 @pytest.fixture(scope="module")
 def universe() -> Universe:
-    return build_universe(seed=7)
+    return build_universe(seed=7, as_of=MIDDAY.date())
 
 
 @asynccontextmanager

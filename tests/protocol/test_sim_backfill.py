@@ -46,12 +46,14 @@ from gatherer.venues.ls.ratelimit import TR_LIMITS, with_overrides
 from gatherer.venues.ls.rest import RestClient
 from gatherer.venues.ls.ws import Session
 
-from ..conftest import ls_example, sim_settings
+from ..conftest import MIDDAY, ls_example, sim_settings
 from .test_ws import Recorder as SessionRecorder
 
 RATE_SCALE = 20.0
 CLIENT_LIMITS = with_overrides(TR_LIMITS, scale=RATE_SCALE)
 SKIP = 5
+DAY = MIDDAY.date()
+"""The simulated day the model-only tests play (the universe as listed that day)."""
 SPEED = 30.0
 """Simulated seconds per real second in the loopback tests: prints span minutes within seconds."""
 
@@ -63,7 +65,7 @@ Row = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def universe() -> Universe:
-    return build_universe(seed=0)
+    return build_universe(seed=0, as_of=DAY)
 
 
 def _pick(universe: Universe, market: str) -> Instrument:
@@ -112,7 +114,7 @@ def test_history_renders_every_print_with_the_frames_cumulative_values(
     markets = ("kospi", "kfutures", "koptions", "ofutures", "ooptions")
     insts = [_pick(universe, m) for m in markets]
     model = MarketModel(insts, random.Random(5))
-    start_ns = seoul_ns(dt.date(2026, 11, 25), dt.time(*start))
+    start_ns = seoul_ns(DAY, dt.time(*start))
     frames, now = _drive(model, insts, start_ns, events, step_ns, MODEL_TRS)
     stock, fut, opt, ofut, oopt = (i.symbol for i in insts)
     cases = [
@@ -209,9 +211,7 @@ def test_auction_prints_are_in_the_history_and_move_no_side_volume(
 ) -> None:
     inst = _pick(universe, market)
     model = MarketModel([inst], random.Random(9))
-    frames, now = _drive(
-        model, [inst], seoul_ns(dt.date(2026, 11, 25), dt.time(*start)), 7000, step_ns, {trade_tr}
-    )
+    frames, now = _drive(model, [inst], seoul_ns(DAY, dt.time(*start)), 7000, step_ns, {trade_tr})
     ws = frames[trade_tr]
     # The call auction's single print: the window's first print at the open, its last at the close.
     i = 0 if ws[0]["chetime"] == at else len(ws) - 1
@@ -233,9 +233,7 @@ def test_history_is_bounded_and_still_chains(universe: Universe) -> None:
     inst = _pick(universe, "ofutures")
     model = MarketModel([inst], random.Random(11))
     model.prints = PrintHistory(model._change, limit=50)
-    frames, now = _drive(
-        model, [inst], seoul_ns(dt.date(2026, 11, 25), dt.time(10)), 2000, 10_000_000, {"OVC"}
-    )
+    frames, now = _drive(model, [inst], seoul_ns(DAY, dt.time(10)), 2000, 10_000_000, {"OVC"})
     assert len(frames["OVC"]) > 200
     assert model.prints.prints("ofutures", inst.symbol, trading_day(now)) == len(frames["OVC"])
     rows, pages = _all_rows(model, "o3116", {"shcode": inst.symbol, "readcnt": 7}, now)
@@ -248,9 +246,9 @@ def test_history_is_bounded_and_still_chains(universe: Universe) -> None:
 def test_a_new_trading_day_starts_an_empty_history_and_keeps_yesterdays_for_o3136(universe: Universe) -> None:
     inst = _pick(universe, "ofutures")
     model = MarketModel([inst], random.Random(13))
-    day1, _ = _drive(model, [inst], seoul_ns(dt.date(2026, 11, 25), dt.time(10)), 500, 10_000_000, {"OVC"})
+    day1, _ = _drive(model, [inst], seoul_ns(DAY, dt.time(10)), 500, 10_000_000, {"OVC"})
     day2, now = _drive(
-        model, [inst], seoul_ns(dt.date(2026, 11, 26), dt.time(7, 0, 1)), 300, 10_000_000, {"OVC"}
+        model, [inst], seoul_ns(DAY + dt.timedelta(days=1), dt.time(7, 0, 1)), 300, 10_000_000, {"OVC"}
     )
     assert day1["OVC"] and day2["OVC"]
     today, _ = _all_rows(model, "o3116", {"shcode": inst.symbol, "readcnt": 100}, now)
@@ -266,9 +264,7 @@ def test_a_new_trading_day_starts_an_empty_history_and_keeps_yesterdays_for_o313
 def test_a_first_call_with_a_cts_resumes_where_the_continuation_would(universe: Universe) -> None:
     insts = [_pick(universe, "kospi"), _pick(universe, "ofutures")]
     model = MarketModel(insts, random.Random(17))
-    _frames, now = _drive(
-        model, insts, seoul_ns(dt.date(2026, 11, 25), dt.time(10)), 3000, 5_000_000, MODEL_TRS
-    )
+    _frames, now = _drive(model, insts, seoul_ns(DAY, dt.time(10)), 3000, 5_000_000, MODEL_TRS)
     for tr_cd, block, cts_name in (
         ("t1301", {"shcode": insts[0].symbol}, "cts_time"),
         ("t8454", {"shcode": insts[0].symbol, "exchgubun": "U"}, "cts_time"),

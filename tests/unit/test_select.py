@@ -30,6 +30,10 @@ from ..conftest import sim_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
+FRONT = "2612"
+"""The nearest KOSPI200 option month the simulator lists on MIDDAY (2026-11-25; November's
+expired on the 12th)."""
+
 MASTERS = {"kospi": ["005930", "000660", "035420"], "ofutures": ["ESZ26", "NQZ26"]}
 
 
@@ -127,20 +131,22 @@ def test_only_the_etfs_flag(masters: dict[str, pa.Table]) -> None:
 def test_spreads_are_left_out_by_default_unless_named(masters: dict[str, pa.Table]) -> None:
     default = select_with_notes(parse_config("[markets.kfutures]\nchannels = ['trade']\n"), masters)
     names = rows_of(masters["kfutures"])
+    # The simulator lists what KRX lists on MIDDAY (2026-11-25): December's future still trades.
     assert [names[r.symbol]["hname"] for r in default.registrations] == [
-        "F 2606",
-        "F 2609",
         "F 2612",
         "F 2703",
+        "F 2706",
+        "F 2709",
     ]
     assert default.notes == ["kfutures: 3 calendar spreads excluded (spreads = false, the default)"]
     on = select(parse_config("[markets.kfutures]\nspreads = true\nchannels = ['trade']\n"), masters)
     assert len(on) == 7
-    named = parse_config('[markets.kfutures]\nsymbols = ["A0166000", "D016669S"]\nchannels = ["trade"]\n')
-    assert [r.symbol for r in select(named, masters)] == ["A0166000", "D016669S"]
-    # Spreads count at their near leg: the nearest expiry holds the front future and the 06-09 spread.
+    named = parse_config('[markets.kfutures]\nsymbols = ["A016C000", "D016C73S"]\nchannels = ["trade"]\n')
+    assert [r.symbol for r in select(named, masters)] == ["A016C000", "D016C73S"]
+    assert names["D016C73S"]["hname"] == "F SP 12-2703"
+    # Spreads count at their near leg: the nearest expiry holds the front future and the 12-03 spread.
     front = parse_config("[markets.kfutures]\nspreads = true\nexpiries = 1\nchannels = ['trade']\n")
-    assert [r.symbol for r in select(front, masters)] == ["A0166000", "D016669S"]
+    assert [r.symbol for r in select(front, masters)] == ["A016C000", "D016C73S"]
 
 
 def _strikes(symbols: list[str], rows: dict[str, dict[str, Any]]) -> list[Decimal]:
@@ -153,15 +159,15 @@ def test_front_expiry_near_the_money_options(masters: dict[str, pa.Table]) -> No
         "[markets.koptions]\nexpiries = 1\nstrikes = 5\nchannels = ['trade']\n"
     )
     sel = select_with_notes(cfg, masters)
-    assert [r.symbol for r in sel.registrations if r.market == "kfutures"] == ["A0166000"] * 2
+    assert [r.symbol for r in sel.registrations if r.market == "kfutures"] == ["A016C000"] * 2
     options = [r.symbol for r in sel.registrations if r.market == "koptions"]
     rows = rows_of(masters["koptions"])
-    assert {rows[s]["hname"].split()[1] for s in options} == {"2606"}  # one expiry, the nearest
+    assert {rows[s]["hname"].split()[1] for s in options} == {FRONT}  # one expiry, the nearest
     strikes = _strikes(options, rows)
     assert len(strikes) == 11 and len(options) == 22  # 5 steps each side of at-the-money, calls and puts
     # At-the-money is the listed strike nearest the front future's previous close.
-    close = rows_of(masters["kfutures"])["A0166000"]["jnilclose"]
-    listed = sorted({Decimal(r["hname"].split()[2]) for r in rows.values() if "2606" in r["hname"]})
+    close = rows_of(masters["kfutures"])["A016C000"]["jnilclose"]
+    listed = sorted({Decimal(r["hname"].split()[2]) for r in rows.values() if FRONT in r["hname"]})
     atm = min(listed, key=lambda k: abs(k - close))
     assert strikes[5] == atm
     assert any("koptions:" in n and "beyond the nearest 1 expiries" in n for n in sel.notes)
@@ -175,10 +181,14 @@ def test_without_the_futures_master_at_the_money_is_where_calls_and_puts_cost_th
     options = [r.symbol for r in select(cfg, {"koptions": masters["koptions"]})]
     rows = rows_of(masters["koptions"])
     calls = {
-        Decimal(r["hname"].split()[2]): r["jnilclose"] for r in rows.values() if r["hname"][:6] == "C 2606"
+        Decimal(r["hname"].split()[2]): r["jnilclose"]
+        for r in rows.values()
+        if r["hname"][:6] == f"C {FRONT}"
     }
     puts = {
-        Decimal(r["hname"].split()[2]): r["jnilclose"] for r in rows.values() if r["hname"][:6] == "P 2606"
+        Decimal(r["hname"].split()[2]): r["jnilclose"]
+        for r in rows.values()
+        if r["hname"][:6] == f"P {FRONT}"
     }
     parity = min(calls, key=lambda k: abs(calls[k] - puts[k]))
     assert _strikes(options, rows)[2] == parity and len(options) == 10
@@ -191,8 +201,8 @@ def test_options_without_prices_keep_every_strike_and_say_so(masters: dict[str, 
         table = table.set_column(table.schema.get_field_index(name), name, zero)
     cfg = parse_config("[markets.koptions]\nexpiries = 1\nstrikes = 2\nchannels = ['book']\n")
     sel = select_with_notes(cfg, {"koptions": table})
-    assert len(sel.registrations) == sum(1 for h in table.column("hname").to_pylist() if " 2606 " in h)
-    assert any("at-the-money unknown" in n and "2606" in n for n in sel.notes)
+    assert len(sel.registrations) == sum(1 for h in table.column("hname").to_pylist() if f" {FRONT} " in h)
+    assert any("at-the-money unknown" in n and FRONT in n for n in sel.notes)
     # No previous close (jnilclose 0) but a reference price: that price is used.
     table = masters["koptions"]
     table = table.set_column(table.schema.get_field_index("jnilclose"), "jnilclose", zero)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -20,12 +21,14 @@ from gatherer.sim.universe import (
     master_rows,
 )
 
+DAY = dt.date(2026, 11, 25)
+"""A Wednesday: December's KOSPI200 future is the front; November's options expired on the 12th."""
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "ls_examples"
 
 
 @pytest.fixture(scope="module")
 def universe() -> Universe:
-    return build_universe(seed=0)
+    return build_universe(seed=0, as_of=DAY)
 
 
 def _example_rows(tr_cd: str) -> list[dict[str, Any]]:
@@ -35,10 +38,10 @@ def _example_rows(tr_cd: str) -> list[dict[str, Any]]:
 
 
 def test_same_seed_same_universe_other_seed_differs(universe: Universe) -> None:
-    again = build_universe(seed=0)
+    again = build_universe(seed=0, as_of=DAY)
     assert again.instruments == universe.instruments
     assert master_rows(again, "t8436", {"gubun": "0"}) == master_rows(universe, "t8436", {"gubun": "0"})
-    assert build_universe(seed=1).instruments["kospi"] != universe.instruments["kospi"]
+    assert build_universe(seed=1, as_of=DAY).instruments["kospi"] != universe.instruments["kospi"]
 
 
 def test_stock_counts_match_the_2025_t8436_dump(universe: Universe) -> None:
@@ -71,7 +74,7 @@ def test_prices_are_on_their_tick_grids(universe: Universe) -> None:
 def test_krx_derivative_codes_use_the_2026_format(universe: Universe) -> None:
     futures = [i for i in universe.instruments["kfutures"] if i.kind == "future"]
     spreads = [i for i in universe.instruments["kfutures"] if i.kind == "spread"]
-    assert futures[0].symbol == "A0166000" and futures[0].name == "F 2606"
+    assert futures[0].symbol == "A016C000" and futures[0].name == "F 2612"
     assert len(futures) >= 3 and len(spreads) >= 2
     assert all(re.fullmatch(r"A01\d[1-9A-C]000", i.symbol) for i in futures)
     options = universe.instruments["koptions"]
@@ -82,7 +85,7 @@ def test_krx_derivative_codes_use_the_2026_format(universe: Universe) -> None:
         assert inst.symbol[0] == ("B" if inst.kind == "call" else "C")
         assert inst.strike is not None and inst.symbol[-3:] == f"{int(inst.strike) % 1000:03d}"
         assert re.fullmatch(r"[CP] \d{4} \d+\.\d", inst.name), inst.name
-    assert any(i.name == "C 2606 872.5" for i in options)
+    assert any(i.name == "C 2612 872.5" and i.symbol == "B016C872" for i in options)
 
 
 def test_overseas_products_and_series(universe: Universe) -> None:
@@ -145,7 +148,7 @@ def test_master_rows_have_the_example_fields_and_json_types(universe: Universe) 
 
 def test_t8467_prices_are_strings_with_two_decimals(universe: Universe) -> None:
     rows = master_rows(universe, "t8467", {"gubun": ""})
-    assert rows[0]["shcode"] == "A0166000"
+    assert rows[0]["shcode"] == "A016C000"
     for row in rows:
         for key in ("uplmtprice", "dnlmtprice", "jnilclose", "jnilhigh", "jnillow", "recprice"):
             assert re.fullmatch(r"-?\d{1,6}\.\d{2}", str(row[key])), (key, row[key])

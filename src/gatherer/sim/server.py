@@ -15,12 +15,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from gatherer.clock import SEOUL, Clock, ScaledClock
+from gatherer.clock import SEOUL, Clock, ScaledClock, to_seoul
 from gatherer.sim.market import MarketModel
 from gatherer.sim.rest_api import RestContext, add_rest_routes
 from gatherer.sim.state import FAULTS, Credentials, Faults, SkipRule, TokenRegistry, VenueLimits
@@ -53,7 +54,13 @@ class SimSettings:
 
 
 class Simulator:
-    """A faithful stand-in for the LS Open API on loopback."""
+    """A faithful stand-in for the LS Open API on loopback.
+
+    ``clock``: the venue's time. Without one it is a ScaledClock from ``settings.start`` (or now) at
+    ``settings.speed``, whose ``clock_spec`` other processes rebuild to share it. The universe is
+    what is listed on that clock's Seoul date at start (a simulator running across days keeps it;
+    a restarted one lists the new day's).
+    """
 
     def __init__(
         self, settings: SimSettings, *, clock: Clock | None = None, on_sent: SentHook | None = None
@@ -73,7 +80,8 @@ class Simulator:
             # Always a clock other processes can share (``ScaledClock.spec``), real time or not.
             start_ns = int(s.start.timestamp() * 1e9) if s.start is not None else time.time_ns()
             self.clock = ScaledClock(start_ns, s.speed)
-        self.universe: Universe = await asyncio.to_thread(build_universe, s.seed)
+        as_of = to_seoul(self.clock.time_ns()).date()  # the masters list what trades that day
+        self.universe: Universe = await asyncio.to_thread(partial(build_universe, s.seed, as_of=as_of))
         self.faults = Faults()
         self.tokens = TokenRegistry(self.clock, s.credentials, s.token_ttl_s)
         self.model = MarketModel(
@@ -110,6 +118,12 @@ class Simulator:
         self._task = asyncio.create_task(self.hub.run(), name="sim-stream")
         self._task.add_done_callback(_report_end)
         log.info("simulator listening", extra={"rest_url": self.rest_url, "ws_url": self.ws_url})
+
+    @property
+    def clock_spec(self) -> str | None:
+        """The spec other processes rebuild this simulator's clock from (``ScaledClock.from_spec``);
+        None only when a test passed a clock that cannot be shared (a ManualClock)."""
+        return self.clock.spec if isinstance(self.clock, ScaledClock) else None
 
     @property
     def rest_url(self) -> str:

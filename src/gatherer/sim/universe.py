@@ -1,8 +1,14 @@
 """The simulator's instrument universe: every market's symbols at real sizes.
 
 ``Instrument`` is what the market model prices; ``build_universe`` makes the whole
-universe deterministically from a seed, and ``master_rows`` renders it the way the
-venue's master TRs (t8436, t8467/t8432, t8433, o3101, o3121) return it.
+universe deterministically from a seed and a date, and ``master_rows`` renders it the way
+the venue's master TRs (t8436, t8467/t8432, t8433, o3101, o3121) return it.
+
+The derivatives listed are those trading on the date (``as_of``, the simulator clock's Seoul
+date; ``sim/listings.py`` has the calendars): 4 KOSPI200 futures and their 3 calendar
+spreads, 11 KOSPI200 option months × 238 strikes × call/put (5,236 codes), 4 months of each of
+18 overseas futures (72) and 4 months × 150 strikes × call/put of 14 overseas option
+products (16,800). Stocks (2,401 KOSPI, 1,811 KOSDAQ) depend on the seed only.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from types import MappingProxyType
+
+from gatherer.sim.listings import (
+    MONTH_LETTERS,
+    future_last_day,
+    future_months,
+    k200_future_months,
+    k200_last_day,
+    k200_option_months,
+    option_expiry,
+    option_months,
+    underlying_month,
+)
 
 MARKETS: tuple[str, ...] = ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")
 
@@ -63,6 +81,8 @@ class Instrument:
     expiry: str = ""
     """YYYYMM for derivatives; empty for stocks."""
     strike: Decimal | None = None
+    last_day: dt.date | None = None
+    """Derivatives: the last trading day (expiry) of the contract; None for stocks and spreads."""
 
     def tick_size(self, price: Decimal) -> Decimal:
         if self.kind == "stock" or self.kind == "spac":
@@ -76,9 +96,6 @@ class Instrument:
 # The universe at real sizes (LS_OPENAPI.md §5) and its master rows (§4).
 # ---------------------------------------------------------------------------------------------
 
-AS_OF = dt.date(2026, 5, 15)
-"""The business day the generated masters describe (ApplDate); 2026 so codes use the new format."""
-
 KOSPI_ORDINARY = 960
 KOSPI_ETF = 1_048
 KOSPI_ETN = 393
@@ -87,7 +104,6 @@ SPACS_KOSPI = 10
 SPACS_KOSDAQ = 67
 """77 SPACs across both markets (t8436 dump of 2025-12-04, §5)."""
 
-_MONTH_LETTERS = "FGHJKMNQUVXZ"
 _KRX_MONTH_CHARS = "123456789ABC"
 
 _NAME_HEADS = tuple(
@@ -136,6 +152,9 @@ class OverseasProduct:
     strike_step: Decimal = Decimal(0)
     """Options only: distance between strikes."""
     vol: float = 0.2
+    cycle: str = "all"
+    """The futures' listed-month cycle (``sim/listings.cycle_months``); an option product has its
+    underlying's, which is how an option month finds the future it exercises into."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +164,7 @@ class Universe:
     instruments: Mapping[str, tuple[Instrument, ...]]
     """Instruments by market key (one of MARKETS), in master order."""
     as_of: dt.date
+    """The date the masters describe (their ApplDate): what was listed that day."""
     products: Mapping[str, OverseasProduct]
     """Overseas futures (``ES``) and option (``O_ES``) products by BscGdsCd."""
     prev_range: Mapping[str, tuple[Decimal, Decimal]]
@@ -162,7 +182,8 @@ def _d(text: str) -> Decimal:
 
 
 # Overseas futures products (o3101). Columns: BscGdsCd | BscGdsNm | ExchCd | GdsCd | UntPrc (tick)
-# | MnChgAmt (tick value) | DotGb | CtrtPrAmt | OpngMgn | reference price | listed months ("all" = monthly).
+# | MnChgAmt (tick value) | DotGb | CtrtPrAmt | OpngMgn | reference price | listed-month cycle
+# ("all" = monthly; "2+HMUZ" = the two nearest months, then quarterly: HKEX's HSI).
 _OFUT_TABLE = """
 ES  | E-mini S&P 500             | CME   | 001 | 0.25      | 12.5   | 2 | 50       | 22500   | 6800   | HMUZ
 NQ  | E-mini NASDAQ 100          | CME   | 001 | 0.25      | 5      | 2 | 20       | 32000   | 24000  | HMUZ
@@ -180,7 +201,7 @@ ZN  | 10-Year U.S. Treasury Note | CBOT  | 003 | 0.015625  | 15.625 | 6 | 100000
 AD  | Australian Dollar          | CME   | 002 | 0.00005   | 5      | 5 | 100000   | 2035    | 0.665  | HMUZ
 6B  | British Pound              | CME   | 002 | 0.0001    | 6.25   | 4 | 62500    | 2600    | 1.34   | HMUZ
 M6E | E-micro EUR/USD            | CME   | 002 | 0.0001    | 1.25   | 4 | 12500    | 292     | 1.16   | HMUZ
-HSI | Hang Seng Index            | HKEX  | 001 | 1         | 50     | 0 | 50       | 130000  | 25000  | MNQU
+HSI | Hang Seng Index            | HKEX  | 001 | 1         | 50     | 0 | 50       | 130000  | 25000  | 2+HMUZ
 NK  | Nikkei 225 (SGX)           | SGX   | 001 | 5         | 2500   | 0 | 500      | 1200000 | 48000  | HMUZ
 """
 _CURRENCY = {"HKEX": "HKD", "SGX": "JPY"}
@@ -211,6 +232,8 @@ _OOPT_SPECS: tuple[tuple[str, str, str, str, str, float], ...] = (
     ("O_AD", "Australian Dollar Option", "AD", "0.00005", "0.005", 0.1),
 )
 _OPTION_UNDERLYING = {spec[0]: spec[2] for spec in _OOPT_SPECS}
+_OFUT_MONTHS = 4
+"""Contract months listed per overseas futures product: 18 products x 4 = 72."""
 _OOPT_EXPIRIES = 4
 _OOPT_STRIKES = 150
 """14 products x 4 expiries x 150 strikes x call/put = 16,800 series (§5: "more than 15,000")."""
@@ -225,24 +248,13 @@ _EXCH_NAMES = {
 }
 
 K200_LEVEL = Decimal("870.00")
-_K200_FUT_MONTHS = ((2026, 6), (2026, 9), (2026, 12), (2027, 3))
-_K200_OPT_MONTHS = (
-    (2026, 6),
-    (2026, 7),
-    (2026, 8),
-    (2026, 9),
-    (2026, 10),
-    (2026, 11),
-    (2026, 12),
-    (2027, 3),
-    (2027, 6),
-    (2027, 12),
-    (2028, 6),
-)
+_K200_FUTURES = 4
+"""Quarterly KOSPI200 futures listed (KRX lists 7; the nearest 4 are what anyone trades)."""
 _K200_STRIKES = 238
 _K200_STRIKE_LOW = Decimal("575.0")
 _K200_STRIKE_STEP = Decimal("2.5")
-"""11 expiries x 238 strikes x call/put = 5,236 codes (t9944 returned 5,224 on 2026-07-31, §5)."""
+"""11 expiries (k200_option_months) x 238 strikes x call/put = 5,236 codes (t9944 returned 5,224 on
+2026-07-31, §5)."""
 
 
 def isin(prefix: str, body: str) -> str:
@@ -351,7 +363,9 @@ def _stocks(rnd: random.Random, market: str, used_codes: set[str], used_names: s
 def krx_derivative_code(kind: str, year: int, month: int, tail: str) -> str:
     """2026-format KRX derivative code: kind letter + ``01`` + year digit + month char + 3-char tail.
 
-    ``A0166000`` = KOSPI200 future June 2026; ``B0168872`` = call Aug 2026 strike 872.5.
+    ``A0166000`` = KOSPI200 future June 2026; ``B0168872`` = call Aug 2026 strike 872.5;
+    ``A017C000`` = future Dec 2027 (LS_OPENAPI.md §3.2). The year is its last digit, as in every
+    code LS has shown; listings span under three years, so the digit is never ambiguous in a master.
     """
     return f"{kind}01{year % 10}{_KRX_MONTH_CHARS[month - 1]}{tail}"
 
@@ -372,24 +386,36 @@ def _bs_price(spot: float, strike: float, years: float, vol: float, call: bool) 
     return strike * cdf(-d2) - spot * cdf(-d1)
 
 
-def _years_to(as_of: dt.date, year: int, month: int) -> float:
-    return max(1, (dt.date(year, month, 10) - as_of).days) / 365.0
+def _years_to(as_of: dt.date, expiry: dt.date) -> float:
+    return max(1, (expiry - as_of).days) / 365.0
 
 
-def _kfutures(rnd: random.Random, prev: dict[str, tuple[Decimal, Decimal]]) -> list[Instrument]:
+def _kfutures(
+    rnd: random.Random, as_of: dt.date, prev: dict[str, tuple[Decimal, Decimal]]
+) -> list[Instrument]:
     tick = Decimal("0.05")
     out: list[Instrument] = []
-    for i, (y, m) in enumerate(_K200_FUT_MONTHS):
+    months = k200_future_months(as_of, _K200_FUTURES)
+    for i, (y, m) in enumerate(months):
         drift = Decimal(i) * Decimal("2.5") + Decimal(rnd.randrange(-40, 40)) * tick
         price = _snap_down(K200_LEVEL + drift, tick)
         code = krx_derivative_code("A", y, m, "000")
         out.append(
             Instrument(
-                "kfutures", code, f"F {y % 100:02d}{m:02d}", price, 2, "future", tick, "K200", f"{y}{m:02d}"
+                "kfutures",
+                code,
+                f"F {y % 100:02d}{m:02d}",
+                price,
+                2,
+                "future",
+                tick,
+                "K200",
+                f"{y}{m:02d}",
+                last_day=k200_last_day(y, m),
             )
         )
         prev[code] = (price + rnd.randrange(0, 60) * tick, price - rnd.randrange(0, 60) * tick)
-    for (y1, m1), (y2, m2) in itertools.pairwise(_K200_FUT_MONTHS):
+    for (y1, m1), (y2, m2) in itertools.pairwise(months):
         code = f"D01{y1 % 10}{_KRX_MONTH_CHARS[m1 - 1]}{y2 % 10}{_KRX_MONTH_CHARS[m2 - 1]}S"
         price = Decimal(rnd.randrange(30, 80)) * tick
         out.append(
@@ -414,8 +440,9 @@ def _koptions(
 ) -> list[Instrument]:
     out: list[Instrument] = []
     spot = float(K200_LEVEL)
-    for y, m in _K200_OPT_MONTHS:
-        years = _years_to(as_of, y, m)
+    for y, m in k200_option_months(as_of):
+        last_day = k200_last_day(y, m)
+        years = _years_to(as_of, last_day)
         for j in range(_K200_STRIKES):
             strike = _K200_STRIKE_LOW + _K200_STRIKE_STEP * j
             tail = f"{int(strike) % 1000:03d}"
@@ -438,6 +465,7 @@ def _koptions(
                         "K200",
                         f"{y}{m:02d}",
                         strike,
+                        last_day,
                     )
                 )
                 if rnd.random() < 0.3:
@@ -449,23 +477,10 @@ def _koptions(
     return out
 
 
-def _months_from(as_of: dt.date, letters: str, count: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    y, m = as_of.year, as_of.month
-    while len(out) < count:
-        if _MONTH_LETTERS[m - 1] in letters:
-            out.append((y, m))
-        m += 1
-        if m > 12:
-            y, m = y + 1, 1
-    return out
-
-
 def _overseas(
     rnd: random.Random, as_of: dt.date, products: dict[str, OverseasProduct]
 ) -> tuple[list[Instrument], list[Instrument]]:
     futures: list[Instrument] = []
-    cycles: dict[str, str] = {}
     for code, name, exch, gds, tick, tval, dot, amt, margin, price, cycle in _table(_OFUT_TABLE):
         start, end = _HOURS.get(exch, ("070000", "060000"))
         prod = OverseasProduct(
@@ -483,13 +498,13 @@ def _overseas(
             start,
             end,
             _d(price),
+            cycle=cycle,
         )
         products[code] = prod
-        cycles[code] = cycle
-        for y, m in _months_from(as_of, _MONTH_LETTERS if cycle == "all" else cycle, 4):
+        for y, m in future_months(code, cycle, as_of, _OFUT_MONTHS):
             drift = Decimal(1) + Decimal(rnd.randrange(-200, 200)) / Decimal(10_000)
             ref = max(prod.tick, _snap_down(prod.ref_price * drift, prod.tick))
-            symbol = f"{code}{_MONTH_LETTERS[m - 1]}{y % 100:02d}"
+            symbol = f"{code}{MONTH_LETTERS[m - 1]}{y % 100:02d}"
             futures.append(
                 Instrument(
                     "ofutures",
@@ -501,6 +516,7 @@ def _overseas(
                     prod.tick,
                     code,
                     f"{y}{m:02d}",
+                    last_day=future_last_day(code, y, m),
                 )
             )
     options: list[Instrument] = []
@@ -526,12 +542,14 @@ def _overseas(
             base.ref_price,
             step,
             vol,
+            base.cycle,
         )
         short = ocode.removeprefix("O_")
         low = max(step, _snap_down(base.ref_price, step) - step * (_OOPT_STRIKES // 2))
-        for y, m in _months_from(as_of, _MONTH_LETTERS, _OOPT_EXPIRIES):
-            years = _years_to(as_of, y, m)
-            month = f"{_MONTH_LETTERS[m - 1]}{y % 100:02d}"
+        for y, m in option_months(ocode, as_of, _OOPT_EXPIRIES):
+            expires = option_expiry(ocode, y, m)
+            years = _years_to(as_of, expires)
+            month = f"{MONTH_LETTERS[m - 1]}{y % 100:02d}"
             for j in range(_OOPT_STRIKES):
                 strike = low + step * j
                 for kind, digit, call in (("call", "2", True), ("put", "3", False)):
@@ -553,13 +571,18 @@ def _overseas(
                             ocode,
                             f"{y}{m:02d}",
                             strike,
+                            expires,
                         )
                     )
     return futures, options
 
 
-def build_universe(seed: int = 0) -> Universe:
-    """The whole simulated universe, the same for the same seed."""
+def build_universe(seed: int = 0, *, as_of: dt.date) -> Universe:
+    """The whole simulated universe as listed on ``as_of``; the same for the same (seed, as_of).
+
+    ``as_of`` is the simulator clock's Seoul date: derivatives roll with it (``sim/listings``);
+    the stocks depend on the seed alone.
+    """
     rnd = random.Random(seed)
     used_codes: set[str] = set()
     used_names: set[str] = set()
@@ -567,9 +590,9 @@ def build_universe(seed: int = 0) -> Universe:
     products: dict[str, OverseasProduct] = {}
     kospi = _stocks(rnd, "kospi", used_codes, used_names)
     kosdaq = _stocks(rnd, "kosdaq", used_codes, used_names)
-    kfutures = _kfutures(rnd, prev)
-    koptions = _koptions(rnd, AS_OF, prev)
-    ofutures, ooptions = _overseas(rnd, AS_OF, products)
+    kfutures = _kfutures(rnd, as_of, prev)
+    koptions = _koptions(rnd, as_of, prev)
+    ofutures, ooptions = _overseas(rnd, as_of, products)
     instruments = {
         "kospi": tuple(kospi),
         "kosdaq": tuple(kosdaq),
@@ -580,7 +603,7 @@ def build_universe(seed: int = 0) -> Universe:
     }
     return Universe(
         instruments=MappingProxyType(instruments),
-        as_of=AS_OF,
+        as_of=as_of,
         products=MappingProxyType(products),
         prev_range=MappingProxyType(prev),
     )
@@ -736,7 +759,7 @@ def _overseas_row(universe: Universe, inst: Instrument, prod: OverseasProduct) -
         "OpngMgn": _fx(prod.margin, 2),
         "CtrtPrAmt": _fx(prod.contract_amount, 2),
         "DotGb": prod.dot_gb,
-        "LstngM": _MONTH_LETTERS[month - 1],
+        "LstngM": MONTH_LETTERS[month - 1],
         "DlEndTm": prod.end_time,
         "DlPsblCd": "1",
         "BscGdsNm": prod.name,
@@ -838,11 +861,17 @@ def _option_row(universe: Universe, inst: Instrument, prod: OverseasProduct) -> 
         "OptTpCode": "C" if inst.kind == "call" else "P",
         "RgtXrcPtnCode": "A",
         "Moneyness": moneyness,
-        "LastSettPtnCode": f"{under.code}{base['LstngM']}{inst.expiry[2:4]}",
+        "LastSettPtnCode": _underlying_symbol(under, inst),
         "OptMinOrcPrc": _fx(prod.tick, 9),
         "OptMinBaseOrcPrc": _fx(prod.tick, 9),
     }
     return {key: extra[key] if key in extra else base[key] for key in _O3121_ORDER}
+
+
+def _underlying_symbol(under: OverseasProduct, inst: Instrument) -> str:
+    """The future an option month exercises into (``ESH27`` for a January ES option)."""
+    y, m = underlying_month(under.cycle, (int(inst.expiry[:4]), int(inst.expiry[4:])))
+    return f"{under.code}{MONTH_LETTERS[m - 1]}{y % 100:02d}"
 
 
 def _future_as_o3121(universe: Universe, inst: Instrument, prod: OverseasProduct) -> Row:
