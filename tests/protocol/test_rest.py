@@ -160,10 +160,55 @@ async def test_rate_limiter_waits_by_the_injected_clock() -> None:
     limiter = RateLimiter(clock, TR_LIMITS, margin_s=0.0, sleep=sleep)
     stamps = []
     for _ in range(5):
-        await limiter.acquire("t8436")  # 2 per second
-        stamps.append(clock.monotonic())
+        async with limiter.turn("t8436"):  # 2 per second
+            stamps.append(clock.monotonic())
     assert stamps == [0.0, 0.0, 1.0, 1.0, 2.0]
     assert waits == [1.0, 1.0]
+
+
+async def test_a_call_s_slot_counts_from_its_answer_not_its_send() -> None:
+    # The venue stamps a call when it arrives, anywhere between our send and its answer: the next
+    # window opens a full window after the answer, whenever the send was.
+    clock = ManualClock(0)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    limiter = RateLimiter(clock, TR_LIMITS, margin_s=0.0, sleep=sleep)
+    sent: list[float] = []
+    for _ in range(2):  # t8436: 2 per second; each answer takes 0.7 s
+        async with limiter.turn("t8436"):
+            sent.append(clock.monotonic())
+            clock.advance(0.7)
+    async with limiter.turn("t8436"):
+        sent.append(clock.monotonic())
+    assert sent == [0.0, 0.7, pytest.approx(1.7)]  # 1 s after the first answer (0.7), not the send (0)
+
+
+async def test_when_every_slot_is_in_flight_the_next_call_waits_for_an_answer() -> None:
+    clock = ManualClock(0)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    limiter = RateLimiter(clock, TR_LIMITS, margin_s=0.0, sleep=sleep)
+    answered = asyncio.Event()
+    order: list[str] = []
+
+    async def slow(name: str) -> None:
+        async with limiter.turn("o3121"):  # 1 per second
+            order.append(f"{name} sent at {clock.monotonic():g}")
+            await answered.wait()
+            clock.advance(3.0)  # the answer took 3 s
+
+    first = asyncio.create_task(slow("first"))
+    second = asyncio.create_task(slow("second"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert order == ["first sent at 0"]  # the second waits although no window has been measured yet
+    answered.set()
+    await asyncio.gather(first, second)
+    assert order == ["first sent at 0", "second sent at 4"]  # a window after the first answer (3)
 
 
 def test_continuation_copies_cts_fields_of_single_object_outblocks() -> None:

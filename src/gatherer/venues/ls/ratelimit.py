@@ -4,8 +4,9 @@ LS limits each REST TR to a number of calls per second per app key and answers t
 with HTTP 500 ``IGW00201``. The limiter keeps us under that so the venue never has to say so.
 
 ``wait_s`` is the pure core (given recent call times, how long until one more call fits);
-``RateLimiter`` is the thin async shell that awaits its turn per TR. A little margin is added
-to the one-second window because the venue stamps a call when it arrives, not when we send it.
+``RateLimiter`` is the thin async shell that awaits its turn per TR. The venue stamps a call when
+it arrives, not when we send it, so a call's slot is counted from when its answer came back
+(``RateLimiter`` says why that is enough), plus a small margin on the window.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -104,7 +106,17 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class RateLimiter:
-    """Awaits each TR's turn so one app key never exceeds that TR's calls per second."""
+    """Awaits each TR's turn so one app key never exceeds that TR's calls per second at the venue.
+
+    The venue counts a call when it *arrives*, which is some time after we send it: arrivals
+    bunch when the network or either side's CPU is busy, so spacing sends a window apart is not
+    enough (a loaded run saw 14 of 30 calls refused that way). A turn therefore holds its slot
+    from the send until the response is in, and the slot is counted at that completion time: the
+    venue stamped the call before it answered, so the next call, sent at least a window after
+    that completion, arrives at least a window after the earlier arrival, however late either was
+    delivered. ``margin_s`` widens the window a little beyond that, for a venue whose window is
+    measured with a coarser clock. The price is one round trip per window of throughput.
+    """
 
     def __init__(
         self,
@@ -118,7 +130,9 @@ class RateLimiter:
         self._limits = limits
         self._window_s = 1.0 + margin_s
         self._sleep = sleep
-        self._times: dict[str, deque[float]] = {}
+        self._done: dict[str, deque[float]] = {}
+        self._in_flight: dict[str, int] = {}
+        self._completed: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.waited_s_total = 0.0
         """Seconds spent waiting for a turn, summed over TRs."""
@@ -126,17 +140,40 @@ class RateLimiter:
     def limit(self, tr_cd: str) -> TrLimit:
         return self._limits.get(tr_cd, DEFAULT_LIMIT)
 
-    async def acquire(self, tr_cd: str) -> None:
-        """Return when a call to ``tr_cd`` may be sent now; records it as sent."""
+    @asynccontextmanager
+    async def turn(self, tr_cd: str) -> AsyncIterator[None]:
+        """Enter when a call to ``tr_cd`` may be sent now; send it and read its answer inside.
+
+        The slot counts from the moment the block is left (answer received, or the call failed).
+        """
+        await self._enter(tr_cd)
+        try:
+            yield
+        finally:
+            self._in_flight[tr_cd] -= 1
+            self._done[tr_cd].append(self._clock.monotonic())
+            self._completed[tr_cd].set()
+
+    async def _enter(self, tr_cd: str) -> None:
         lock = self._locks.setdefault(tr_cd, asyncio.Lock())
         per_s = self.limit(tr_cd).per_s
-        times = self._times.setdefault(tr_cd, deque(maxlen=max(1, int(per_s)) + 1))
-        async with lock:
+        calls, _span = window(per_s, self._window_s)
+        done = self._done.setdefault(tr_cd, deque(maxlen=calls))
+        completed = self._completed.setdefault(tr_cd, asyncio.Event())
+        self._in_flight.setdefault(tr_cd, 0)
+        async with lock:  # one waiter per TR at a time: turns are taken in order
             while True:
+                in_flight = self._in_flight[tr_cd]
+                if in_flight >= calls:
+                    # Every slot is out: the next one frees a window after some call completes.
+                    completed.clear()
+                    await completed.wait()
+                    continue
                 now = self._clock.monotonic()
-                delay = wait_s(times, now, per_s, self._window_s)
+                # In-flight calls may arrive at any moment up to their completion: count them as now.
+                delay = wait_s([*done, *[now] * in_flight], now, per_s, self._window_s)
                 if delay <= 0:
-                    times.append(now)
+                    self._in_flight[tr_cd] += 1
                     return
                 self.waited_s_total += delay
                 await self._sleep(delay)

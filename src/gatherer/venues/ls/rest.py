@@ -201,9 +201,9 @@ class RestClient:
         rate_attempts = 0
         reissued = False
         while True:
-            await self.limiter.acquire(tr_cd)
-            token = await self.token()
-            status, headers, body = await self._post(tr_cd, path, token, block, cont, key)
+            async with self.limiter.turn(tr_cd):
+                token = await self.token()
+                status, headers, body = await self._post(tr_cd, path, token, block, cont, key)
             rsp_cd, rsp_msg = str(body.get("rsp_cd", "")), str(body.get("rsp_msg", ""))
             if rsp_cd == OK_CODE:
                 return body, headers
