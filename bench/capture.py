@@ -24,7 +24,7 @@ import uvloop
 
 from bench.common import record, rss_mb
 from gatherer.capture import Journal, JournalSettings, Kind, iter_records
-from gatherer.clock import SystemClock
+from gatherer.clock import Clock, ScaledClock
 from gatherer.plan.select import Registration, chunk
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.process import start_sim_process, stop_sim_process
@@ -72,10 +72,10 @@ async def bare_client(ws_url: str, token: str, groups: list[list[Registration]],
 
 
 async def worker_run(
-    ws_url: str, token: str, groups: list[list[Registration]], seconds: float
+    ws_url: str, token: str, groups: list[list[Registration]], seconds: float, clock: Clock
 ) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="gatherer-bench-"))
-    journal = await Journal.open(root, "w00", settings=JournalSettings())
+    journal = await Journal.open(root, "w00", settings=JournalSettings(), clock=clock)
     samples: list[tuple[int, int]] = []  # (durable_seq, time_ns) as durability advances
     rss: list[float] = []
     stop = asyncio.Event()
@@ -87,7 +87,7 @@ async def worker_run(
         while not stop.is_set():
             d = journal.durable_seq
             if not samples or d != samples[-1][0]:
-                samples.append((d, time.time_ns()))
+                samples.append((d, clock.time_ns()))
             await asyncio.sleep(0.002)
 
     async def rss_sampler() -> None:
@@ -100,7 +100,7 @@ async def worker_run(
         token=token_source,
         journal=journal,
         groups=groups,
-        clock=SystemClock(),
+        clock=clock,
         settings=WorkerSettings(registrations_per_s=5000),
         rng=random.Random(0),
     )
@@ -146,16 +146,17 @@ async def worker_run(
 
 
 async def one_load(seconds: float, rate: float, n_symbols: int) -> tuple[float, dict[str, float], int, int]:
-    proc, rest_url, ws_url, _clock = await start_sim_process(
+    proc, rest_url, ws_url, spec = await start_sim_process(
         "--rate", str(rate), "--start", "10:00", "--max-registration-rate", "100000",
         "--max-registrations", "2000", "--rest-rate-scale", "50",
     )  # fmt: skip
     try:
-        async with RestClient.open(rest_url, Credentials("bench-key", "bench-secret")) as client:
+        clock = ScaledClock.from_spec(spec)  # the simulator's: its 10:00, as the worker stamps frames
+        async with RestClient.open(rest_url, Credentials("bench-key", "bench-secret"), clock=clock) as client:
             regs, token = await registrations(client, n_symbols)
             groups = chunk(regs, PER_CONNECTION)
             bare = await bare_client(ws_url, token, groups, seconds)
-            w = await worker_run(ws_url, token, groups, seconds)
+            w = await worker_run(ws_url, token, groups, seconds, clock)
     finally:
         await stop_sim_process(proc)
     print(

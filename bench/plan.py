@@ -20,6 +20,7 @@ import aiohttp
 import uvloop
 
 from bench.common import record, rss_mb
+from gatherer.clock import ScaledClock
 from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
 from gatherer.run.supervisor import Supervisor
 from gatherer.sim.process import start_sim_process, stop_sim_process
@@ -44,7 +45,7 @@ async def wait_for(cond: Callable[[], Awaitable[bool]], timeout_s: float) -> Non
 
 
 async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
-    proc, rest_url, ws_url, _clock = await start_sim_process(
+    proc, rest_url, ws_url, spec = await start_sim_process(
         "--rate", "100000", "--start", "10:00", "--max-connections", "20", "--max-registrations", "1000",
         "--max-registration-rate", "9000", "--rest-rate-scale", "50",
     )  # fmt: skip
@@ -66,7 +67,7 @@ async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
                 for m in MARKETS
             },
         )
-        sup = Supervisor(cfg, KEYS, workers=2)
+        sup = Supervisor(cfg, KEYS, workers=2, clock=ScaledClock.from_spec(spec))
         stop = asyncio.Event()
         http = aiohttp.ClientSession()
         t0 = time.monotonic()

@@ -41,7 +41,7 @@ async def test_skipped_trades_become_gaps_and_backfill_fills_each_exactly(tmp_pa
         cfg = sim_config(sim, tmp_path, markets)
         stop = asyncio.Event()
         started: list[RunResult] = []
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await wait_until(lambda: bool(started))
         await wait_until(lambda: sum(c.accepted for c in started[0].connections) == len(TRADES))
         # A print of every feed first: a chain starts at the first print it sees.

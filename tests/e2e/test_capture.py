@@ -65,7 +65,7 @@ async def test_every_sent_frame_is_journaled_exactly_once_byte_for_byte(tmp_path
         )
         stop = asyncio.Event()
         started: list[RunResult] = []
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await wait_until(lambda: bool(started))
         run = started[0]
         await wait_until(lambda: sum(c.accepted for c in run.connections) == len(run.registrations))
@@ -114,7 +114,7 @@ async def test_a_dropped_connection_is_reconnected_and_registered_again(tmp_path
         cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)})
         stop = asyncio.Event()
         started: list[RunResult] = []
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await wait_until(lambda: bool(started))
         (conn,) = started[0].connections
         await wait_until(lambda: conn.accepted == 15 and conn.frames > 100)
@@ -139,7 +139,9 @@ async def test_a_replayed_journal_is_recorded_again_byte_for_byte(tmp_path: Path
         stop = asyncio.Event()
         started: list[RunResult] = []
         task = asyncio.create_task(
-            collect(sim_config(sim, live, markets), CREDENTIALS, stop, on_start=started.append)
+            collect(
+                sim_config(sim, live, markets), CREDENTIALS, stop, on_start=started.append, clock=sim.clock
+            )
         )
         await wait_until(lambda: bool(started) and sum(c.frames for c in started[0].connections) > 2000)
         stop.set()
@@ -159,7 +161,7 @@ async def test_a_replayed_journal_is_recorded_again_byte_for_byte(tmp_path: Path
         )
         stop = asyncio.Event()
         started = []
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await asyncio.wait_for(replay.finished.wait(), 60)
         await wait_until(
             lambda: (

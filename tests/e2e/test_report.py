@@ -27,7 +27,7 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
         cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)})
         stop = asyncio.Event()
         started: list[RunResult] = []
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await wait_until(lambda: bool(started))
         (conn,) = started[0].connections
         await wait_until(lambda: conn.accepted == 15 and conn.frames > 500)

@@ -54,7 +54,7 @@ async def test_the_full_universe_is_subscribed_within_limits_and_streams(tmp_pat
             storage=StorageConfig(root=str(tmp_path)),
             markets={m: MarketConfig(spreads=True) if m == "kfutures" else MarketConfig() for m in MARKETS},
         )
-        sup = Supervisor(cfg, KEYS, workers=2, restart_base_s=0.2, restart_cap_s=0.5)
+        sup = Supervisor(cfg, KEYS, workers=2, restart_base_s=0.2, restart_cap_s=0.5, clock=sim.clock)
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
         try:

@@ -211,7 +211,7 @@ async def test_a_second_run_on_the_same_root_is_refused_at_once_naming_the_first
     second_dir = tmp_path / "second"
     second_dir.mkdir()
     (second_dir / "gatherer.toml").write_text(config_text(sim, root))
-    second = Started(["run", "--config", "gatherer.toml"], second_dir, reap)
+    second = Started(["run", "--config", "gatherer.toml", "--clock", sim.clock.spec], second_dir, reap)
     assert await second.exit_status(30) == 2
     assert f"pid {first.proc.pid}" in second.err and "another gatherer run" in second.err, second.err
     assert first.proc.poll() is None  # the first one goes on

@@ -65,7 +65,9 @@ async def record(root: Path, markets: dict[str, MarketConfig], *, fault_count: i
         stop = asyncio.Event()
         started: list[RunResult] = []
         task = asyncio.create_task(
-            collect(sim_config(sim, root, markets), CREDENTIALS, stop, on_start=started.append, clock=clock)
+            collect(
+                sim_config(sim, root, markets), CREDENTIALS, stop, on_start=started.append, clock=sim.clock
+            )
         )
         await wait_until(
             lambda: bool(started) and sum(c.frames for c in started[0].connections) > frames // 2

@@ -57,7 +57,7 @@ def limited_sim() -> Simulator:
 async def test_two_workers_three_keys_every_registration_acknowledged_and_recorded(tmp_path: Path) -> None:
     async with limited_sim() as sim:
         markets = {"kospi": MarketConfig(max_symbols=20), "ofutures": MarketConfig(max_symbols=20)}
-        sup = Supervisor(config(sim, tmp_path, markets), KEYS, workers=2)
+        sup = Supervisor(config(sim, tmp_path, markets), KEYS, workers=2, clock=sim.clock)
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
         await wait_until(lambda: sup.result.plan is not None, 60)
@@ -98,7 +98,7 @@ async def test_two_workers_three_keys_every_registration_acknowledged_and_record
 async def test_a_killed_worker_is_restarted_and_registers_again(tmp_path: Path) -> None:
     async with limited_sim() as sim:
         sup = Supervisor(config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=10)}), KEYS[:1], workers=2,
-                         restart_base_s=0.2, restart_cap_s=0.5)  # fmt: skip
+                         restart_base_s=0.2, restart_cap_s=0.5, clock=sim.clock)  # fmt: skip
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
         # 30 on one full connection: no room for the market-status feed, which is then left out.
@@ -142,6 +142,7 @@ max_symbols = 20
         env = {**os.environ, "GATHERER_LS_APPKEY": "k", "GATHERER_LS_APPSECRET": "s"}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gatherer", "run", "--config", str(cfg_path), "--workers", "2",
+            "--clock", sim.clock.spec,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
         reap(proc.pid)
@@ -203,7 +204,9 @@ async def test_a_token_the_venue_stops_accepting_is_reissued_and_everything_regi
     tmp_path: Path,
 ) -> None:
     async with limited_sim() as sim:
-        sup = Supervisor(config(sim, tmp_path, {"ofutures": MarketConfig(max_symbols=3)}), KEYS[:1])
+        sup = Supervisor(
+            config(sim, tmp_path, {"ofutures": MarketConfig(max_symbols=3)}), KEYS[:1], clock=sim.clock
+        )
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
         await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 6, 60)

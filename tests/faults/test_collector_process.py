@@ -51,9 +51,11 @@ max_symbols = 10
     return path
 
 
-async def start_run(reap: Reap, config: Path, *extra: str) -> asyncio.subprocess.Process:
+async def start_run(reap: Reap, sim: Simulator, config: Path, *extra: str) -> asyncio.subprocess.Process:
+    """`gatherer run` on the simulator's clock (``--clock``), as every component of a test is."""
+    assert sim.clock_spec is not None
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gatherer", "run", "--config", str(config), *extra,
+        sys.executable, "-m", "gatherer", "run", "--config", str(config), "--clock", sim.clock_spec, *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
     )  # fmt: skip
     reap(proc.pid)
@@ -80,7 +82,7 @@ async def test_kill9_of_the_worker_mid_burst_then_its_restart_repairs_the_tail_a
     tmp_path: Path, reap: Reap
 ) -> None:
     async with burst_sim() as sim:
-        proc = await start_run(reap, write_config(sim, tmp_path))
+        proc = await start_run(reap, sim, write_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.frames_sent_total > 20000)
         (worker,) = children(proc.pid)  # the process that writes the journal
@@ -109,7 +111,7 @@ async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path, rea
     sent: dict[str, list[bytes]] = {}
     settings = sim_settings(stream=StreamSettings(rate_fps=15000.0), limits=VenueLimits(rest_rate_scale=20))
     async with Simulator(settings, on_sent=lambda c, f: sent.setdefault(c, []).append(f)) as sim:
-        proc = await start_run(reap, write_config(sim, tmp_path))
+        proc = await start_run(reap, sim, write_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.frames_sent_total > 20000)
         proc.send_signal(signal.SIGTERM)
@@ -135,7 +137,7 @@ async def test_sigterm_during_a_burst_loses_nothing_received(tmp_path: Path, rea
 
 async def test_a_flipped_byte_is_reported_by_journal_verify(tmp_path: Path, reap: Reap) -> None:
     async with burst_sim() as sim:
-        proc = await start_run(reap, write_config(sim, tmp_path), "--duration", "1.5")
+        proc = await start_run(reap, sim, write_config(sim, tmp_path), "--duration", "1.5")
         _out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
     (segment,) = (tmp_path / "journal").glob("date=*/*.journal")

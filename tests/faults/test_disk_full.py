@@ -12,7 +12,6 @@ import asyncio
 import re
 import resource
 import signal
-import time
 from pathlib import Path
 
 import google_crc32c
@@ -54,7 +53,7 @@ async def test_a_full_disk_pauses_capture_and_it_resumes_with_nothing_received_l
 
     settings = sim_settings(stream=StreamSettings(rate_fps=15000.0), limits=VenueLimits(rest_rate_scale=20))
     async with Simulator(settings, on_sent=on_sent) as sim:
-        proc = await start_run(reap, write_config(sim, tmp_path))
+        proc = await start_run(reap, sim, write_config(sim, tmp_path))
         await wait_recording(proc)
         assert proc.stderr is not None and proc.stdout is not None
         log_lines: list[bytes] = []
@@ -86,7 +85,7 @@ async def test_a_full_disk_pauses_capture_and_it_resumes_with_nothing_received_l
         assert proc.returncode is None
         held = segment.stat().st_size
         assert held <= limit
-        lifted_ns = time.time_ns()
+        lifted_ns = sim.clock.time_ns()  # the worker stamps frames with the same clock
         resource.prlimit(worker, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         await wait_until(lambda: bool(logged(b"writes again")), 30)
         await wait_until(lambda: segment.stat().st_size > held + 3_000_000, 30)  # capture goes on

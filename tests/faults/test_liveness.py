@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from gatherer.capture import Journal, Kind, iter_records
-from gatherer.clock import SEOUL, ScaledClock, SystemClock, seoul_ns
+from gatherer.clock import SEOUL, ScaledClock, seoul_ns
 from gatherer.config import MarketConfig
 from gatherer.plan.select import Registration
 from gatherer.run.collect import RunResult, collect
@@ -95,7 +95,7 @@ async def test_connections_of_one_key_dropped_at_once_come_back_one_at_a_time(tm
         started: list[RunResult] = []
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append))
+        task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
         await wait_until(lambda: bool(started) and all(c.accepted == 10 for c in started[0].connections))
         conns = started[0].connections
         assert len(conns) == 5  # one app key (the in-process collector uses one)
@@ -124,13 +124,13 @@ async def test_connections_of_one_key_dropped_at_once_come_back_one_at_a_time(tm
 async def test_connections_waiting_for_their_turn_do_not_connect_after_stop(tmp_path: Path) -> None:
     async with (
         Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=20))) as sim,
-        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, SystemClock()) as client,
+        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, sim.clock) as client,
     ):
 
         async def token(_key: int) -> str:
             return (await client.token()).access_token
 
-        journal = await Journal.open(tmp_path, "w00")
+        journal = await Journal.open(tmp_path, "w00", clock=sim.clock)
         worker = Worker(
             ws_url=sim.ws_url,
             token=token,
@@ -139,7 +139,7 @@ async def test_connections_waiting_for_their_turn_do_not_connect_after_stop(tmp_
                 [Registration("kospi", "book", "H1_", i.symbol)]
                 for i in sim.universe.instruments["kospi"][:4]
             ],
-            clock=SystemClock(),
+            clock=sim.clock,
             settings=WorkerSettings(reconnect_stagger_s=5.0, registrations_per_s=80),
         )
         stop = asyncio.Event()

@@ -393,13 +393,17 @@ class Recorder(SessionRecorder):
 
 async def _token(sim: Simulator) -> str:
     async with aiohttp.ClientSession() as http:
-        token = await issue_token(http, sim.rest_url, "bf-app-key", "bf-app-secret")
+        token = await issue_token(http, sim.rest_url, "bf-app-key", "bf-app-secret", clock=sim.clock)
     return token.access_token
 
 
 def _rest(sim: Simulator) -> Any:
     return RestClient.open(
-        sim.rest_url, Credentials("bf-app-key", "bf-app-secret"), limits=CLIENT_LIMITS, rnd=random.Random(1)
+        sim.rest_url,
+        Credentials("bf-app-key", "bf-app-secret"),
+        limits=CLIENT_LIMITS,
+        rnd=random.Random(1),
+        clock=sim.clock,
     )
 
 

@@ -68,7 +68,7 @@ class Recorder:
 
 async def token_for(sim: Simulator, appkey: str = "app-key-a") -> str:
     async with aiohttp.ClientSession() as http:
-        token = await issue_token(http, sim.rest_url, appkey, "app-secret")
+        token = await issue_token(http, sim.rest_url, appkey, "app-secret", clock=sim.clock)
     return token.access_token
 
 
@@ -85,7 +85,7 @@ def sample_symbol(sim: Simulator, market: str) -> str:
 async def test_every_market_channel_is_acknowledged_and_streams_its_table(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     pairs = []
     for market, channels in MARKET_CHANNELS.items():
         symbol = sample_symbol(sim, market)
@@ -114,7 +114,7 @@ async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator,
     tr_key = format_tr_key(tr_cd, symbol)
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     ack = await session.subscribe(token, tr_cd, tr_key, check=True)
     assert ack.accepted and ack.rsp_cd == "00000" and ack.tr_type == "3"
     await rec.until(lambda: bool(rec.data.get((tr_cd, tr_key))))
@@ -126,7 +126,7 @@ async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator,
 async def test_unsubscribe_stops_that_key_only(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     a, b = sim.universe.instruments["kospi"][0].symbol, sim.universe.instruments["kospi"][1].symbol
     await session.subscribe(token, "S3_", a, check=True)
     await session.subscribe(token, "H1_", b, check=True)
@@ -143,7 +143,7 @@ async def test_unsubscribe_stops_that_key_only(sim: Simulator) -> None:
 
 async def test_refusal_is_reported_never_assumed(sim: Simulator) -> None:
     token = await token_for(sim)
-    session = await Session.connect(sim.ws_url, "t-1", Recorder())
+    session = await Session.connect(sim.ws_url, "t-1", Recorder(), clock=sim.clock)
     sim.inject("refuse")
     symbol = sim.universe.instruments["kosdaq"][0].symbol
     with pytest.raises(SubscriptionRefused) as info:
@@ -156,7 +156,7 @@ async def test_refusal_is_reported_never_assumed(sim: Simulator) -> None:
 
 async def test_unknown_tr_and_bad_token_are_refused(sim: Simulator) -> None:
     token = await token_for(sim)
-    session = await Session.connect(sim.ws_url, "t-1", Recorder())
+    session = await Session.connect(sim.ws_url, "t-1", Recorder(), clock=sim.clock)
     ack = await session.subscribe(token, "ZZ9", "005930")
     assert (ack.rsp_cd, ack.rsp_msg) == UNKNOWN_TR
     ack = await session.subscribe("not-a-token", "S3_", "005930")
@@ -167,7 +167,7 @@ async def test_unknown_tr_and_bad_token_are_refused(sim: Simulator) -> None:
 async def test_expired_token_refuses_new_registrations_but_streams_continue(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     symbol = sim.universe.instruments["kospi"][0].symbol
     await session.subscribe(token, "H1_", symbol, check=True)
     await rec.until(lambda: bool(rec.data.get(("H1_", symbol))))
@@ -184,7 +184,7 @@ async def test_expired_token_refuses_new_registrations_but_streams_continue(sim:
 async def test_registrations_per_connection_limit_is_enforced() -> None:
     async with Simulator(sim_settings(limits=VenueLimits(registrations_per_connection=5))) as sim:
         token = await token_for(sim)
-        session = await Session.connect(sim.ws_url, "t-1", Recorder())
+        session = await Session.connect(sim.ws_url, "t-1", Recorder(), clock=sim.clock)
         symbols = [i.symbol for i in sim.universe.instruments["kospi"][:6]]
         acks = await session.subscribe_many(token, [("H1_", s) for s in symbols])
         assert [a.accepted for a in acks] == [True] * 5 + [False]
@@ -196,7 +196,9 @@ async def test_connections_per_app_key_limit_is_enforced() -> None:
     async with Simulator(sim_settings(limits=VenueLimits(connections_per_key=2))) as sim:
         token = await token_for(sim)
         other = await token_for(sim, "app-key-b")
-        sessions = [await Session.connect(sim.ws_url, f"t-{i}", Recorder()) for i in range(3)]
+        sessions = [
+            await Session.connect(sim.ws_url, f"t-{i}", Recorder(), clock=sim.clock) for i in range(3)
+        ]
         symbol = sim.universe.instruments["kospi"][0].symbol
         acks = [await s.subscribe(token, "H1_", symbol) for s in sessions]
         assert [a.accepted for a in acks] == [True, True, False]
@@ -210,14 +212,14 @@ async def test_connections_per_app_key_limit_is_enforced() -> None:
 async def test_registration_rate_limit_is_enforced_and_pacing_respects_it() -> None:
     async with Simulator(sim_settings(limits=VenueLimits(registrations_per_s=10))) as sim:
         token = await token_for(sim)
-        session = await Session.connect(sim.ws_url, "t-1", Recorder())
+        session = await Session.connect(sim.ws_url, "t-1", Recorder(), clock=sim.clock)
         symbols = [i.symbol for i in sim.universe.instruments["kospi"][:24]]
         burst = await session.subscribe_many(token, [("H1_", s) for s in symbols[:12]], per_s=0, window=100)
         refused = [a for a in burst if not a.accepted]
         assert refused and all((a.rsp_cd, a.rsp_msg) == TOO_FAST for a in refused)
         # A client that paces itself under the limit from the start is never refused.
         other = await token_for(sim, "app-key-b")
-        paced_session = await Session.connect(sim.ws_url, "t-2", Recorder())
+        paced_session = await Session.connect(sim.ws_url, "t-2", Recorder(), clock=sim.clock)
         paced = await paced_session.subscribe_many(other, [("S3_", s) for s in symbols[12:]], per_s=8)
         assert all(a.accepted for a in paced), [a for a in paced if not a.accepted]
         await session.close()
@@ -226,7 +228,7 @@ async def test_registration_rate_limit_is_enforced_and_pacing_respects_it() -> N
 
 async def test_dropped_connection_ends_the_session_and_fails_pending_acks(sim: Simulator) -> None:
     token = await token_for(sim)
-    session = await Session.connect(sim.ws_url, "t-1", Recorder())
+    session = await Session.connect(sim.ws_url, "t-1", Recorder(), clock=sim.clock)
     await session.subscribe(token, "H1_", sim.universe.instruments["kospi"][0].symbol, check=True)
     assert sim.inject("drop") == 1
     reason = await asyncio.wait_for(session.wait_closed(), WAIT_S)
@@ -239,8 +241,8 @@ async def test_dropped_connection_ends_the_session_and_fails_pending_acks(sim: S
 async def test_stalled_connection_stays_open_and_silent(sim: Simulator) -> None:
     token = await token_for(sim)
     rec_a, rec_b = Recorder(), Recorder()
-    a = await Session.connect(sim.ws_url, "t-a", rec_a)
-    b = await Session.connect(sim.ws_url, "t-b", rec_b)
+    a = await Session.connect(sim.ws_url, "t-a", rec_a, clock=sim.clock)
+    b = await Session.connect(sim.ws_url, "t-b", rec_b, clock=sim.clock)
     symbol = sim.universe.instruments["kospi"][0].symbol
     await a.subscribe(token, "H1_", symbol, check=True)
     await b.subscribe(token, "H1_", symbol, check=True)
@@ -260,7 +262,7 @@ async def test_stalled_connection_stays_open_and_silent(sim: Simulator) -> None:
 async def test_malformed_frames_reach_the_client_and_the_session_survives(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     symbol = sim.universe.instruments["kospi"][0].symbol
     await session.subscribe(token, "H1_", symbol, check=True)
     sim.inject("malformed", count=8)
@@ -301,7 +303,7 @@ async def test_legacy_futures_codes_answer_when_the_new_ones_are_rejected() -> N
     async with Simulator(sim_settings(stream=stream)) as sim:
         token = await token_for(sim)
         rec = Recorder()
-        session = await Session.connect(sim.ws_url, "t-1", rec)
+        session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
         code = sample_symbol(sim, "kfutures")
         assert (await session.subscribe(token, "FC9", code)).rsp_cd == UNKNOWN_TR[0]
         assert (await session.subscribe(token, "FH0", code)).accepted
@@ -312,7 +314,7 @@ async def test_legacy_futures_codes_answer_when_the_new_ones_are_rejected() -> N
 async def test_every_frame_is_handed_over_raw_with_a_receive_time(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()
-    session = await Session.connect(sim.ws_url, "t-1", rec)
+    session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
     symbol = sim.universe.instruments["kospi"][0].symbol
     await session.subscribe(token, "S3_", symbol, check=True)
     await rec.until(lambda: len(rec.raw) > 50)
@@ -331,7 +333,7 @@ async def test_expected_prices_stream_during_the_opening_auction(tr_cd: str) -> 
         symbol = sample_symbol(sim, market)
         token = await token_for(sim)
         rec = Recorder()
-        session = await Session.connect(sim.ws_url, "t-1", rec)
+        session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
         await session.subscribe(token, tr_cd, format_tr_key(tr_cd, symbol), check=True)
         await rec.until(lambda: bool(rec.data.get((tr_cd, symbol))))
         assert set(rec.data[(tr_cd, symbol)][0]) == set(CATALOG[tr_cd].names)

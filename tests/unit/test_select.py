@@ -86,7 +86,9 @@ def masters() -> dict[str, pa.Table]:
     async def fetch() -> dict[str, pa.Table]:
         async with Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=50))) as sim:
             limits = with_overrides(TR_LIMITS, scale=50)
-            async with RestClient.open(sim.rest_url, Credentials("k", "s"), limits=limits) as client:
+            async with RestClient.open(
+                sim.rest_url, Credentials("k", "s"), limits=limits, clock=sim.clock
+            ) as client:
                 return {m: await fetch_master(client, m) for m in MARKETS}
 
     return asyncio.run(fetch())

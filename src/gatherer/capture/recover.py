@@ -29,7 +29,6 @@ from gatherer.capture.segment import (
     SegmentScanner,
     TornTail,
 )
-from gatherer.clock import SystemClock, trading_day_of
 
 log = logging.getLogger(__name__)
 
@@ -276,17 +275,16 @@ def prune_journal(
     keep_days: int,
     verified: Callable[[dt.date], bool],
     *,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> PruneReport:
     """Remove ``<root>/journal/date=D`` for days D older than ``today - keep_days`` if ``verified(D)``.
 
-    ``today`` defaults to the current trading day (07:30 cutoff). The journal is the source of
-    truth, so a day whose Parquet was not written and verified is never removed.
+    ``today`` is the caller's current trading day, from the run's clock (never the system's here:
+    a run on a simulator's clock keeps that clock's days). The journal is the source of truth, so
+    a day whose Parquet was not written and verified is never removed.
     """
     if keep_days < 0:
         raise ValueError("keep_days must be >= 0")
-    if today is None:
-        today = trading_day_of(SystemClock().time_ns())
     oldest_kept = today - dt.timedelta(days=keep_days)
     removed: list[dt.date] = []
     unverified: list[dt.date] = []
