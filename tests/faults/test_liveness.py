@@ -20,7 +20,8 @@ from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
-from gatherer.venues.ls.sessions import SessionCalendar, read_jif
+from gatherer.venues.ls.hours import session_windows
+from gatherer.venues.ls.sessions import MarketStatus, read_jif
 
 from ..conftest import sim_settings
 from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
@@ -29,18 +30,16 @@ WED = dt.date(2026, 11, 25)
 
 
 def test_sessions_follow_the_krx_calendar_and_overseas_hours() -> None:
-    cal = SessionCalendar(krx_sessions=[WED])
+    cal = MarketStatus(session_windows(WED, dt.date(2026, 12, 25)))
     assert cal.is_open("kospi", seoul_ns(WED, dt.time(10, 0)))
     assert not cal.is_open("kospi", seoul_ns(WED, dt.time(8, 50)))  # the opening auction does not count
     assert not cal.is_open("kospi", seoul_ns(WED, dt.time(20, 0)))
     assert cal.is_open("kfutures", seoul_ns(WED, dt.time(8, 50)))
-    assert not cal.is_open("kospi", seoul_ns(dt.date(2026, 11, 26), dt.time(10, 0)))  # not a session here
-    assert cal.is_open("ofutures", seoul_ns(WED, dt.time(20, 0)))
-    assert not cal.is_open("ofutures", seoul_ns(WED, dt.time(6, 30)))  # the daily break
-    assert not cal.is_open("ofutures", seoul_ns(dt.date(2026, 11, 29), dt.time(12, 0)))  # Sunday
-    xkrx = SessionCalendar()  # the real KRX calendar: Christmas is a holiday
-    assert xkrx.is_open("kospi", seoul_ns(WED, dt.time(10, 0)))
-    assert not xkrx.is_open("kospi", seoul_ns(dt.date(2026, 12, 25), dt.time(10, 0)))
+    assert cal.is_open("CME", seoul_ns(WED, dt.time(20, 0)))
+    assert not cal.is_open("CME", seoul_ns(WED, dt.time(7, 30)))  # the daily break, in November
+    assert cal.is_open("CME", seoul_ns(WED, dt.time(6, 30)))
+    assert not cal.is_open("CME", seoul_ns(dt.date(2026, 11, 29), dt.time(12, 0)))  # Sunday
+    assert not cal.is_open("kospi", seoul_ns(dt.date(2026, 12, 25), dt.time(10, 0)))  # Christmas
 
 
 async def run_with_stall(tmp_path: Path, start: dt.datetime, until: str) -> RunResult:
@@ -206,6 +205,7 @@ async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: 
                 [Registration("all", "status", "JIF", "0")],  # the market-status feed, on its own
             ],
             clock=collector,
+            sessions=await asyncio.to_thread(session_windows, day - dt.timedelta(days=1), day),
             settings=WorkerSettings(stall_s=1.0, registrations_per_s=80),
         )
         stop = asyncio.Event()
