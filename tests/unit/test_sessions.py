@@ -233,3 +233,14 @@ def test_market_status_puts_jif_over_the_calendar_for_the_day() -> None:
     assert status.said("kfutures", at(THU, 9, 0)) == status.said("koptions", at(THU, 9, 0)) == "trading"
     status.forget()  # the connection holding JIF dropped: transitions may have been missed
     assert status.said("kfutures", at(THU, 9, 0)) is None
+
+
+def test_the_simulators_products_trade_where_the_known_table_says() -> None:
+    from gatherer.sim.universe import build_universe, o3101_rows
+
+    universe = build_universe(0)
+    assert {code: p.exch for code, p in universe.products.items()} == dict(KNOWN_PRODUCTS)
+    for row in o3101_rows(universe):
+        group, known = exchange_group(str(row["ExchCd"]))
+        assert known
+        assert (row["DlStrtTm"], row["DlEndTm"]) == master_hours(group, universe.as_of)
