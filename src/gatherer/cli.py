@@ -630,6 +630,16 @@ async def _backfill(args: argparse.Namespace) -> int:
     return 1 if stats.deferred else 0
 
 
+async def _sessions(args: argparse.Namespace) -> int:
+    from gatherer.clock import SystemClock
+    from gatherer.ops.sessions import sessions_command
+
+    now_ns = SystemClock().time_ns()
+    text = await asyncio.to_thread(sessions_command, args.date, args.config, now_ns, as_json=args.json)
+    print(text, flush=True)
+    return 0
+
+
 async def _query(args: argparse.Namespace) -> int:
     from gatherer.ops.query import run_query
 
@@ -850,6 +860,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bf.add_argument("--config", required=True, help="TOML config (venue URLs, storage.root)")
     bf.set_defaults(func=_backfill)
+
+    ss = add("sessions", help="when each market trades on a date, in Seoul time")
+    ss.add_argument("--date", default="today", help="a Seoul date: YYYY-MM-DD, today (default) or yesterday")
+    ss.add_argument("--json", action="store_true", help="a JSON list of {market, product, start, end}")
+    ss.add_argument("--config", help="TOML config: its markets and products (default: all)")
+    ss.set_defaults(func=_sessions)
 
     q = add("query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…")
     q.add_argument(
