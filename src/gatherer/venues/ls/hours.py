@@ -473,3 +473,15 @@ def overseas_groups(rows: Iterable[tuple[str, str]]) -> tuple[dict[str, str], li
         if not known:
             unknown.add(exch)
     return out, sorted(unknown)
+
+
+def latest_trading_day(group: str, day: dt.date) -> dt.date:
+    """The latest Seoul date on or before ``day`` with trading in ``group`` (a KRX market: its last
+    session), looking back at most three weeks; for starting a simulator on a day that trades.
+    Seconds of CPU on first use: call it in a thread."""
+    windows = session_windows(day - dt.timedelta(days=21), day, [group])
+    for back in range(22):
+        candidate = day - dt.timedelta(days=back)
+        if day_windows(windows, group, candidate):
+            return candidate
+    return day
