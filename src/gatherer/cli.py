@@ -111,7 +111,7 @@ def _parse_start(text: str | None) -> dt.datetime | None:
             raise GathererError(
                 f"--start {text!r}: expected an ISO date-time (2026-11-25T09:00) or a time of day (09:00)"
             ) from exc
-        when = dt.datetime.combine(dt.datetime.now(tz=SEOUL).date(), t)
+        when = dt.datetime.combine(_demo_day(), t)  # a time of day: on the latest KRX session
     return when if when.tzinfo else when.replace(tzinfo=SEOUL)
 
 
@@ -139,7 +139,7 @@ async def _sim(args: argparse.Namespace) -> int:
             rest_rate_scale=args.rest_rate_scale,
         ),
         stream=StreamSettings(rate_fps=args.rate),
-        start=_parse_start(args.start),
+        start=await asyncio.to_thread(_parse_start, args.start),
         speed=args.speed,
     )
     if args.exit_with_stdin:
@@ -435,7 +435,9 @@ async def _demo(args: argparse.Namespace) -> int:
     from gatherer.sim.process import start_sim_process, stop_sim_process
     from gatherer.venues.ls.auth import Credentials
 
-    start = dt.datetime.combine(_demo_day(), dt.time(8, 59, 40), tzinfo=SEOUL).isoformat()
+    start = dt.datetime.combine(
+        await asyncio.to_thread(_demo_day), dt.time(8, 59, 40), tzinfo=SEOUL
+    ).isoformat()
     progress(
         f"starting the LS simulator (market time {start[:10]} {start[11:19]} Seoul, a trading day;"
         " the opening auction ends at 09:00)"
@@ -472,11 +474,11 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _demo_day() -> dt.date:
-    """The latest weekday on or before today in Seoul, so the demo's simulated market trades."""
-    day = dt.datetime.now(tz=SEOUL).date()
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
+    """The latest KRX session on or before today in Seoul (not a weekend, not a holiday), so the
+    simulated market trades; the simulator keeps KRX's calendar. Seconds of CPU: call in a thread."""
+    from gatherer.venues.ls.hours import latest_trading_day
+
+    return latest_trading_day("kospi", dt.datetime.now(tz=SEOUL).date())
 
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -630,6 +632,16 @@ async def _backfill(args: argparse.Namespace) -> int:
     return 1 if stats.deferred else 0
 
 
+async def _sessions(args: argparse.Namespace) -> int:
+    from gatherer.clock import SystemClock
+    from gatherer.ops.sessions import sessions_command
+
+    now_ns = SystemClock().time_ns()
+    text = await asyncio.to_thread(sessions_command, args.date, args.config, now_ns, as_json=args.json)
+    print(text, flush=True)
+    return 0
+
+
 async def _query(args: argparse.Namespace) -> int:
     from gatherer.ops.query import run_query
 
@@ -747,7 +759,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--rate", type=float, default=2000.0, help="data frames/s at midday activity (default 2000)"
     )
-    s.add_argument("--start", help="simulated start time, e.g. 09:00 or 2026-11-25T08:55 (Asia/Seoul)")
+    s.add_argument(
+        "--start",
+        help="simulated start, Asia/Seoul: 2026-11-25T08:55, or a time (09:00) on the latest KRX session",
+    )
     s.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     s.add_argument("--max-connections", type=int, default=20, help="connections per app key")
     s.add_argument("--max-registrations", type=int, default=2000, help="registrations per connection")
@@ -850,6 +865,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bf.add_argument("--config", required=True, help="TOML config (venue URLs, storage.root)")
     bf.set_defaults(func=_backfill)
+
+    ss = add("sessions", help="when each market trades on a date, in Seoul time")
+    ss.add_argument("--date", default="today", help="a Seoul date: YYYY-MM-DD, today (default) or yesterday")
+    ss.add_argument("--json", action="store_true", help="a JSON list of {market, product, start, end}")
+    ss.add_argument("--config", help="TOML config: its markets and products (default: all)")
+    ss.set_defaults(func=_sessions)
 
     q = add("query", help="run SQL (DuckDB) over the Parquet lake: views book, trade, broker, masters…")
     q.add_argument(

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from gatherer.capture import Journal, Kind, iter_records
-from gatherer.clock import SEOUL, ScaledClock, seoul_ns
+from gatherer.clock import SEOUL, ScaledClock, seoul_ns, to_seoul
 from gatherer.config import MarketConfig
 from gatherer.plan.select import Registration
 from gatherer.run.collect import RunResult, collect
@@ -20,7 +20,8 @@ from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
-from gatherer.venues.ls.sessions import SessionCalendar, read_jif
+from gatherer.venues.ls.hours import exchange_group, session_windows
+from gatherer.venues.ls.sessions import MarketStatus, read_jif
 
 from ..conftest import sim_settings
 from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
@@ -29,18 +30,16 @@ WED = dt.date(2026, 11, 25)
 
 
 def test_sessions_follow_the_krx_calendar_and_overseas_hours() -> None:
-    cal = SessionCalendar(krx_sessions=[WED])
+    cal = MarketStatus(session_windows(WED, dt.date(2026, 12, 25)))
     assert cal.is_open("kospi", seoul_ns(WED, dt.time(10, 0)))
     assert not cal.is_open("kospi", seoul_ns(WED, dt.time(8, 50)))  # the opening auction does not count
     assert not cal.is_open("kospi", seoul_ns(WED, dt.time(20, 0)))
     assert cal.is_open("kfutures", seoul_ns(WED, dt.time(8, 50)))
-    assert not cal.is_open("kospi", seoul_ns(dt.date(2026, 11, 26), dt.time(10, 0)))  # not a session here
-    assert cal.is_open("ofutures", seoul_ns(WED, dt.time(20, 0)))
-    assert not cal.is_open("ofutures", seoul_ns(WED, dt.time(6, 30)))  # the daily break
-    assert not cal.is_open("ofutures", seoul_ns(dt.date(2026, 11, 29), dt.time(12, 0)))  # Sunday
-    xkrx = SessionCalendar()  # the real KRX calendar: Christmas is a holiday
-    assert xkrx.is_open("kospi", seoul_ns(WED, dt.time(10, 0)))
-    assert not xkrx.is_open("kospi", seoul_ns(dt.date(2026, 12, 25), dt.time(10, 0)))
+    assert cal.is_open("CME", seoul_ns(WED, dt.time(20, 0)))
+    assert not cal.is_open("CME", seoul_ns(WED, dt.time(7, 30)))  # the daily break, in November
+    assert cal.is_open("CME", seoul_ns(WED, dt.time(6, 30)))
+    assert not cal.is_open("CME", seoul_ns(dt.date(2026, 11, 29), dt.time(12, 0)))  # Sunday
+    assert not cal.is_open("kospi", seoul_ns(dt.date(2026, 12, 25), dt.time(10, 0)))  # Christmas
 
 
 async def run_with_stall(tmp_path: Path, start: dt.datetime, until: str) -> RunResult:
@@ -179,14 +178,21 @@ class SteppedClock:
 CHRISTMAS = dt.date(2026, 12, 25)  # a KRX holiday in the calendar; the simulator trades all the same
 
 
-async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: dt.timedelta) -> None:
+async def stalled_while_jif_says(
+    tmp_path: Path,
+    day: dt.date,
+    collector_start: dt.datetime | None = None,
+    collector_then: dt.datetime | None = None,
+) -> None:
     """A kospi connection stalls while JIF says the opening auction runs, and stays stalled into
-    the open. ``collector_ahead``: how far the collector's clock (so its calendar) is ahead of the
-    venue's day, e.g. one hour on a day the exchange opens an hour late."""
+    the open. The collector's clock (so its calendar) may differ from the venue's day: it starts at
+    ``collector_start`` and, once the auction runs, jumps to ``collector_then`` (an exchange that
+    opens an hour late; a day the calendar wrongly thinks a holiday)."""
     start = dt.datetime.combine(day, dt.time(7, 50), SEOUL)  # before anything opens
     venue = SteppedClock(start)
-    collector = SteppedClock(start + collector_ahead) if collector_ahead else venue
+    collector = SteppedClock(collector_start) if collector_start is not None else venue
     settings = sim_settings(start=None, limits=VenueLimits(rest_rate_scale=20))
+    collector_day = to_seoul(collector.time_ns()).date()
     async with (
         Simulator(settings, clock=venue) as sim,
         rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, collector) as client,
@@ -206,6 +212,9 @@ async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: 
                 [Registration("all", "status", "JIF", "0")],  # the market-status feed, on its own
             ],
             clock=collector,
+            sessions=await asyncio.to_thread(
+                session_windows, collector_day - dt.timedelta(days=1), collector_day
+            ),
             settings=WorkerSettings(stall_s=1.0, registrations_per_s=80),
         )
         stop = asyncio.Event()
@@ -216,8 +225,8 @@ async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: 
         await wait_until(lambda: worker.market_status.said("kospi", collector.time_ns()) == "quiet")
         (sim_book,) = [c for c in sim.hub.connections.values() if ("H1_", symbols[0]) in c.registrations]
         assert sim.inject("stall", conn_id=sim_book.conn_id) == 1
-        if collector is not venue:
-            collector.jump_to(day, dt.time(9, 30))  # the calendar says kospi trades since 09:00
+        if collector_then is not None:
+            collector.jump_to(collector_then.date(), collector_then.timetz().replace(tzinfo=None))
         assert worker.market_status.said("kospi", collector.time_ns()) == "quiet"
         checks = book.liveness_checks
         await wait_until(lambda: book.liveness_checks >= checks + 12, 30)  # three stall periods, silent
@@ -239,8 +248,79 @@ async def stalled_while_jif_says(tmp_path: Path, day: dt.date, collector_ahead: 
 async def test_jif_auction_keeps_a_silent_connection_although_the_calendar_says_open(tmp_path: Path) -> None:
     # The exchange opens an hour late (the 수능 day, the year's first session): at 09:30 by the
     # calendar the venue's clock reads 08:30, its opening auction.
-    await stalled_while_jif_says(tmp_path, WED, collector_ahead=dt.timedelta(hours=1))
+    await stalled_while_jif_says(
+        tmp_path,
+        WED,
+        collector_start=dt.datetime.combine(WED, dt.time(8, 50), SEOUL),
+        collector_then=dt.datetime.combine(WED, dt.time(9, 30), SEOUL),
+    )
 
 
 async def test_jif_open_watches_a_market_the_calendar_thinks_closed(tmp_path: Path) -> None:
-    await stalled_while_jif_says(tmp_path, CHRISTMAS, collector_ahead=dt.timedelta(0))
+    # The venue trades on Christmas Eve; the collector's calendar is on Christmas, a KRX holiday.
+    christmas_eve = CHRISTMAS - dt.timedelta(days=1)
+    await stalled_while_jif_says(
+        tmp_path, christmas_eve, collector_start=dt.datetime.combine(CHRISTMAS, dt.time(7, 50), SEOUL)
+    )
+
+
+# -- overseas hours in every season ----------------------------------------------------------------
+
+WINTER = dt.date(2026, 12, 2)  # a Wednesday; Chicago on standard time: the CME break is 07:00-08:00 KST
+
+
+async def test_no_stall_reconnect_in_the_winter_cme_break_and_one_after_it_reopens(tmp_path: Path) -> None:
+    clock = SteppedClock(dt.datetime.combine(WINTER, dt.time(7, 10), SEOUL))  # venue and worker share it
+    windows = await asyncio.to_thread(session_windows, WINTER - dt.timedelta(days=1), WINTER)
+    settings = sim_settings(start=None, limits=VenueLimits(rest_rate_scale=20))
+    async with (
+        Simulator(settings, clock=clock) as sim,
+        rest_client(sim_config(sim, tmp_path, {}), CREDENTIALS, clock) as client,
+    ):
+
+        async def token(_key: int) -> str:
+            return (await client.token()).access_token
+
+        futures = [i for i in sim.universe.instruments["ofutures"] if i.product == "ES"][:2]
+        groups = {i.symbol: exchange_group(sim.universe.products[i.product].exch)[0] for i in futures}
+        assert set(groups.values()) == {"CME"}
+        journal = await Journal.open(tmp_path, "w00", clock=clock)
+        worker = Worker(
+            ws_url=sim.ws_url,
+            token=token,
+            journal=journal,
+            groups=[[Registration("ofutures", ch, tr, i.symbol) for i in futures for ch, tr in CHANNELS]],
+            clock=clock,
+            sessions=windows,
+            session_groups=groups,
+            settings=WorkerSettings(stall_s=1.0, registrations_per_s=80),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        (conn,) = worker.stats
+        await wait_until(lambda: conn.accepted == 4)
+        assert not worker.market_status.is_open("CME", clock.time_ns())
+        checks = conn.liveness_checks
+        await wait_until(lambda: conn.liveness_checks >= checks + 12, 30)  # three stall periods
+        assert conn.stalls == 0 and conn.reconnects == 0, "the CME break: silence is normal"
+        (sim_conn,) = sim.hub.connections.values()
+        assert sim.inject("stall", conn_id=sim_conn.conn_id) == 1  # it stays silent after the reopen
+        clock.jump_to(WINTER, dt.time(8, 0, 0, 200_000))
+        await wait_until(lambda: conn.stalls == 1 and conn.reconnects == 1 and conn.accepted == 4, 30)
+        await wait_until(lambda: conn.frames > 8)  # the new connection streams: CME trades again
+        stop.set()
+        await task
+        await journal.close()
+    records = list(iter_records(tmp_path / "journal"))
+    reopen_ns = seoul_ns(WINTER, dt.time(8, 0))
+    data = [
+        r.recv_ns
+        for r in records
+        if r.kind == Kind.FRAME and b'"OV' in r.payload and b"rsp_cd" not in r.payload
+    ]
+    assert data and min(data) >= reopen_ns, "the simulator is silent in the break too"
+    stalls = [r.recv_ns for r in records if r.kind == Kind.EVENT and b'"event":"stalled"' in r.payload]
+    assert len(stalls) == 1 and stalls[0] > reopen_ns
+
+
+CHANNELS = (("book", "OVH"), ("trade", "OVC"))

@@ -248,7 +248,8 @@ def test_a_new_trading_day_starts_an_empty_history_and_keeps_yesterdays_for_o313
     model = MarketModel([inst], random.Random(13))
     day1, _ = _drive(model, [inst], seoul_ns(DAY, dt.time(10)), 500, 10_000_000, {"OVC"})
     day2, now = _drive(
-        model, [inst], seoul_ns(DAY + dt.timedelta(days=1), dt.time(7, 0, 1)), 300, 10_000_000, {"OVC"}
+        # 08:00 Seoul: CME reopens after its daily break (07:00-08:00 in US standard time).
+        model, [inst], seoul_ns(DAY + dt.timedelta(days=1), dt.time(8, 0, 1)), 300, 10_000_000, {"OVC"}
     )
     assert day1["OVC"] and day2["OVC"]
     today, _ = _all_rows(model, "o3116", {"shcode": inst.symbol, "readcnt": 100}, now)

@@ -19,6 +19,9 @@ LEAVES = {
     "gatherer.config",
     "gatherer.venues.ls.catalog",
     "gatherer.venues.ls.keys",
+    # The exchanges' trading hours (data, and pure functions of dates): the simulator must trade
+    # when the collector watches; the unit tests state the hours literally.
+    "gatherer.venues.ls.hours",
 }
 # What each stage may import besides the leaves (itself included).
 ALLOWED: dict[str, set[str]] = {

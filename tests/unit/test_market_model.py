@@ -128,7 +128,7 @@ def test_invariants_over_thousands_of_events(inst: Instrument) -> None:
         if inst.market in ("kospi", "kosdaq")
         else _at(8, 43)
         if inst.market.startswith("k")
-        else _at(10)
+        else _at(10, 30)  # Hong Kong's day session opens at 10:15 Seoul
     )
     depth = 10 if inst.market in ("kospi", "kosdaq") else 5
     scale = inst.scale
@@ -331,8 +331,9 @@ def test_overseas_times_are_exchange_local_and_seoul() -> None:
     assert ovc["ovsmkend"] == "20260515"
     frames = {}
     for k in range(200):
-        frames.update(model.events("ofutures", "HSIM26", now + k, {"OVC"}))
-    assert (frames["OVC"]["ovsdate"], frames["OVC"]["trdtm"]) == ("20260515", "090000")
+        frames.update(model.events("ofutures", "HSIM26", now + 1800 * 10**9 + k, {"OVC"}))
+    # Hong Kong opens at 09:15 there, 10:15 Seoul: half an hour later it is 09:30 HKT.
+    assert (frames["OVC"]["ovsdate"], frames["OVC"]["trdtm"]) == ("20260515", "093000")
 
 
 def test_quirky_overseas_prices_render_like_lss_doc() -> None:
@@ -359,14 +360,42 @@ def test_quirky_overseas_prices_render_like_lss_doc() -> None:
         ("koptions", (8, 45), "open"),
         ("kfutures", (15, 40), "closing_auction"),
         ("kfutures", (15, 45), "closed"),
-        ("ofutures", (6, 30), "closed"),
-        ("ofutures", (7, 0), "open"),
-        ("ooptions", (3, 0), "open"),
-        ("ofutures", (23, 0), "open"),
+        # Overseas by exchange; 2026-05-15 is in US daylight time: the CME break is 06:00-07:00 KST.
+        ("CME", (6, 30), "closed"),
+        ("CME", (7, 0), "open"),
+        ("CME", (3, 0), "open"),
+        ("CME", (23, 0), "open"),
+        ("HKEX", (10, 0), "closed"),
+        ("HKEX", (10, 15), "open"),
+        ("HKEX", (13, 30), "closed"),  # Hong Kong's lunch break
+        ("HKEX", (18, 30), "open"),  # after hours
     ],
 )
 def test_phases(market: str, hhmm: tuple[int, int], phase: str) -> None:
     assert _model().phase(market, _at(*hhmm)) == phase
+
+
+def test_instruments_trade_by_their_exchange_and_krx_not_on_holidays() -> None:
+    m = _model()
+    assert m.group("ofutures", "ESM26") == m.group("ooptions", "2ESM26_6800") == "CME"
+    assert m.group("ofutures", "HSIM26") == "HKEX" and m.group("kospi", "005930") == "kospi"
+    winter = dt.date(2026, 12, 2)
+    assert m.phase("CME", seoul_ns(winter, dt.time(6, 30))) == "open"  # US standard time
+    assert m.phase("CME", seoul_ns(winter, dt.time(7, 30))) == "closed"
+    christmas = dt.date(2026, 12, 25)  # a Friday, and a KRX holiday
+    assert all(m.phase("kospi", seoul_ns(christmas, dt.time(h))) == "closed" for h in range(24))
+    assert m.status_events(seoul_ns(christmas, dt.time(7))) == []
+    assert m.status_events(seoul_ns(christmas, dt.time(10))) == []  # JIF says nothing: no session
+    assert m.events("kospi", "005930", seoul_ns(christmas, dt.time(10)), ALL_TRS) == []
+    assert m.phase("kospi", seoul_ns(dt.date(2026, 12, 28), dt.time(10))) == "open"
+    # The 수능 day: everything an hour late.
+    csat = dt.date(2026, 11, 19)
+    assert m.phase("kospi", seoul_ns(csat, dt.time(9, 15))) == "closed"
+    assert m.phase("kospi", seoul_ns(csat, dt.time(9, 45))) == "preopen"
+    assert m.phase("kospi", seoul_ns(csat, dt.time(16, 0))) == "open"
+    assert m.phase("kfutures", seoul_ns(csat, dt.time(16, 40))) == "closing_auction"
+    with pytest.raises(ValueError, match="session group"):
+        m.phase("ofutures", seoul_ns(winter, dt.time(10)))
 
 
 def test_activity_is_u_shaped() -> None:
@@ -380,7 +409,7 @@ def test_activity_is_u_shaped() -> None:
     assert 4.0 <= at_open <= 5.0
     assert half_hour < 1.5 and 0.8 <= midday <= 1.2
     assert late > midday * 1.5
-    assert m.activity("ofutures", _at(6, 30)) == 0.0 and m.activity("ofutures", _at(23)) > 0
+    assert m.activity("CME", _at(6, 30)) == 0.0 and m.activity("CME", _at(23)) > 0
 
 
 def test_closed_markets_produce_nothing() -> None:

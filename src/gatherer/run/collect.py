@@ -23,6 +23,7 @@ from gatherer.clock import Clock, SystemClock, trading_day_of
 from gatherer.config import Config
 from gatherer.plan import Registration
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain
+from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.store import finish_store, start_store
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
 from gatherer.venues.ls.auth import Credentials
@@ -77,6 +78,7 @@ async def collect(
         async def token(_key_index: int) -> str:
             return (await client.token()).access_token
 
+        windows = await load_windows(clock.time_ns())  # in a thread, before the first connection
         journal = await Journal.open(root, worker_id, settings=journal_settings, clock=clock)
         result.first_seq = journal.next_seq
         cutoffs = {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
@@ -92,6 +94,8 @@ async def collect(
                 journal=journal,
                 groups=groups,
                 clock=clock,
+                sessions=windows,
+                session_groups=symbol_groups(tables),
                 settings=WorkerSettings(
                     stall_s=cfg.venue.stall_timeout_s,
                     worker_id=worker_id,

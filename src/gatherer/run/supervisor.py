@@ -47,6 +47,7 @@ from gatherer.plan.pack import ConnectionPlan, Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
+from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.store import drain_store
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
@@ -59,6 +60,7 @@ from gatherer.run.worker_main import (
     control_encoder,
 )
 from gatherer.venues.ls.auth import Credentials, without_secrets
+from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import RestClient
 
@@ -116,7 +118,12 @@ def worker_rate(plan: Plan, worker: int, per_key_rate: float) -> float:
 
 
 def worker_specs(
-    cfg: Config, plan: Plan, clock: Clock | None = None
+    cfg: Config,
+    plan: Plan,
+    clock: Clock | None = None,
+    *,
+    sessions: SessionWindows | None = None,
+    session_groups: dict[str, str] | None = None,
 ) -> list[tuple[WorkerSpec, frozenset[int]]]:
     cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
     out = []
@@ -133,9 +140,16 @@ def worker_specs(
             reconnect_stagger_s=cfg.venue.reconnect_stagger_s,
             parquet_flush_s=cfg.storage.parquet_flush_s,
             clock=clock.spec if isinstance(clock, ScaledClock) else None,
+            sessions=sessions,
+            session_groups=_groups_of(conns, session_groups or {}),
         )
         out.append((spec, frozenset(c.key_index for c in conns)))
     return out
+
+
+def _groups_of(conns: list[ConnectionPlan], groups: dict[str, str]) -> dict[str, str]:
+    """The session groups of the overseas symbols these connections hold."""
+    return {r.symbol: groups[r.symbol] for c in conns for r in c.registrations if r.symbol in groups}
 
 
 def _connection_spec(c: ConnectionPlan) -> ConnectionSpec:
@@ -179,6 +193,8 @@ class Supervisor:
         self._rng = random.Random()
         self._clients: list[RestClient] = []
         self._handles: list[WorkerHandle] = []
+        self._windows: SessionWindows | None = None
+        self._session_groups: dict[str, str] = {}
 
     # -- planning ------------------------------------------------------------------------
 
@@ -188,6 +204,7 @@ class Supervisor:
         return tables
 
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
+        self._session_groups = symbol_groups(tables)
         selection, plan = plan_day(
             self.cfg, tables, app_keys=len(self.credentials), workers=self.workers, say=self.say
         )
@@ -313,15 +330,15 @@ class Supervisor:
 
     async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
         """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""
-        result, cfg = self.result, self.cfg
+        result = self.result
         result.started_ns = self.clock.time_ns()
         registrations, plan = self._plan(await self._masters(clients[0]))
         result.registrations, result.plan = registrations, plan
         for key, client in enumerate(clients):
             self._tokens[key] = (await client.token()).access_token
-        handles = self._handles = [
-            WorkerHandle(spec, keys) for spec, keys in worker_specs(cfg, plan, self.clock)
-        ]
+        # Before the first connection, off the event loop: the calendars take seconds to build.
+        self._windows = await load_windows(self.clock.time_ns())
+        handles = self._handles = [WorkerHandle(spec, keys) for spec, keys in self._specs(plan)]
         result.workers.extend(handles)
         self.say(
             f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
@@ -483,17 +500,34 @@ class Supervisor:
                 rollover_ns = next_cutoff_ns(self.clock.time_ns())
                 handles[:] = await self._rollover(clients, handles)
 
+    def _specs(self, plan: Plan) -> list[tuple[WorkerSpec, frozenset[int]]]:
+        return worker_specs(
+            self.cfg, plan, self.clock, sessions=self._windows, session_groups=self._session_groups
+        )
+
+    async def _refresh_sessions(self, handles: list[WorkerHandle]) -> None:
+        """New session windows from now on, handed to running workers and kept for restarts."""
+        self._windows = await load_windows(self.clock.time_ns())
+        line = control_encoder.encode(Control(sessions=self._windows)) + b"\n"
+        for h in handles:
+            h.spec = msgspec.structs.replace(h.spec, sessions=self._windows)
+            if h.proc is not None and h.proc.stdin is not None:
+                with contextlib.suppress(ConnectionError):
+                    h.proc.stdin.write(line)
+
     async def _rollover(self, clients: list[RestClient], handles: list[WorkerHandle]) -> list[WorkerHandle]:
-        """New trading day: new masters; a changed selection gets a new plan and fresh workers."""
+        """New trading day: new masters and session windows; a changed selection gets a new plan
+        and fresh workers."""
         self.say("trading-day cutoff: fetching the new day's masters")
         registrations, plan = self._plan(await self._masters(clients[0]))
+        await self._refresh_sessions(handles)
         if registrations == self.result.registrations:
             return handles
         self.say(f"the selection changed ({len(registrations):,} registrations): re-planning the workers")
         await asyncio.gather(*(self._finish(h) for h in handles))
         self.result.registrations, self.result.plan = registrations, plan
         self.result.replans += 1
-        fresh = [WorkerHandle(spec, keys) for spec, keys in worker_specs(self.cfg, plan, self.clock)]
+        fresh = [WorkerHandle(spec, keys) for spec, keys in self._specs(plan)]
         self.result.workers.extend(fresh)
         for h in fresh:
             await self._start(h)

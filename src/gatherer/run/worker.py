@@ -15,12 +15,14 @@ long as the run lasts, and registers everything again. Connection attempts of on
 take turns, ``reconnect_stagger_s`` apart, so a venue restart that drops them all does not
 bring them all back in the same instant.
 
-Liveness: a connection silent for ``stall_s`` while one of its markets trades is closed and
-reconnected. Whether a market trades is the calendar's answer, corrected by the venue's own
-market-status feed (JIF) when the worker has it registered: a market JIF says is in an auction,
-halted or closed is quiet even if the calendar says open, one it says trades is watched even if
-the calendar says closed. Only the frames of the connection holding JIF are looked at, and only
-for the bytes ``"JIF"``: the receive path stays raw-first.
+Liveness: a connection silent for ``stall_s`` while one of its session groups trades is closed
+and reconnected. A group is a KRX market or an overseas exchange (``venues.ls.hours``); whether it
+trades comes from the session windows the supervisor computed (plain data, looked up by
+bisection: no calendar is built here), corrected by the venue's own market-status feed (JIF) when
+the worker has it registered: a market JIF says is in an auction, halted or closed is quiet even
+if the windows say open, one it says trades is watched even if they say closed. Only the frames of
+the connection holding JIF are looked at, and only for the bytes ``"JIF"``: the receive path stays
+raw-first.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -40,9 +42,10 @@ from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
+from gatherer.venues.ls.hours import SessionWindows, group_of
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import is_token_error
-from gatherer.venues.ls.sessions import MarketStatus, SessionCalendar, read_jif
+from gatherer.venues.ls.sessions import MarketStatus, read_jif
 from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, FrameSink, Session, registration_frame
 
 log = logging.getLogger(__name__)
@@ -127,7 +130,8 @@ class Worker:
         settings: WorkerSettings,
         keys: Sequence[int] | None = None,
         rng: random.Random | None = None,
-        sessions: SessionCalendar | None = None,
+        sessions: SessionWindows | None = None,
+        session_groups: Mapping[str, str] | None = None,
         on_token_refused: TokenRefusedHook | None = None,
     ) -> None:
         self._ws_url = ws_url
@@ -142,8 +146,11 @@ class Worker:
         self._rng = rng or random.Random()
         self._register_turn = asyncio.Lock()
         self._connect_turns: dict[int, _ConnectTurn] = {}
-        self.market_status = MarketStatus(sessions or SessionCalendar())
-        """The calendar, corrected by what JIF said (when a connection holds JIF)."""
+        self.market_status = MarketStatus(sessions)
+        """The session windows, corrected by what JIF said (when a connection holds JIF)."""
+        self._session_groups = dict(session_groups or {})
+        """Overseas symbol -> its exchange's session group (``hours.group_of``)."""
+        self._uncovered_warned = False
         self._next_registration_at = 0.0
         keys = list(keys) if keys is not None else [0] * len(self._groups)
         if len(keys) != len(self._groups):
@@ -206,7 +213,7 @@ class Worker:
                 async with self._register_turn:
                     await self._register(session, stats, group, stop)
                 attempt = 0
-                reason = await self._stream(session, stats, {r.market for r in group}, stop)
+                reason = await self._stream(session, stats, self._groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
             finally:
@@ -221,13 +228,24 @@ class Worker:
                 attempt += 1
                 await self._pause(attempt, stop)
 
+    def _groups_of(self, group: list[Registration]) -> set[str]:
+        """The session groups a connection's registrations trade in (JIF's ``all`` is none)."""
+        found = {group_of(r.market, r.symbol, self._session_groups) for r in group}
+        return {g for g in found if g is not None}
+
+    def update_sessions(self, windows: SessionWindows) -> None:
+        """Newer windows from the supervisor (it computes them for a span of days, again at each
+        cutoff); JIF's verdicts stay."""
+        self.market_status.windows = windows
+        self._uncovered_warned = False
+
     async def _stream(
         self, session: Session, stats: ConnectionStats, markets: set[str], stop: asyncio.Event
     ) -> str:
         """Wait while the connection streams; returns why it ended ("closed by us" on stop).
 
         Every quarter of ``stall_s`` (at most a second) the silence is checked; silence longer than
-        ``stall_s`` while one of its markets trades (``MarketStatus``: JIF, else the calendar) is a
+        ``stall_s`` while one of its groups trades (``MarketStatus``: JIF, else the windows) is a
         stall: the connection is closed and the caller reconnects. Silence counts only while a
         market trades and the journal is not holding the connections back (a backlog pauses
         reading on purpose), so quiet markets are left alone and a market that just opened gets
@@ -259,6 +277,13 @@ class Worker:
                     day = trading_day_of(now)
                     self._event(
                         session.conn_id, event="holding", registrations=self._held.get(session.conn_id, [])
+                    )
+                if not self._uncovered_warned and not self.market_status.covers(now):
+                    self._uncovered_warned = True
+                    log.warning(
+                        "%s: no session windows for now; every connection is watched as if its market"
+                        " traded until the supervisor sends new ones",
+                        self._settings.worker_id,
                     )
                 if self._journal.backlogged or not self.market_status.any_open(markets, now):
                     counting_since = None

@@ -32,6 +32,7 @@ from gatherer.plan.select import Registration
 from gatherer.run.store import drain_store, finish_store, start_store
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.venues.ls.auth import token_fingerprint
+from gatherer.venues.ls.hours import SessionWindows
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     """A ``ScaledClock.spec``: share the supervisor's compressed day (tests); None = real time."""
     reconnect_stagger_s: float = 0.2
     """Spacing of one app key's connection attempts (``WorkerSettings.reconnect_stagger_s``)."""
+    sessions: SessionWindows | None = None
+    """When each session group trades, for the stall watchdog; computed by the supervisor (the
+    worker never builds a calendar) and sent again on this pipe at each cutoff."""
+    session_groups: dict[str, str] = msgspec.field(default_factory=dict)
+    """Overseas symbol -> its exchange's session group, from the day's masters."""
 
 
 class Control(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -64,6 +70,8 @@ class Control(msgspec.Struct, frozen=True, omit_defaults=True):
 
     spec: WorkerSpec | None = None
     tokens: dict[int, str] | None = None
+    sessions: SessionWindows | None = None
+    """Newer session windows (the supervisor's refresh at the cutoff)."""
 
 
 class WorkerReport(msgspec.Struct):
@@ -163,6 +171,8 @@ async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
             update = _control_decoder.decode(line)
             if update.tokens:
                 book.update(update.tokens)
+            if update.sessions is not None:
+                worker.update_sessions(update.sessions)
         stop.set()  # end of file: the supervisor is done with us, or dead
 
     clock: Clock = ScaledClock.from_spec(spec.clock) if spec.clock else SystemClock()
@@ -185,6 +195,8 @@ async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
         groups=groups,
         keys=[c.key_index for c in spec.connections],
         clock=clock,
+        sessions=spec.sessions,
+        session_groups=spec.session_groups,
         settings=WorkerSettings(
             worker_id=spec.worker_id,
             registrations_per_s=spec.registrations_per_s,

@@ -28,16 +28,25 @@ import datetime as dt
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from itertools import accumulate, compress
 from math import log as _log
 from operator import add, itemgetter, ne, sub
 from zoneinfo import ZoneInfo
 
+from gatherer.clock import to_seoul
 from gatherer.sim.prints import PrintHistory
 from gatherer.sim.universe import Instrument
 from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.hours import (
+    DEFAULT_OVERSEAS_GROUP,
+    EXCHANGE_HOURS,
+    KNOWN_PRODUCTS,
+    SessionWindows,
+    exchange_group,
+    session_windows,
+)
 
 Body = dict[str, str]
 Frame = tuple[str, Body]
@@ -48,7 +57,8 @@ _SQRT12 = math.sqrt(12.0)
 _SEOUL_OFFSET_S = 9 * 3600
 """Asia/Seoul has had no daylight saving since 1988, so Seoul wall time is UTC + 9 h."""
 _DAY_CUT_S = 7 * 3600
-"""A simulated trading day starts at 07:00 Seoul, when the overseas session reopens."""
+"""A simulated trading day starts at 07:00 Seoul, before CME Globex reopens (07:00 KST under US
+daylight time, 08:00 in winter) and before anything in Korea opens."""
 
 _FAMILY = {
     "kospi": "stock",
@@ -64,24 +74,15 @@ def _hm(h: int, m: int) -> int:
     return h * 3600 + m * 60
 
 
-# (start second of the Seoul day, phase); before the first entry the last entry's phase holds.
-_SCHEDULE: dict[str, tuple[tuple[int, str], ...]] = {
-    "stock": (
-        (_hm(8, 30), "preopen"),
-        (_hm(9, 0), "open"),
-        (_hm(15, 20), "closing_auction"),
-        (_hm(15, 30), "after"),
-        (_hm(18, 0), "closed"),
-    ),
-    "deriv": (
-        (_hm(8, 30), "preopen"),
-        (_hm(8, 45), "open"),
-        (_hm(15, 35), "closing_auction"),
-        (_hm(15, 45), "closed"),
-    ),
-    "overseas": ((_hm(6, 0), "closed"), (_hm(7, 0), "open")),
-}
-_OPEN_WINDOW = {"stock": (_hm(9, 0), _hm(15, 20)), "deriv": (_hm(8, 45), _hm(15, 35))}
+# Phases around each continuous-trading window of the shared session windows (venues.ls.hours):
+# the opening auction before it, the closing auction after it, then (stocks) the after-hours
+# session. On a KRX holiday or weekend there is no window, so no phase but "closed" and no data.
+_PREOPEN_S = {"stock": _hm(0, 30), "deriv": _hm(0, 15)}
+_CLOSING_AUCTION_S = _hm(0, 10)
+_AFTER_S = _hm(2, 30)
+"""Stocks: after-hours trading (시간외) from the end of the closing auction, to 18:00 on a normal day."""
+_SESSION_DAYS = 14
+"""Seoul dates of session windows the model computes when it has none covering now."""
 
 # JIF (§3.1): jangubun per market, and the jstatus each phase starts with.
 _JIF_MARKETS = (("1", "kospi"), ("2", "kosdaq"), ("5", "kfutures"))
@@ -148,14 +149,6 @@ _FOREIGN = tuple(i for i, m in enumerate(_MEMBERS) if m[2])
 _foreign = itemgetter(*_FOREIGN)
 _MEMBER_CODES = tuple(m[0] for m in _MEMBERS)
 _MEMBER_NAMES = tuple(m[1] for m in _MEMBERS)
-
-_OVERSEAS_ZONES = {
-    "HSI": "Asia/Hong_Kong",
-    "HHI": "Asia/Hong_Kong",
-    "MHI": "Asia/Hong_Kong",
-    "NK": "Asia/Singapore",
-}
-"""Exchange time zone by product; every other product in the universe trades on CME Group (Chicago)."""
 
 _KRX_MULTIPLIER = 250_000
 """KOSPI200 futures and options: KRW per index point; `value` is reported in 백만원 (§3.6 example)."""
@@ -456,6 +449,7 @@ class _State:
         "family",
         "fref",
         "fstep",
+        "group",
         "hi",
         "impv",
         "inst",
@@ -516,6 +510,8 @@ class _State:
         self.vi_ref = self.ref
         self.vi_until_ns = 0
         self.day = -1
+        self.group = inst.market
+        """Its session group (``MarketModel.group``)."""
         self.jnil_ratio = 1.0
         self.openyak = self.openyak0 = 0
         self.impv = 0.2
@@ -572,8 +568,16 @@ class MarketModel:
         *,
         quirky_overseas_prices: bool = False,
         signed_changes: bool = False,
+        sessions: SessionWindows | None = None,
+        exchanges: Mapping[str, str] | None = None,
     ) -> None:
         self._instruments = {(i.market, i.symbol): i for i in instruments}
+        self._sessions = sessions
+        """When each session group trades; computed here (slow, seconds) only when none covers now:
+        the server computes them in a thread and renews them ahead (``set_sessions``)."""
+        self._exchanges = dict(KNOWN_PRODUCTS if exchanges is None else exchanges)
+        """Overseas product (BscGdsCd) -> ExchCd, as the masters give it."""
+        self._phase_cache: dict[str, tuple[int, str]] = {}
         self._rng = rng
         self._quirky = quirky_overseas_prices
         self._signed = signed_changes
@@ -597,25 +601,71 @@ class MarketModel:
     def instrument(self, market: str, symbol: str) -> Instrument | None:
         return self._instruments.get((market, symbol))
 
-    def phase(self, market: str, now_ns: int) -> str:
-        """``closed``, ``preopen``, ``open``, ``closing_auction`` or ``after`` at a time (Asia/Seoul)."""
-        schedule = _SCHEDULE[_FAMILY[market]]
-        sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
-        current = schedule[-1][1]
-        for start, name in schedule:
-            if sod < start:
-                break
-            current = name
-        return current
+    def group(self, market: str, symbol: str) -> str:
+        """The session group an instrument trades in: its market for KRX, its exchange overseas."""
+        if market not in ("ofutures", "ooptions"):
+            return market
+        inst = self._instruments.get((market, symbol))
+        exch = self._exchanges.get(inst.product) if inst is not None else None
+        return exchange_group(exch)[0] if exch is not None else DEFAULT_OVERSEAS_GROUP
 
-    def activity(self, market: str, now_ns: int) -> float:
+    @property
+    def sessions(self) -> SessionWindows | None:
+        return self._sessions
+
+    def set_sessions(self, sessions: SessionWindows) -> None:
+        self._sessions = sessions
+        self._phase_cache.clear()
+
+    def _windows(self, now_ns: int) -> SessionWindows:
+        w = self._sessions
+        if w is None or not w.covers(now_ns):
+            first = to_seoul(now_ns).date() - dt.timedelta(days=1)
+            w = self._sessions = session_windows(first, first + dt.timedelta(days=_SESSION_DAYS - 1))
+            self._phase_cache.clear()
+        return w
+
+    def phase(self, group: str, now_ns: int) -> str:
+        """``closed``, ``preopen``, ``open``, ``closing_auction`` or ``after`` of a session group
+        (``kospi`` … ``koptions``, or an exchange such as ``CME``) at a time; cached per second."""
+        sec = now_ns // _NS
+        cached = self._phase_cache.get(group)
+        if cached is not None and cached[0] == sec:
+            return cached[1]
+        phase = self._phase_now(group, sec * _NS)
+        self._phase_cache[group] = (sec, phase)
+        return phase
+
+    def _phase_now(self, group: str, now_ns: int) -> str:
+        w = self._windows(now_ns)
+        if group not in w.windows:
+            raise ValueError(f"{group!r} is no session group; expected one of {', '.join(w.windows)}")
+        family = _FAMILY.get(group, "overseas")
+        if family == "overseas":
+            return "open" if w.is_open(group, now_ns) else "closed"
+        upcoming = w.next_window(group, now_ns)
+        if upcoming is not None and now_ns >= upcoming[0] - _PREOPEN_S[family] * _NS:
+            return "preopen"
+        current = w.window_at(group, now_ns)
+        if current is None:
+            return "closed"
+        end = current[1]
+        if now_ns < end:
+            return "open"
+        if now_ns < end + _CLOSING_AUCTION_S * _NS:
+            return "closing_auction"
+        if family == "stock" and now_ns < end + (_CLOSING_AUCTION_S + _AFTER_S) * _NS:
+            return "after"
+        return "closed"
+
+    def activity(self, group: str, now_ns: int) -> float:
         """Relative event rate: a burst at the open decaying over ~30 min, ~1 midday, rising to the close."""
-        family = _FAMILY[market]
-        phase = self.phase(market, now_ns)
-        sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
+        family = _FAMILY.get(group, "overseas")
+        phase = self.phase(group, now_ns)
         if phase == "closed":
             return 0.0
         if family == "overseas":
+            sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
             if sod >= _hm(22, 30) or sod < _hm(5, 0):
                 return 2.0
             return 0.6 if sod < _hm(16, 0) else 1.0
@@ -623,8 +673,10 @@ class MarketModel:
             return 0.05
         if phase == "closing_auction":
             return 0.5
-        start, end = _OPEN_WINDOW[family]
-        t = sod - start
+        window = self._windows(now_ns).window_at(group, now_ns)
+        assert window is not None  # "open" is inside one
+        start, end = window[0] // _NS, window[1] // _NS
+        t = now_ns // _NS - start
         rise = max(0.0, (t - (end - start - 3600)) / 3600.0)
         return 1.0 + 3.5 * math.exp(-t / 600.0) + 1.5 * rise
 
@@ -662,9 +714,9 @@ class MarketModel:
             st = self._states[(market, symbol)] = self._new_state(inst, now_ns)
         if now_ns // _NS != self._sec:
             self._tick_time(now_ns)
-        phase = self._phases.get(market)
+        phase = self._phases.get(st.group)
         if phase is None:
-            phase = self._phases[market] = self.phase(market, now_ns)
+            phase = self._phases[st.group] = self.phase(st.group, now_ns)
         if self._day != st.day:
             self._new_day(st, self._day)
         rng = self._rng
@@ -706,6 +758,7 @@ class MarketModel:
         rng = self._rng
         family = _FAMILY[inst.market]
         st = _State(inst, family)
+        st.group = self.group(inst.market, inst.symbol)
         st.jnil_ratio = rng.uniform(0.6, 1.6)
         if family == "deriv":
             st.openyak = st.openyak0 = rng.randrange(1_000, 300_000 if inst.kind == "future" else 30_000)
@@ -718,8 +771,7 @@ class MarketModel:
                 moneyness = abs(math.log(float(inst.strike) / self._k200))
                 st.impv = 0.14 + 0.6 * moneyness * moneyness + rng.uniform(0.0, 0.04)
         if family == "overseas":
-            product = inst.product.removeprefix("O_")
-            st.zone = ZoneInfo(_OVERSEAS_ZONES.get(product, "America/Chicago"))
+            st.zone = ZoneInfo(EXCHANGE_HOURS[st.group].zone)
         # Opening book: the bid at the reference price, the ask one tick above, contiguous outward.
         bid = max(st.ref, st.lo)
         if bid >= st.hi:

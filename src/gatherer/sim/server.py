@@ -10,6 +10,7 @@ can be injected from another process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -28,6 +29,7 @@ from gatherer.sim.state import FAULTS, Credentials, Faults, SkipRule, TokenRegis
 from gatherer.sim.universe import Universe, build_universe
 from gatherer.sim.ws_api import SentHook, StreamSettings, WsHub
 from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.hours import SessionWindows, session_windows
 from gatherer.venues.ls.keys import symbol_of
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class Simulator:
         self._on_sent = on_sent
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sessions_task: asyncio.Task[None] | None = None
         self.port = 0
 
     async def start(self) -> None:
@@ -85,7 +88,10 @@ class Simulator:
         self.faults = Faults()
         self.tokens = TokenRegistry(self.clock, s.credentials, s.token_ttl_s)
         self.model = MarketModel(
-            (inst for insts in self.universe.instruments.values() for inst in insts), random.Random(s.seed)
+            (inst for insts in self.universe.instruments.values() for inst in insts),
+            random.Random(s.seed),
+            sessions=await asyncio.to_thread(_session_windows, self.clock.time_ns()),
+            exchanges={code: prod.exch for code, prod in self.universe.products.items()},
         )
         self.hub = WsHub(
             tokens=self.tokens,
@@ -117,6 +123,8 @@ class Simulator:
         self.port = self._runner.addresses[0][1]
         self._task = asyncio.create_task(self.hub.run(), name="sim-stream")
         self._task.add_done_callback(_report_end)
+        self._sessions_task = asyncio.create_task(self._renew_sessions(), name="sim-sessions")
+        self._sessions_task.add_done_callback(_report_end)
         log.info("simulator listening", extra={"rest_url": self.rest_url, "ws_url": self.ws_url})
 
     @property
@@ -133,7 +141,22 @@ class Simulator:
     def ws_url(self) -> str:
         return f"ws://{self.settings.host}:{self.port}/websocket"
 
+    async def _renew_sessions(self) -> None:
+        """Keep the model's session windows ahead of the simulated clock, computed in a thread (the
+        calendars take seconds to build the first time) so the stream never waits for them."""
+        while True:
+            await asyncio.sleep(1.0)
+            now_ns = self.clock.time_ns()
+            current = self.model.sessions
+            if current is None or not current.covers(now_ns + _RENEW_AHEAD_NS):
+                self.model.set_sessions(await asyncio.to_thread(_session_windows, now_ns))
+
     async def stop(self) -> None:
+        if self._sessions_task is not None:
+            self._sessions_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sessions_task
+            self._sessions_task = None
         if self._task is not None:
             self._task.cancel()
             try:
@@ -244,6 +267,16 @@ def _skip_symbol(tr_cd: str | None, tr_key: str | None) -> str | None:
     elif style in ("overseas8", "overseas16"):
         tr_key = tr_key.ljust(8 if style == "overseas8" else 16)
     return symbol_of(tr_cd, tr_key)
+
+
+_SESSION_DAYS = 14
+_RENEW_AHEAD_NS = 3 * 86_400 * 1_000_000_000
+"""Session windows span 14 Seoul dates from the day before; renewed when fewer than 3 days are left."""
+
+
+def _session_windows(now_ns: int) -> SessionWindows:
+    first = to_seoul(now_ns).date() - dt.timedelta(days=1)
+    return session_windows(first, first + dt.timedelta(days=_SESSION_DAYS - 1))
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -33,6 +33,7 @@ from gatherer.sim.listings import (
     option_months,
     underlying_month,
 )
+from gatherer.venues.ls.hours import exchange_group, master_hours
 
 MARKETS: tuple[str, ...] = ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")
 
@@ -206,8 +207,6 @@ NK  | Nikkei 225 (SGX)           | SGX   | 001 | 5         | 2500   | 0 | 500   
 """
 _CURRENCY = {"HKEX": "HKD", "SGX": "JPY"}
 """CrncyCd by exchange; USD elsewhere."""
-_HOURS = {"HKEX": ("101500", "030000"), "SGX": ("075500", "055500")}
-"""(DlStrtTm, DlEndTm) in KST by exchange; the CME group trades 07:00-06:00 KST."""
 
 
 def _table(text: str) -> list[list[str]]:
@@ -482,7 +481,9 @@ def _overseas(
 ) -> tuple[list[Instrument], list[Instrument]]:
     futures: list[Instrument] = []
     for code, name, exch, gds, tick, tval, dot, amt, margin, price, cycle in _table(_OFUT_TABLE):
-        start, end = _HOURS.get(exch, ("070000", "060000"))
+        # DlStrtTm/DlEndTm in KST: the session of the as-of date by the shared hours, so the master
+        # agrees with when the simulator trades (CME 08:00-07:00 KST in winter, 07:00-06:00 in summer).
+        start, end = master_hours(exchange_group(exch)[0], as_of)
         prod = OverseasProduct(
             code,
             name,

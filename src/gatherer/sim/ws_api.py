@@ -333,8 +333,11 @@ class WsHub:
         if cached is not None and cached[0] == self._version and now_real - cached[1] < 0.25:
             return cached[2], cached[3]
         targets = list(self._wanted.items())
-        activity = {m: self.model.activity(m, now_ns) for (m, _s) in self._wanted}
-        cum: list[float] = list(itertools.accumulate(activity[m] for (m, _s), _w in targets))
+        # Activity per session group (a market, or an overseas product's exchange).
+        model = self.model
+        groups = {ms: model.group(*ms) for ms in self._wanted}
+        activity = {g: model.activity(g, now_ns) for g in set(groups.values())}
+        cum: list[float] = list(itertools.accumulate(activity[groups[ms]] for ms, _w in targets))
         self._target_cache = (self._version, now_real, targets, cum)
         return targets, cum
 

@@ -1,25 +1,20 @@
-"""When each market should be streaming, for session-aware liveness.
+"""Whether a session group trades now, for session-aware liveness.
 
-A connection that is silent while one of its markets is in continuous trading is stalled; a
-silent connection whose markets are all closed (night, weekend, holiday, the overseas
-daily break) is just quiet, and must not be reconnected in a storm. Times are Asia/Seoul:
-
-- kospi, kosdaq: 09:00–15:20 on KRX sessions (the calendar is exchange_calendars' XKRX,
-  which knows Korean holidays); the call auctions before and after are quieter and not
-  counted.
-- kfutures, koptions: 08:45–15:35 on KRX sessions.
-- ofutures, ooptions: CME Globex hours seen from Seoul, Monday 07:00 to Saturday 06:00, except
-  the daily 06:00–07:00 break (one rule for all products: per-product hours are a refinement).
+A connection that is silent while one of its groups is in continuous trading is stalled; a
+silent connection whose groups are all closed (night, weekend, holiday, the CME daily break) is
+just quiet, and must not be reconnected in a storm. The groups and their hours are
+``gatherer.venues.ls.hours``: KRX markets by the XKRX calendar, each overseas exchange in its own
+time zone and calendar. A worker gets them as plain data (``SessionWindows``, computed by its
+supervisor in a thread) and never builds a calendar on its event loop.
 
 The calendar cannot know a delayed open, a circuit-breaker halt or a day it wrongly thinks is a
 holiday; the venue's market-status feed JIF (장운영정보, LS_OPENAPI.md §3.1) does. ``MarketStatus``
-puts what JIF said today on top of the calendar (``jif_verdict`` maps LS's codes).
+puts what JIF said today on top of the windows (``jif_verdict`` maps LS's codes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -27,52 +22,7 @@ from typing import Literal
 import msgspec
 
 from gatherer.clock import to_seoul
-
-_KRX_HOURS = {
-    "kospi": (dt.time(9, 0), dt.time(15, 20)),
-    "kosdaq": (dt.time(9, 0), dt.time(15, 20)),
-    "kfutures": (dt.time(8, 45), dt.time(15, 35)),
-    "koptions": (dt.time(8, 45), dt.time(15, 35)),
-}
-_OVERSEAS = ("ofutures", "ooptions")
-
-
-class SessionCalendar:
-    """Whether markets are in continuous trading at a time. Loads the KRX calendar on first use."""
-
-    def __init__(self, krx_sessions: Iterable[dt.date] | None = None) -> None:
-        self._krx: set[dt.date] | None = set(krx_sessions) if krx_sessions is not None else None
-
-    def _krx_session(self, day: dt.date) -> bool:
-        if self._krx is None:
-            with warnings.catch_warnings():
-                # exchange_calendars trips pandas' own deprecation warnings on newer pandas;
-                # they say nothing about the calendar's content.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                warnings.simplefilter("ignore", FutureWarning)
-                import exchange_calendars
-
-                calendar = exchange_calendars.get_calendar("XKRX")
-            self._krx = {ts.date() for ts in calendar.sessions}
-        return day in self._krx
-
-    def is_open(self, market: str, now_ns: int) -> bool:
-        local = to_seoul(now_ns)
-        if market in _KRX_HOURS:
-            start, end = _KRX_HOURS[market]
-            return start <= local.time() < end and self._krx_session(local.date())
-        if market in _OVERSEAS:
-            weekday, t = local.weekday(), local.time()
-            if dt.time(6, 0) <= t < dt.time(7, 0):
-                return False
-            if weekday == 6 or (weekday == 5 and t >= dt.time(6, 0)):
-                return False  # Saturday from 06:00, Sunday
-            return not (weekday == 0 and t < dt.time(7, 0))  # Monday before the open
-        return False
-
-    def any_open(self, markets: Iterable[str], now_ns: int) -> bool:
-        return any(self.is_open(m, now_ns) for m in markets)
-
+from gatherer.venues.ls.hours import SessionWindows
 
 # -- JIF ----------------------------------------------------------------------------------------
 
@@ -162,17 +112,21 @@ class _Said:
 
 
 class MarketStatus:
-    """Whether a market trades: what JIF said today, else the calendar.
+    """Whether a session group trades: what JIF said today, else the session windows.
 
     A JIF verdict holds for the Seoul day it arrived on (JIF sends transitions only, so yesterday's
     close says nothing about today). A ``quiet`` one (auction, halt) is trusted for at most
     ``quiet_max_s``: a lost 장시작 must not switch stall detection off for the rest of the day; the
     longest scheduled quiet spell, a delayed opening auction, is about an hour. ``forget`` drops
     every verdict, for when the connection holding JIF was down and transitions may have been missed.
+
+    Without windows, or at a time they do not cover (the supervisor's refresh is late), a group is
+    taken to trade: a stalled connection is then reconnected every stall timeout rather than left
+    dead while its market may trade. A group the windows do not name (JIF's own ``all``) never trades.
     """
 
-    def __init__(self, calendar: SessionCalendar | None = None, *, quiet_max_s: float = 5400.0) -> None:
-        self.calendar = calendar or SessionCalendar()
+    def __init__(self, windows: SessionWindows | None = None, *, quiet_max_s: float = 5400.0) -> None:
+        self.windows = windows
         self._quiet_max_ns = int(quiet_max_s * 1e9)
         self._said: dict[str, _Said] = {}
 
@@ -191,7 +145,7 @@ class MarketStatus:
         self._said.clear()
 
     def said(self, market: str, now_ns: int) -> Verdict | None:
-        """The JIF verdict in force for a market now, or None (the calendar decides)."""
+        """The JIF verdict in force for a market now, or None (the windows decide)."""
         said = self._said.get(market)
         if said is None or said.day != to_seoul(now_ns).date():
             return None
@@ -199,11 +153,20 @@ class MarketStatus:
             return None
         return said.verdict
 
-    def is_open(self, market: str, now_ns: int) -> bool:
-        verdict = self.said(market, now_ns)
-        if verdict is None:
-            return self.calendar.is_open(market, now_ns)
-        return verdict == "trading"
+    def covers(self, now_ns: int) -> bool:
+        """Whether the windows know ``now_ns`` (else every group is taken to trade)."""
+        return self.windows is not None and self.windows.covers(now_ns)
 
-    def any_open(self, markets: Iterable[str], now_ns: int) -> bool:
-        return any(self.is_open(m, now_ns) for m in markets)
+    def is_open(self, group: str, now_ns: int) -> bool:
+        verdict = self.said(group, now_ns)
+        if verdict is not None:
+            return verdict == "trading"
+        if self.windows is None:
+            return True
+        if group not in self.windows.windows:
+            return False
+        known = self.windows.is_open(group, now_ns)
+        return True if known is None else known  # None: a time the windows do not cover
+
+    def any_open(self, groups: Iterable[str], now_ns: int) -> bool:
+        return any(self.is_open(g, now_ns) for g in groups)
