@@ -122,7 +122,9 @@ async def test_malformed_frames_are_in_quarantine_and_nowhere_else(tmp_path: Pat
 
 
 async def test_a_run_across_the_cutoff_puts_rows_in_the_right_day(tmp_path: Path) -> None:
-    start = dt.datetime(2026, 11, 25, 7, 29, 57, tzinfo=SEOUL)
+    # A summer date: under US daylight time CME trades at 07:30 Seoul (its daily break is
+    # 06:00-07:00 KST then; in winter 07:00-08:00, when this market is silent).
+    start = dt.datetime(2026, 6, 17, 7, 29, 57, tzinfo=SEOUL)
     clock = ScaledClock(int(start.timestamp() * 1e9), speed=1.0)
     settings = sim_settings(
         start=None, stream=StreamSettings(rate_fps=2000.0), limits=VenueLimits(rest_rate_scale=20)
@@ -132,13 +134,13 @@ async def test_a_run_across_the_cutoff_puts_rows_in_the_right_day(tmp_path: Path
     )
     rows = parquet_rows(tmp_path)
     days = {r["trading_day"] for r in rows}
-    assert days == {dt.date(2026, 11, 24), dt.date(2026, 11, 25)}
+    assert days == {dt.date(2026, 6, 16), dt.date(2026, 6, 17)}
     for r in rows:
         assert r["trading_day"] == trading_day_of(r["recv_ns"])
     on_disk = sorted(p.name for p in (tmp_path / "parquet").iterdir())
-    assert on_disk == ["date=2026-11-24", "date=2026-11-25"]
+    assert on_disk == ["date=2026-06-16", "date=2026-06-17"]
     journal_days = sorted(p.name for p in (tmp_path / "journal").iterdir())
-    assert journal_days == ["date=2026-11-24", "date=2026-11-25"]
+    assert journal_days == ["date=2026-06-16", "date=2026-06-17"]
 
 
 async def test_rebuild_equals_live(tmp_path: Path) -> None:
