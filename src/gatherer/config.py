@@ -77,9 +77,9 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Stocks: include ETNs (t8436 etfgubun 2)."""
     spac: bool = True
     """Stocks: include SPACs (t8436 spac_gubun Y)."""
-    spreads: bool = False
-    """KOSPI200 futures: include calendar spreads ("F SP …"); off by default, the outrights carry
-    the information. A spread named exactly in ``symbols`` is recorded either way."""
+    spreads: bool = True
+    """KOSPI200 futures: include calendar spreads ("F SP …"), listed instruments with their own book
+    and trades; ``false`` leaves them out. A spread named exactly in ``symbols`` is recorded either way."""
     expiries: int | None = None
     """Derivatives: only the nearest N expiries listed in the master (per product, overseas); the
     expiry is read from ``hname`` ("F 2606") for KRX and ``LstngYr``/``LstngM`` overseas."""

@@ -12,9 +12,10 @@ given as codes only (no table) allows no filter: one configured anyway is a Conf
 What the masters give (LS_OPENAPI.md §4): stocks carry ``etfgubun`` (as ``is_etf`` /
 ``is_etn``) and ``spac_gubun`` — but nothing about index membership, hence ``symbols_file``
 for KOSPI200 constituents. KOSPI200 futures and options carry the expiry in ``hname``
-("F 2606", "C 2606 872.5"; spreads "F SP 06-2609" count at their near leg, and are left out
-by default: ``spreads = false``). Overseas series carry the product in ``BscGdsCd`` ("ES";
-options "O_ES", and ``products`` accepts either), the expiry in ``LstngYr`` + ``LstngM``
+("F 2606", "C 2606 872.5"; spreads "F SP 06-2609" count at their near leg; they are listed
+instruments with their own book and trades, recorded unless ``spreads = false``). Overseas
+series carry the product in ``BscGdsCd`` ("ES"; options "O_ES", and ``products`` accepts
+either), the expiry in ``LstngYr`` + ``LstngM``
 (month letter), and options the strike (``XrcPrc``) and the underlying's reference price
 (``FdasBasePrc``); ``expiries`` counts per product.
 
@@ -244,8 +245,6 @@ def _filter(
             problems.append(
                 f"markets.{market}.{active[0]}: needs the {market} master table, not just its codes"
             )
-        elif market == "kfutures":
-            notes.append("kfutures: calendar spreads not told apart (only the codes were given), all kept")
         return rows
     if market in _STOCKS:
         if not mc.etf:
@@ -260,7 +259,7 @@ def _filter(
         rows = narrow(
             rows,
             [r for r in rows if not _is_spread(r)],
-            "calendar spreads excluded (spreads = false, the default)",
+            "calendar spreads excluded (spreads = false)",
         )
     if market in _OVERSEAS and mc.products is not None:
         wanted = {p.removeprefix("O_") for p in mc.products}
