@@ -24,7 +24,7 @@ from .test_capture import CREDENTIALS, sim_config, wait_until
 async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path: Path) -> None:
     settings = sim_settings(stream=StreamSettings(rate_fps=3000.0), limits=VenueLimits(rest_rate_scale=20))
     async with Simulator(settings) as sim:
-        cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)})
+        cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)}, connections_per_key=1)
         stop = asyncio.Event()
         started: list[RunResult] = []
         task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))
@@ -32,7 +32,7 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
         (conn,) = started[0].connections
         await wait_until(lambda: conn.accepted == 15 and conn.frames > 500)
         sim.inject("drop")
-        await wait_until(lambda: conn.reconnects == 1 and conn.accepted == 15)
+        await wait_until(lambda: conn.reconnects == 1 and sim.hub.registrations_total() == 15)
         n = conn.frames
         await wait_until(lambda: conn.frames > n + 300)
         stop.set()
@@ -47,8 +47,12 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
     assert sum(report.parquet_rows.values()) == len(data)
     (outage,) = report.outages
     assert outage.end_ns is not None and outage.end_ns > outage.start_ns and outage.registrations == 15
+    assert len(outage.dark_s) == 15 and outage.not_back == 0  # every stream acknowledged again
+    assert all(0 < d < 30 for d in outage.dark_s)
     text = render(report)
     assert "gaps (connections down): 1" in text and f"{len(data):,} data frames" in text
+    dark = sorted(outage.dark_s)
+    assert f"streams dark {dark[7]:.1f} s (median) to {dark[-1]:.1f} s until re-acknowledged" in text
 
     # The same day as data: one coverage row per (TR, key), one outage row per TR the connection held.
     write_ledger(tmp_path, day)
@@ -63,3 +67,12 @@ async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path:
     for g in outages:
         assert g["market"] == "kosdaq" and len(g["symbols"]) == 5 and g["end"] > g["start"]
         assert g["cause"] == outage.cause
+    # Each stream's dark time through the outage: from the disconnect to its re-acknowledgement.
+    dark = pq.read_table(tmp_path / "ledger" / f"date={day}" / "dark.parquet").to_pylist()
+    assert sorted((d["tr_cd"], d["tr_key"]) for d in dark) == sorted(report.registered)
+    by_id = {g["id"]: g for g in outages}
+    for d in dark:
+        g = by_id[d["gap_id"]]
+        assert d["start"] == g["start"] and d["reconnected"] == g["end"] < d["acked"]
+        assert d["dark_s"] == (d["acked"] - d["start"]).total_seconds()
+        assert d["first_frame"] is None or d["first_frame"] > d["acked"]

@@ -5,15 +5,15 @@
 - ``gapfile``: the gap and backfill-result files of a day (``gaps/date=D/``);
 - ``backfill``: ``Backfiller`` fetches the missing prints over REST (t1301 / t8454 / t2212 /
   o3116 / o3136), proves the chain, and writes ``backfill/date=D/…/source=rest/``;
-- ``day``: ``build_ledger`` / ``write_ledger``: coverage per (TR, key) and every gap, as Parquet
-  under ``ledger/date=D/``.
+- ``day``: ``build_ledger`` / ``write_ledger``: coverage per (TR, key), every gap and each stream's dark time
+  per outage, as Parquet under ``ledger/date=D/``.
 
 Formats: docs/formats.md, "Gaps, backfill and the ledger".
 """
 
 from gatherer.ledger.backfill import BACKFILL_TRS, Backfiller, BackfillResult, PassStats
 from gatherer.ledger.chain import CHAIN_FIELDS, VolumeChains, VolumeGap
-from gatherer.ledger.day import Coverage, Gap, Ledger, build_ledger, write_ledger
+from gatherer.ledger.day import Coverage, Dark, Gap, Ledger, build_ledger, write_ledger
 from gatherer.ledger.gapfile import read_backfill, read_gaps
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "BackfillResult",
     "Backfiller",
     "Coverage",
+    "Dark",
     "Gap",
     "Ledger",
     "PassStats",

@@ -10,7 +10,12 @@ day ends (at the cutoff, and when the run stops) and by ``gatherer ledger --date
   of the connections that held it), first and last frame, frames;
 - ``ledger/date=D/gaps.parquet``: one row per gap: ``outage`` rows (a connection down that we did
   not close: market, channel, TR, the symbols it held, start, end, cause) and ``volume`` rows
-  (prints missing from a trade feed, with the missing quantity and the backfill status).
+  (prints missing from a trade feed, with the missing quantity and the backfill status);
+- ``ledger/date=D/dark.parquet``: one row per outage and (TR, key) it held: how long that stream
+  was dark, from the disconnect to its re-acknowledgement on the reconnected connection (the moment
+  the venue streams it again, whether or not the symbol trades then), with its first frame after
+  that and the frames it had delivered that day before the drop (the worker registers the busiest
+  first, so they should come back first).
 """
 
 from __future__ import annotations
@@ -116,11 +121,36 @@ class Gap:
 
 
 @dataclass
+class Dark:
+    """One row of ``dark.parquet``: one stream through one outage of its connection."""
+
+    gap_id: str
+    """The outage's row in ``gaps.parquet`` (its TR's)."""
+    conn_id: str
+    tr_cd: str
+    tr_key: str
+    start_ns: int
+    """The disconnect (the outage's start)."""
+    frames_before: int
+    """Data frames the stream had delivered this day before the drop."""
+    reconnected_ns: int | None = None
+    acked_ns: int | None = None
+    """Its re-acknowledgement (``00000``) on the reconnected connection; None: never re-registered."""
+    first_ns: int | None = None
+    """Its first data frame after the reconnect (None: none before the day's journal ends)."""
+
+    @property
+    def dark_ns(self) -> int | None:
+        return None if self.acked_ns is None else self.acked_ns - self.start_ns
+
+
+@dataclass
 class Ledger:
     day: dt.date
     coverage: dict[tuple[str, str], Coverage] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
     damage: list[Damage] = field(default_factory=list)
+    dark: list[Dark] = field(default_factory=list)
 
     def entry(self, tr_cd: str, tr_key: str) -> Coverage:
         key = (tr_cd, tr_key)
@@ -159,6 +189,8 @@ class _Scan:
         self.outages: list[tuple[str, _Down, int | None]] = []
         self.last_ns: dict[str, int] = {}
         """conn_id -> receive time of its newest record."""
+        self.dark: dict[str, dict[tuple[str, str], Dark]] = {}
+        """conn_id -> its streams of its latest outage still waiting for their re-ack or first frame."""
 
     def frame(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
         try:
@@ -169,10 +201,19 @@ class _Scan:
         if h is None or h.tr_cd is None or h.tr_key is None:
             return
         entry = self.ledger.entry(h.tr_cd, h.tr_key)
+        waiting = self.dark.get(conn_id)
+        dark = waiting.get((h.tr_cd, h.tr_key)) if waiting else None
         if h.rsp_cd is not None:
-            if h.rsp_cd == OK_CODE and h.tr_type == SUBSCRIBE and entry.acked_ns is None:
-                entry.acked_ns = recv_ns
+            if h.rsp_cd == OK_CODE and h.tr_type == SUBSCRIBE:
+                if entry.acked_ns is None:
+                    entry.acked_ns = recv_ns
+                if dark is not None and dark.acked_ns is None and dark.reconnected_ns is not None:
+                    dark.acked_ns = recv_ns
             return
+        if dark is not None and dark.reconnected_ns is not None and dark.first_ns is None:
+            dark.first_ns = recv_ns
+            if dark.acked_ns is not None and waiting is not None:
+                del waiting[(h.tr_cd, h.tr_key)]  # both known: nothing more to wait for
         # A connection registered before the day began (its SENT records are in yesterday's
         # journal) shows what it holds by what it streams.
         self.held[conn_id].add((h.tr_cd, h.tr_key))
@@ -222,6 +263,8 @@ class _Scan:
             down = self.down.pop(conn_id, None)
             if down is not None:
                 self.outages.append((conn_id, down, recv_ns))
+                for dark in self.dark.get(conn_id, {}).values():
+                    dark.reconnected_ns = recv_ns
         elif ev.event == "holding":  # what a connection holds as a new day starts
             self.held[conn_id] = {(str(t), str(k)) for t, k in ev.registrations}
         elif ev.event == "refused":
@@ -236,8 +279,16 @@ class _Scan:
         if conn_id in self.down:
             return
         self.down[conn_id] = _Down(start_ns, cause, held)
-        for pair in held:
-            self.ledger.entry(*pair).drops += 1
+        waiting = self.dark[conn_id] = {}  # streams of an earlier outage still waiting stay as they are
+        for pair in sorted(held):
+            entry = self.ledger.entry(*pair)
+            entry.drops += 1
+            tr_cd, tr_key = pair
+            dark = Dark(
+                f"{conn_id}-{start_ns}-{tr_cd}", conn_id, tr_cd, tr_key, start_ns, frames_before=entry.frames
+            )
+            waiting[pair] = dark
+            self.ledger.dark.append(dark)
 
     def finish(self) -> list[Gap]:
         for conn_id, down in self.down.items():  # still down when the day's journal ends
@@ -281,20 +332,32 @@ def _volume_gaps(gaps: Iterable[VolumeGap], results: dict[str, dict[str, Any]]) 
 
 def _ends_next_day(scan: _Scan, journal: Path) -> None:
     """Outages still open at the day's end: their end is the connection's next `connected`, in the
-    next day's journal (a connection cut at 07:25 and back at 07:31)."""
-    if not scan.down or not journal.is_dir():
+    next day's journal (a connection cut at 07:25 and back at 07:31), and their streams' re-acks
+    (and first frames) follow it there, looked for until that connection's `registered` event."""
+    following = {c for c, d in scan.dark.items() if d}
+    if not (scan.down or following) or not journal.is_dir():
         return
     for rec in iter_records(journal):
-        if rec.kind != Kind.EVENT or rec.conn_id not in scan.down:
+        if rec.conn_id not in scan.down and rec.conn_id not in following:
+            continue
+        if rec.kind == Kind.FRAME:
+            if rec.conn_id not in scan.down:  # back up: its acks and frames end its streams' darkness
+                scan.frame(rec.conn_id, rec.payload, rec.recv_ns)
+            continue
+        if rec.kind != Kind.EVENT:
             continue
         try:
             ev = _event.decode(rec.payload)
         except msgspec.DecodeError:
             continue
-        if ev.event == "connected":
+        if ev.event == "connected" and rec.conn_id in scan.down:
             scan.outages.append((rec.conn_id, scan.down.pop(rec.conn_id), rec.recv_ns))
-            if not scan.down:
-                return
+            for dark in scan.dark.get(rec.conn_id, {}).values():
+                dark.reconnected_ns = rec.recv_ns
+        elif ev.event in ("registered", "disconnected") and rec.conn_id not in scan.down:
+            following.discard(rec.conn_id)
+        if not scan.down and not following:
+            return
 
 
 def build_ledger(root: Path, day: dt.date) -> Ledger:
@@ -323,6 +386,14 @@ COVERAGE_SCHEMA = pa.schema(
         ("channel", pa.string()), ("subscribed", TS_TYPE), ("subscriptions", pa.int64()), ("acked", TS_TYPE),
         ("refusals", pa.int64()), ("refused_code", pa.string()), ("unanswered", pa.int64()),
         ("drops", pa.int64()), ("first_frame", TS_TYPE), ("last_frame", TS_TYPE), ("frames", pa.int64()),
+    ]
+)  # fmt: skip
+DARK_SCHEMA = pa.schema(
+    [
+        ("gap_id", pa.string()), ("conn_id", pa.string()), ("tr_cd", pa.string()), ("tr_key", pa.string()),
+        ("symbol", pa.string()), ("market", pa.string()), ("channel", pa.string()), ("start", TS_TYPE),
+        ("reconnected", TS_TYPE), ("acked", TS_TYPE), ("first_frame", TS_TYPE), ("dark_s", pa.float64()),
+        ("frames_before", pa.int64()),
     ]
 )  # fmt: skip
 GAPS_SCHEMA = pa.schema(
@@ -382,6 +453,26 @@ def gaps_table(ledger: Ledger) -> pa.Table:
     )
 
 
+def dark_table(ledger: Ledger) -> pa.Table:
+    rows = sorted(ledger.dark, key=lambda d: (d.start_ns, d.conn_id, d.tr_cd, d.tr_key))
+    getters: dict[str, Callable[[Dark], Any]] = {
+        "gap_id": lambda d: d.gap_id,
+        "conn_id": lambda d: d.conn_id,
+        "tr_cd": lambda d: d.tr_cd,
+        "tr_key": lambda d: d.tr_key,
+        "symbol": lambda d: d.tr_key.strip(),
+        "market": lambda d: _market_channel(d.tr_cd)[0],
+        "channel": lambda d: _market_channel(d.tr_cd)[1],
+        "start": lambda d: d.start_ns,
+        "reconnected": lambda d: d.reconnected_ns,
+        "acked": lambda d: d.acked_ns,
+        "first_frame": lambda d: d.first_ns,
+        "dark_s": lambda d: None if d.dark_ns is None else d.dark_ns / 1e9,
+        "frames_before": lambda d: d.frames_before,
+    }
+    return pa.Table.from_pydict({n: [get(d) for d in rows] for n, get in getters.items()}, schema=DARK_SCHEMA)
+
+
 def ledger_dir(root: Path, day: dt.date) -> Path:
     return root / "ledger" / f"date={day.isoformat()}"
 
@@ -392,17 +483,21 @@ def write_ledger(root: Path, day: dt.date) -> Ledger:
     base = ledger_dir(root, day)
     write_parquet_atomic(coverage_table(ledger), base / "coverage.parquet")
     write_parquet_atomic(gaps_table(ledger), base / "gaps.parquet")
+    write_parquet_atomic(dark_table(ledger), base / "dark.parquet")
     return ledger
 
 
 __all__ = [
     "COVERAGE_SCHEMA",
+    "DARK_SCHEMA",
     "GAPS_SCHEMA",
     "Coverage",
+    "Dark",
     "Gap",
     "Ledger",
     "build_ledger",
     "coverage_table",
+    "dark_table",
     "gaps_table",
     "ledger_dir",
     "write_ledger",

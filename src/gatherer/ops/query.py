@@ -5,7 +5,7 @@ Views, one per channel found on disk, each over every day and market::
 
     book, trade, broker, vi, expected, status, ...   parquet/*/*/channel=<c>/*.parquet
     masters                                          masters/date=*/<market>.parquet
-    coverage, gaps                                   ledger/date=*/{coverage,gaps}.parquet
+    coverage, gaps, dark                             ledger/date=*/{coverage,gaps,dark}.parquet
     trade_rest                          backfill/date=*/market=*/channel=trade/source=rest/*.parquet
 
 with the hive columns ``date`` (DATE), ``market`` and ``channel`` added, files combined by
@@ -136,6 +136,7 @@ def connect(root: Path | str = "./data") -> duckdb.DuckDBPyConnection:
         for view, pattern in (
             ("coverage", "ledger/date=*/coverage.parquet"),
             ("gaps", "ledger/date=*/gaps.parquet"),
+            ("dark", "ledger/date=*/dark.parquet"),
             ("trade_rest", "backfill/date=*/market=*/channel=trade/source=rest/*.parquet"),
         ):
             if any(base.glob(pattern)):

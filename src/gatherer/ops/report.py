@@ -3,7 +3,8 @@
 A first, text version, read from the day's files only (an observer: it changes nothing):
 - the day's ledger (``gatherer.ledger.build_ledger``, from the journal and the gap files): per
   (TR, key) the frames received and the first/last receive time; what was registered, refused
-  or never answered; every connection's outages with the registrations that were without data;
+  or never answered; every connection's outages with the registrations that were without data
+  and how long its streams stayed dark (disconnect to re-acknowledgement: median and longest);
   the cumulative-volume gaps with what backfill fetched for them;
 - the Parquet partitions: rows per market and channel; the quarantine: frames per reason; the
   backfilled rows.
@@ -31,6 +32,10 @@ class Outage:
     end_ns: int | None
     cause: str
     registrations: int
+    dark_s: list[float] = field(default_factory=list)
+    """Per stream it held: disconnect to re-acknowledgement, in seconds (re-acknowledged ones only)."""
+    not_back: int = 0
+    """Streams it held that were not acknowledged again (refused, or the day ended first)."""
 
 
 @dataclass
@@ -83,6 +88,14 @@ def build_report(root: Path, day: dt.date) -> DayReport:
         if o is None:
             o = by_outage[(g.conn_id, g.start_ns)] = Outage(g.conn_id, g.start_ns, g.end_ns, g.cause, 0)
         o.registrations += len(g.symbols)
+    for d in ledger.dark:
+        o = by_outage.get((d.conn_id, d.start_ns))
+        if o is None:
+            continue
+        if d.dark_ns is None:
+            o.not_back += 1
+        else:
+            o.dark_s.append(d.dark_ns / 1e9)
     report.outages = sorted(by_outage.values(), key=lambda o: o.start_ns)
     _stored(root, day, report)
     return report
@@ -180,6 +193,15 @@ def render(report: DayReport, *, limit: int = 20) -> str:
             f"  {o.conn_id}: {_t(o.start_ns)} -> {_t(o.end_ns)}{seconds}, {o.registrations} registrations"
             f" without data; cause: {o.cause}"
         )
+        if o.dark_s or o.not_back:
+            dark = sorted(o.dark_s)
+            back = (
+                f"streams dark {dark[(len(dark) - 1) // 2]:.1f} s (median) to {dark[-1]:.1f} s"
+                " until re-acknowledged"
+                if dark
+                else "no stream re-acknowledged"
+            )
+            out.append(f"    {back}" + (f"; {o.not_back} not back" if o.not_back else ""))
     if len(report.outages) > limit:
         out.append(f"  … and {len(report.outages) - limit} more")
     out.extend(_volume_gaps(report, limit))
