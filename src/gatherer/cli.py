@@ -449,7 +449,8 @@ async def _demo(args: argparse.Namespace) -> int:
             venue=VenueConfig(
                 rest_url=sim.rest_url,
                 ws_url=sim.ws_url,
-                connections_per_key=20,
+                # LS's conservative default: registrations spread over 3 connections, all up within a second.
+                connections_per_key=3,
                 registrations_per_s=50,
                 rest_rate_scale=DEMO_REST_RATE_SCALE,
             ),

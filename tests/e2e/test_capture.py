@@ -21,12 +21,16 @@ from ..conftest import sim_settings
 CREDENTIALS = Credentials("e2e-appkey", "e2e-appsecret")
 
 
-def sim_config(sim: Simulator, root: Path, markets: dict[str, MarketConfig]) -> Config:
+def sim_config(
+    sim: Simulator, root: Path, markets: dict[str, MarketConfig], *, connections_per_key: int = 10
+) -> Config:
+    """The plan spreads registrations over every connection the key allows: a test about one
+    connection asks for ``connections_per_key=1``."""
     return Config(
         venue=VenueConfig(
             rest_url=sim.rest_url,
             ws_url=sim.ws_url,
-            connections_per_key=10,
+            connections_per_key=connections_per_key,
             registrations_per_connection=40,
             registrations_per_s=80,
             rest_rate_scale=20,
@@ -111,7 +115,7 @@ async def test_every_sent_frame_is_journaled_exactly_once_byte_for_byte(tmp_path
 async def test_a_dropped_connection_is_reconnected_and_registered_again(tmp_path: Path) -> None:
     settings = sim_settings(stream=StreamSettings(rate_fps=2000.0), limits=VenueLimits(rest_rate_scale=20))
     async with Simulator(settings) as sim:
-        cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)})
+        cfg = sim_config(sim, tmp_path, {"kosdaq": MarketConfig(max_symbols=5)}, connections_per_key=1)
         stop = asyncio.Event()
         started: list[RunResult] = []
         task = asyncio.create_task(collect(cfg, CREDENTIALS, stop, on_start=started.append, clock=sim.clock))

@@ -48,7 +48,9 @@ async def run_with_stall(tmp_path: Path, start: dt.datetime, until: str) -> RunR
         start=None, stream=StreamSettings(rate_fps=2000.0), limits=VenueLimits(rest_rate_scale=20)
     )
     async with Simulator(settings, clock=clock) as sim:
-        cfg = sim_config(sim, tmp_path, {"kospi": MarketConfig(max_symbols=5, channels=["book"])})
+        cfg = sim_config(
+            sim, tmp_path, {"kospi": MarketConfig(max_symbols=5, channels=["book"])}, connections_per_key=1
+        )
         cfg = msgspec.structs.replace(cfg, venue=msgspec.structs.replace(cfg.venue, stall_timeout_s=1.0))
         stop = asyncio.Event()
         started: list[RunResult] = []
@@ -87,7 +89,8 @@ async def test_a_silent_connection_of_a_closed_market_is_left_alone(tmp_path: Pa
 async def test_connections_of_one_key_dropped_at_once_come_back_one_at_a_time(tmp_path: Path) -> None:
     stagger_ns = int(WorkerSettings().reconnect_stagger_s * 1e9)
     async with Simulator(sim_settings(limits=VenueLimits(rest_rate_scale=20))) as sim:
-        cfg = sim_config(sim, tmp_path, {"kospi": MarketConfig(max_symbols=25, channels=["book", "trade"])})
+        markets = {"kospi": MarketConfig(max_symbols=25, channels=["book", "trade"])}
+        cfg = sim_config(sim, tmp_path, markets, connections_per_key=5)
         venue = msgspec.structs.replace(cfg.venue, registrations_per_connection=10)
         cfg = msgspec.structs.replace(cfg, venue=venue)
         stop = asyncio.Event()

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from gatherer.plan.pack import Plan
+from gatherer.plan.pack import REGISTRATION_MARGIN, Plan
 from gatherer.plan.select import Registration, Selection
 
 _NARROW: dict[str, str] = {
     "kospi": "etf = false, etn = false, spac = false, or a symbols list / symbols_file",
     "kosdaq": "etn = false, spac = false, or a symbols list / symbols_file",
-    "kfutures": "expiries = 1 (spreads = false is the default)",
+    "kfutures": "expiries = 1, spreads = false",
     "koptions": "expiries = 1, strikes = 10",
     "ofutures": 'products = ["ES", "NQ", "CL"], expiries = 1',
     "ooptions": 'products = ["ES", "NQ"], expiries = 1, strikes = 10',
@@ -83,7 +83,9 @@ def explain(
         )
         lines.append(
             f"registering takes about {_duration(plan.registration_seconds)}: up to {max(per_key_regs):,}"
-            f" registrations per app key at {lim.registrations_per_s:g}/s, the app keys in parallel"
+            f" registrations per app key at {lim.registrations_per_s:g}/s (sent {REGISTRATION_MARGIN:.0%}"
+            f" under it), each key's connections {lim.reconnect_stagger_s:g} s apart, the app keys in"
+            " parallel; as long again after a drop of every connection"
         )
     else:
         lines.append("connections: none")

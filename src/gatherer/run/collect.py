@@ -100,6 +100,7 @@ async def collect(
                     stall_s=cfg.venue.stall_timeout_s,
                     worker_id=worker_id,
                     registrations_per_s=cfg.venue.registrations_per_s,
+                    reconnect_stagger_s=cfg.venue.reconnect_stagger_s,
                 ),
             )
             result.connections = worker.stats

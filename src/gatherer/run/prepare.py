@@ -64,7 +64,11 @@ async def fetch_masters(
 def venue_limits(cfg: Config, workers: int) -> Limits:
     v = cfg.venue
     return Limits(
-        v.connections_per_key, v.registrations_per_connection, v.registrations_per_s, workers=workers
+        v.connections_per_key,
+        v.registrations_per_connection,
+        v.registrations_per_s,
+        workers=workers,
+        reconnect_stagger_s=v.reconnect_stagger_s,
     )
 
 

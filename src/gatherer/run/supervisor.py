@@ -107,14 +107,15 @@ class SupervisorResult:
         return [r for w in self.workers for r in w.reports]
 
 
-def worker_rate(plan: Plan, worker: int, per_key_rate: float) -> float:
-    """A worker's share of each app key's registration rate: keys are shared by processes."""
-    rates = []
-    for conns in plan.by_key().values():
-        mine = sum(1 for c in conns if c.worker == worker)
-        if mine:
-            rates.append(per_key_rate * mine / len(conns))
-    return min(rates) if rates else per_key_rate
+def _keys_of_one_worker(plan: Plan) -> None:
+    """The packer keeps each app key's connections in one worker, so a worker paces its keys at the
+    venue's rate per key; a key spread over processes would need its rate split between them."""
+    workers: dict[int, set[int]] = {}
+    for c in plan.connections:
+        workers.setdefault(c.key_index, set()).add(c.worker)
+    spread = sorted(k for k, w in workers.items() if len(w) > 1)
+    if spread:
+        raise ValueError(f"app key(s) {[k + 1 for k in spread]} planned on more than one worker process")
 
 
 def worker_specs(
@@ -126,6 +127,7 @@ def worker_specs(
     session_groups: dict[str, str] | None = None,
 ) -> list[tuple[WorkerSpec, frozenset[int]]]:
     cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
+    _keys_of_one_worker(plan)
     out = []
     for worker, conns in sorted(plan.by_worker().items()):
         spec = WorkerSpec(
@@ -134,7 +136,7 @@ def worker_specs(
             root=cfg.storage.root,
             venue=cfg.venue.rest_url,
             cutoffs=cutoffs,
-            registrations_per_s=worker_rate(plan, worker, cfg.venue.registrations_per_s),
+            registrations_per_s=cfg.venue.registrations_per_s,  # per app key, each key in one worker
             connections=[_connection_spec(c) for c in conns],
             stall_s=cfg.venue.stall_timeout_s,
             reconnect_stagger_s=cfg.venue.reconnect_stagger_s,

@@ -8,12 +8,18 @@ in memory: nothing is dropped and nothing grows without bound.
 
 Registrations are verified: each (TR, key) counts as active only once the venue has
 acknowledged it. A refusal is journaled and reported, never assumed away; a refused
-2026 futures code (``FH9``/``FC9``) is retried once with its legacy code. Connections
-register one at a time, paced, so the registration rate of the app key is the pace.
-A connection that drops reconnects with capped, jittered exponential backoff for as
-long as the run lasts, and registers everything again. Connection attempts of one app key
-take turns, ``reconnect_stagger_s`` apart, so a venue restart that drops them all does not
-bring them all back in the same instant.
+2026 futures code (``FH9``/``FC9``) is retried once with its legacy code. The venue counts
+registration requests per app key (LS_OPENAPI.md §1.4, §2.7), so each app key has its own pace
+(``_KeyPace``): the connections of different keys register at the same time, each key at
+``registrations_per_s``, and the connections of one key share that key's pace, one request every
+``plan.pack.registration_interval_s``. ``plan.pack.key_registration_s`` is the same model, so
+`gatherer plan` says how long this takes. A connection that drops reconnects with capped,
+jittered exponential backoff for as long as the run lasts, and registers everything again,
+busiest first: the receive path counts each stream's frames (``venues.ls.streams``, a bytes slice
+of the frame, no parse), and the key's pace gives its next slot to the waiting registration whose
+stream delivered the most frames in this run; with no frames yet (a run's first registration) the
+plan's order stands. Connection attempts of one app key take turns, ``reconnect_stagger_s``
+apart, so a venue restart that drops them all does not bring them all back in the same instant.
 
 Liveness: a connection silent for ``stall_s`` while one of its session groups trades is closed
 and reconnected. A group is a KRX market or an overseas exchange (``venues.ls.hours``); whether it
@@ -29,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,12 +48,14 @@ import msgspec
 from gatherer.capture import Journal, Kind
 from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ConnectError, SessionLost
+from gatherer.plan.pack import registration_burst, registration_interval_s, slot_at
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.hours import SessionWindows, group_of
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import is_token_error
 from gatherer.venues.ls.sessions import MarketStatus, read_jif
+from gatherer.venues.ls.streams import frame_stream, stream_key
 from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, FrameSink, Session, registration_frame
 
 log = logging.getLogger(__name__)
@@ -61,7 +71,7 @@ class WorkerSettings:
 
     worker_id: str = "w00"
     registrations_per_s: float = 50.0
-    """Registration requests per second for the whole app key (connections take turns)."""
+    """Registration requests per second of each app key (its connections share it); 0: unpaced."""
     ack_timeout_s: float = 10.0
     """A registration not answered within this is reported as unacknowledged."""
     reconnect_base_s: float = 0.5
@@ -110,6 +120,76 @@ class _ConnectTurn:
         """Event-loop time before which the next attempt does not start."""
 
 
+class _Stopping(Exception):
+    """Stop came while a connection waited for its key's next registration slot."""
+
+
+class _KeyPace:
+    """One app key's registration pace: ``slot_at`` (on average one slot every ``interval_s``), to
+    the busiest waiting stream.
+
+    Every connection of the key asks for a slot before each registration request, saying how many
+    frames that registration's stream has delivered; when a slot is due, the waiting request with
+    the most goes (ties: the one that asked first, so the plan's order stands while nothing has
+    streamed). The pace idles only while nobody waits. ``drive`` hands out the slots; it runs in
+    the worker's task group until stop, and then answers every waiter "no".
+    """
+
+    def __init__(self, interval_s: float, burst: int) -> None:
+        self.interval_s = interval_s
+        self._burst = burst
+        self._waiting: list[tuple[int, int, asyncio.Future[bool]]] = []
+        """Heap of (-frames, ask order, the asker's future)."""
+        self._order = itertools.count()
+        self._wanted = asyncio.Event()
+        self._sent: deque[float] = deque(maxlen=burst)
+        """Event-loop times of the latest slots (the venue counts real seconds)."""
+        self._closed = False
+
+    async def turn(self, frames: int) -> bool:
+        """Wait for this key's next slot; False when the worker is stopping (send nothing then)."""
+        if self._closed:
+            return False
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-frames, next(self._order), fut))
+        self._wanted.set()
+        try:
+            return await fut
+        finally:
+            if not fut.done():
+                fut.cancel()  # the asker was cancelled: its slot goes to the next one
+
+    async def drive(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                while not self._waiting:
+                    self._wanted.clear()
+                    wanted = asyncio.ensure_future(self._wanted.wait())
+                    await asyncio.wait({wanted, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    wanted.cancel()
+                    if stopping.done():
+                        return
+                delay = slot_at(self._sent, self.interval_s, self._burst) - loop.time()
+                if delay > 0:
+                    await asyncio.wait({stopping}, timeout=delay)
+                    if stopping.done():
+                        return
+                _, _, fut = heapq.heappop(self._waiting)
+                if fut.done():
+                    continue  # its asker went away
+                fut.set_result(True)
+                self._sent.append(loop.time())
+        finally:
+            stopping.cancel()
+            self._closed = True
+            for _, _, fut in self._waiting:
+                if not fut.done():
+                    fut.set_result(False)
+            self._waiting.clear()
+
+
 TokenSource = Callable[[int], Awaitable[str]]
 """The current token of an app key (by its index); one token per key, shared by all its connections."""
 TokenRefusedHook = Callable[[int, str], Awaitable[str]]
@@ -144,17 +224,21 @@ class Worker:
         self._clock = clock
         self._settings = settings
         self._rng = rng or random.Random()
-        self._register_turn = asyncio.Lock()
         self._connect_turns: dict[int, _ConnectTurn] = {}
         self.market_status = MarketStatus(sessions)
         """The session windows, corrected by what JIF said (when a connection holds JIF)."""
         self._session_groups = dict(session_groups or {})
         """Overseas symbol -> its exchange's session group (``hours.group_of``)."""
         self._uncovered_warned = False
-        self._next_registration_at = 0.0
         keys = list(keys) if keys is not None else [0] * len(self._groups)
         if len(keys) != len(self._groups):
             raise ValueError("one app key index per connection group")
+        per_s = settings.registrations_per_s
+        interval_s = registration_interval_s(per_s) if per_s > 0 else 0.0
+        burst = registration_burst(per_s) if per_s > 0 else 1
+        self._paces = {k: _KeyPace(interval_s, burst) for k in sorted(set(keys))}
+        self.stream_frames: dict[bytes, int] = {}
+        """Data frames delivered in this run per stream (``venues.ls.streams.stream_key``)."""
         self.stats = [
             ConnectionStats(f"{settings.worker_id}-c{i:03d}", len(g), key_index=k)
             for i, (g, k) in enumerate(zip(self._groups, keys, strict=True))
@@ -162,6 +246,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tasks:
+            for key, pace in self._paces.items():
+                tasks.create_task(pace.drive(stop), name=f"{self._settings.worker_id}-pace-key{key}")
             for i, group in enumerate(self._groups):
                 tasks.create_task(self._connection(self.stats[i], group, stop), name=self.stats[i].conn_id)
 
@@ -181,11 +267,15 @@ class Worker:
         paused: list[asyncio.Task[None]] = []
         holds_jif = any(r.tr_cd == "JIF" for r in group)
         note_jif = self._note_jif
+        counts = self.stream_frames
 
         def on_frame(payload: bytes, recv_ns: int) -> None:
             append(frame_kind, conn_id, payload, recv_ns)
             stats.frames += 1
             stats.last_recv_ns = recv_ns
+            stream = frame_stream(payload)
+            if stream is not None:
+                counts[stream] = counts.get(stream, 0) + 1
             if holds_jif and _JIF_TAG in payload:
                 note_jif(payload, recv_ns)
             if journal.backlogged and session is not None and not paused:
@@ -210,12 +300,13 @@ class Worker:
                 continue
             reason = "closed by us"
             try:
-                async with self._register_turn:
-                    await self._register(session, stats, group, stop)
+                await self._register(session, stats, group, stop)
                 attempt = 0
                 reason = await self._stream(session, stats, self._groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
+            except _Stopping:
+                pass  # "closed by us"
             finally:
                 if session.connected:
                     await session.close()
@@ -368,7 +459,8 @@ class Worker:
     async def _register(
         self, session: Session, stats: ConnectionStats, group: list[Registration], stop: asyncio.Event
     ) -> None:
-        """Register the group, verifying every ack.
+        """Register the group, verifying every ack; busiest stream first (``stream_frames``), the
+        plan's order among streams that delivered as many frames (a run's first registration).
 
         Refused for the rate (IGW00201) or not answered: sent again after a pause, for up
         to ``registration_rounds`` rounds. Refused for the token: a new token is asked for
@@ -379,9 +471,14 @@ class Worker:
         token = await self._token(stats.key_index)
         acks: list[Ack | None] = [None] * len(group)
         original = list(group)
-        todo = list(range(len(group)))
+        pace = self._paces[stats.key_index]
+        frames = self.stream_frames
+        busy = [frames.get(stream_key(r.tr_cd, r.tr_key), 0) for r in group]
+        todo = sorted(range(len(group)), key=lambda i: -busy[i])  # stable: the plan's order on ties
         for round_no in range(1, self._settings.registration_rounds + 1):
-            results = await self._send(session, token, [(group[i].tr_cd, group[i].tr_key) for i in todo])
+            results = await self._send(
+                session, token, pace, [(group[i].tr_cd, group[i].tr_key, busy[i]) for i in todo]
+            )
             retry: list[int] = []
             token_refused = False
             for i, ack in zip(todo, results, strict=True):
@@ -444,24 +541,38 @@ class Worker:
             unanswered=stats.unanswered,
         )
 
-    async def _send(self, session: Session, token: str, pairs: list[tuple[str, str]]) -> list[Ack | None]:
-        """Send registrations one by one under the pace; None where no ack came in time."""
-        interval = 1.0 / self._settings.registrations_per_s if self._settings.registrations_per_s > 0 else 0.0
-        loop = asyncio.get_running_loop()
+    async def _send(
+        self, session: Session, token: str, pace: _KeyPace, todo: list[tuple[str, str, int]]
+    ) -> list[Ack | None]:
+        """Send registrations one by one, each in a slot of the key's pace (asked for with its
+        stream's frames); None where no ack came in time. Raises _Stopping if stop comes first,
+        SessionLost if the connection drops."""
         pending: list[asyncio.Future[Ack]] = []
-        for tr_cd, tr_key in pairs:
-            # One pace for the whole app key, kept across connections and rounds.
-            delay = self._next_registration_at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_registration_at = max(self._next_registration_at, loop.time()) + interval
-            self._journal.append(
-                Kind.SENT,
-                session.conn_id,
-                registration_frame(REDACTED, SUBSCRIBE, tr_cd, tr_key),
-                self._clock.time_ns(),
-            )
-            pending.append(session.send_registration(token, SUBSCRIBE, tr_cd, tr_key))
+        try:
+            for tr_cd, tr_key, frames in todo:
+                if not await pace.turn(frames):
+                    raise _Stopping
+                if not session.connected:
+                    raise SessionLost(f"{session.conn_id}: connection lost while registering")
+                self._journal.append(
+                    Kind.SENT,
+                    session.conn_id,
+                    registration_frame(REDACTED, SUBSCRIBE, tr_cd, tr_key),
+                    self._clock.time_ns(),
+                )
+                pending.append(session.send_registration(token, SUBSCRIBE, tr_cd, tr_key))
+            return await self._acks(session, pending, [(tr_cd, tr_key) for tr_cd, tr_key, _ in todo])
+        finally:
+            for fut in pending:
+                if not fut.done():
+                    session.abandon(fut)
+                elif not fut.cancelled():
+                    fut.exception()  # a drop failed them all; SessionLost is already on its way up
+
+    async def _acks(
+        self, session: Session, pending: list[asyncio.Future[Ack]], pairs: list[tuple[str, str]]
+    ) -> list[Ack | None]:
+        loop = asyncio.get_running_loop()
         out: list[Ack | None] = []
         deadline = loop.time() + self._settings.ack_timeout_s
         for fut, (tr_cd, tr_key) in zip(pending, pairs, strict=True):

@@ -50,6 +50,7 @@ class WorkerSpec(msgspec.Struct, frozen=True):
     venue: str
     cutoffs: dict[str, str]
     registrations_per_s: float
+    """Each app key's registration rate; the plan keeps a key's connections in one worker."""
     connections: list[ConnectionSpec]
     stall_s: float = 60.0
     parquet_flush_s: float = 300.0
