@@ -515,7 +515,7 @@ def _store_process(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from gatherer.run.store import JournalTail, Store, exclusive, follow
+    from gatherer.run.pipeline import store_worker
 
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in json.loads(args.cutoffs).items()}
     root = Path(args.root)
@@ -532,11 +532,11 @@ def _store_process(args: argparse.Namespace) -> int:
             yield parent_done.is_set()
             time.sleep(args.poll_s)
 
-    with exclusive(root, args.worker):
-        store, first = Store.resume(root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs)
-        tail = JournalTail(root, args.worker, start_seq=first)
-        follow(tail, store, stop_requested=ticks(), checkpoint_every_s=args.flush_s)
-    print(json.dumps(store.stats.__dict__), flush=True)
+    stats = store_worker(
+        root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs,
+        stop_requested=ticks(), checkpoint_every_s=args.flush_s,
+    )  # fmt: skip
+    print(json.dumps(stats.__dict__), flush=True)
     return 0
 
 
@@ -562,14 +562,13 @@ def _parse_day(text: str) -> dt.date:
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
-    from gatherer.run.store import decode_records_fn
-    from gatherer.sinks import rebuild_day
+    from gatherer.run.pipeline import rebuild_day
 
     root, cutoffs = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
     console.print(f"rebuilding {day} under {root} from its journal")
     report = await asyncio.to_thread(
-        rebuild_day, root, day, decode_records_fn(cutoffs), version=__version__, venue="rebuild"
+        rebuild_day, root, day, version=__version__, cutoffs=cutoffs
     )
     out.print(
         f"{day}: {report.rows:,} rows in {report.files} file(s) from worker(s) {', '.join(report.workers)};"

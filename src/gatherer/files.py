@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,3 +77,42 @@ def write_parquet_atomic(table: pa.Table, final: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     fsync_dir(final.parent)
+
+
+def swap_in_dir(new: Path, final: Path) -> None:
+    """Make the directory ``new`` (which may not exist: an empty one) the content of ``final``, in one
+    rename where the platform can (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere two renames,
+    during which ``final`` is briefly absent but never half-written). After an exchange ``new``
+    holds the old content: the caller removes it."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if not new.exists():
+        new.parent.mkdir(parents=True, exist_ok=True)
+        new.mkdir()
+    if final.exists():
+        if not _exchange(new, final):
+            os.rename(final, new.with_name(new.name + ".old"))
+            os.rename(new, final)
+        # after an exchange ``new`` holds the old day; the staging cleanup removes it
+    else:
+        os.rename(new, final)
+    fsync_dir(final.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported here."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))

@@ -18,7 +18,7 @@ from typing import Any, Literal, overload
 import pyarrow as pa
 
 from gatherer.errors import GathererError
-from gatherer.sinks.parquet import read_partition
+from gatherer.sinks.partitions import read_partition
 
 
 @overload

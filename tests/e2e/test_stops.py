@@ -27,9 +27,9 @@ from gatherer.capture import Kind, iter_records
 from gatherer.clock import ScaledClock
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
-from gatherer.sinks.parquet import read_quarantine
 
 from ..conftest import Reap, _descendants, sim_settings
+from ..helpers.lake import read_quarantine
 from .test_demo import proc_file
 
 GATHERER = str(Path(sys.executable).parent / "gatherer")

@@ -18,14 +18,14 @@ from gatherer.capture import Kind, iter_records
 from gatherer.clock import SEOUL, ScaledClock, trading_day_of
 from gatherer.config import MarketConfig
 from gatherer.run.collect import RunResult, collect
-from gatherer.run.store import decode_records_fn
+from gatherer.run.pipeline import rebuild_day
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
-from gatherer.sinks import compare_days, read_quarantine, rebuild_day
 from gatherer.venues.ls.catalog import CATALOG
 
 from ..conftest import sim_settings
+from ..helpers.lake import compare_days, read_quarantine
 from .test_capture import CREDENTIALS, sim_config, wait_until
 
 
@@ -149,7 +149,7 @@ async def test_rebuild_equals_live(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(live, copy)
     (day,) = [dt.date.fromisoformat(p.name[5:]) for p in (live / "parquet").iterdir()]
-    report = rebuild_day(copy, day, decode_records_fn(None), version="test", venue="rebuild")
+    report = rebuild_day(copy, day, version="test", cutoffs=None)
     assert report.rows > 0 and report.quarantined == 3
     assert compare_days(live, copy, day) == []
     # The comparison can fail: change one value and it is found.

@@ -1,10 +1,10 @@
 """The Parquet sink: exact round trips, trading-day partitions, no half files, sorted rows,
-metadata, rotation, quarantine lines, and a rebuild from the journal that equals the live write."""
+metadata, rotation, quarantine lines; the lake comparison the tests use finds a changed value.
+(A rebuild from the journal equals the live store: tests/unit/test_pipeline.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import threading
 from dataclasses import dataclass
@@ -15,24 +15,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import zstandard
 
-from gatherer.capture.segment import Kind, Record, encode_block, encode_record, encode_segment_header
 from gatherer.clock import seoul_ns, trading_day_of
+from gatherer.sinks import file_metadata, partition_files, read_partition
 from gatherer.sinks import parquet as sink_mod
-from gatherer.sinks.parquet import (
-    ParquetSink,
-    ParquetSinkError,
-    compare_days,
-    file_metadata,
-    partition_dir,
-    partition_files,
-    read_partition,
-    read_quarantine,
-    rebuild_day,
-    write_quarantine,
-)
+from gatherer.sinks.parquet import ParquetSink, ParquetSinkError, partition_dir, write_quarantine
 from gatherer.venues.ls.catalog import CATALOG, Field
+
+from ..helpers.lake import compare_days, read_quarantine
 
 DAY = dt.date(2026, 11, 24)
 T0 = seoul_ns(DAY, dt.time(10, 0))
@@ -323,99 +313,33 @@ def test_quarantine_lines_append_with_text_or_base64_payloads(tmp_path: Path) ->
 # -- rebuild from the journal --------------------------------------------------------------------
 
 
-def write_journal(
-    root: Path, day: dt.date, worker: str, records: list[tuple[int, str, bytes]], seq0: int
-) -> None:
-    """A real journal segment (format v1) holding FRAME records (recv_ns, conn_id, payload)."""
-    path = root / "journal" / f"date={day.isoformat()}" / f"{worker}-000001.journal"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    comp = zstandard.ZstdCompressor()
-    data = bytearray(encode_segment_header(worker, 1, seq0, T0))
-    for start in range(0, len(records), 64):
-        chunk = records[start : start + 64]
-        raw = b"".join(encode_record(Kind.FRAME, c.encode(), ns, p) for ns, c, p in chunk)
-        data += encode_block(raw, len(chunk), seq0 + start, comp)
-    path.write_bytes(bytes(data))
-
-
-def frames(n: int, start_ns: int, rng: random.Random) -> list[tuple[int, str, bytes]]:
-    out = []
+def toy_rows(root: Path, worker: str, n: int, rng: random.Random, **kw: Any) -> None:
+    """Rows as a live store would write them (one per frame, a quarantine line for every 97th)."""
+    batches, bad = [], []
     for i in range(n):
-        sym = rng.choice(["005930", "000660", "035720"])
-        tr = rng.choice(["S3_", "H1_"])
-        body = {"tr_cd": tr, "shcode": sym, "price": 70000 + rng.randrange(100)}
-        payload = json.dumps(body).encode() if i % 97 else b"\xff not json"
-        out.append((start_ns + i * 1_000_000 + rng.randrange(1000), f"w00-c00{i % 2}", payload))
-    return out
-
-
-def toy_decode(records: Any) -> Any:
-    """Stands in for the decode stage: one row per frame, a quarantine item for non-JSON."""
-    for r in records:
-        assert isinstance(r, Record)
-        try:
-            body = json.loads(r.payload)
-        except ValueError:
-            yield Bad("not_json", "", r.seq, r.recv_ns, r.conn_id, None, r.payload)
+        sym, tr = rng.choice(["005930", "000660", "035720"]), rng.choice(["S3_", "H1_"])
+        ns, conn = T0 + i * 1_000_000 + rng.randrange(1000), f"{worker}-c00{i % 2}"
+        if i % 97 == 0:
+            bad.append(Bad("not_json", "", i, ns, conn, None, b"\xff not json"))
             continue
-        tr = body["tr_cd"]
-        over = {"price": [body["price"]]} if tr == "S3_" else {"offerho1": [body["price"]]}
-        table = make_table(tr, [(body["shcode"], r.recv_ns, r.seq)], conn_id=r.conn_id, overrides=over)
-        yield Batch(tr, "kospi", "book" if tr == "H1_" else "trade", table)
-
-
-def live_write(root: Path, worker: str, records: list[Record], **kw: Any) -> None:
-    items = list(toy_decode(records))
+        price = 70000 + rng.randrange(100)
+        over = {"price": [price]} if tr == "S3_" else {"offerho1": [price]}
+        table = make_table(tr, [(sym, ns, i)], conn_id=conn, overrides=over)
+        batches.append(Batch(tr, "kospi", "book" if tr == "H1_" else "trade", table))
     with sink(root, worker, **kw) as s:
-        s.write(i for i in items if isinstance(i, Batch))
-    write_quarantine(root, DAY, worker, [i for i in items if isinstance(i, Bad)])
-
-
-def journal_and_live(root: Path, *, live_kw: dict[str, Any]) -> None:
-    rng = random.Random(3)
-    for worker, start in (("w00", T0), ("w01", T0 + 500_000)):
-        recs = frames(700, start, rng)
-        write_journal(root, DAY, worker, recs, seq0=0)
-        records = [Record(Kind.FRAME, i, ns, c, p) for i, (ns, c, p) in enumerate(recs)]
-        live_write(root, worker, records, **live_kw)
-
-
-def test_rebuild_equals_the_live_write_row_for_row(tmp_path: Path) -> None:
-    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
-    journal_and_live(live, live_kw={"rotate_rows": 128})
-    journal_and_live(rebuilt, live_kw={"rotate_rows": 128})
-    junk = partition_dir(rebuilt, DAY, "kospi", "trade") / "w99-0001.parquet"
-    junk.write_bytes(b"stale")  # whatever was there before is replaced
-    other_day = partition_dir(rebuilt, DAY - dt.timedelta(days=1), "kospi", "trade")
-    other_day.mkdir(parents=True)
-    (other_day / "w00-0001.parquet").write_bytes(b"untouched")
-
-    report = rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim", rotate_rows=128)
-
-    assert report.workers == ("w00", "w01") and not report.damage
-    assert report.quarantined == 16 and report.rows == 1400 - 16 and report.rows_outside_day == 0
-    assert not junk.exists() and (other_day / "w00-0001.parquet").read_bytes() == b"untouched"
-    assert compare_days(live, rebuilt, DAY) == []
-    assert compare_days(live, rebuilt, DAY, by_file=True) == []  # same batches, same files
-    assert read_quarantine(live, DAY) == read_quarantine(rebuilt, DAY)
-    assert not list(rebuilt.glob(".rebuild/*"))
-
-
-def test_rebuild_equals_a_live_write_that_flushed_differently(tmp_path: Path) -> None:
-    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
-    journal_and_live(live, live_kw={"rotate_rows": 50})  # e.g. a live run flushed on a timer
-    journal_and_live(rebuilt, live_kw={})
-    rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim")
-    assert compare_days(live, rebuilt, DAY) == []
-    assert compare_days(live, rebuilt, DAY, by_file=True) != []
+        s.write(batches)
+    write_quarantine(root, DAY, worker, bad)
 
 
 def test_compare_days_reports_a_changed_value(tmp_path: Path) -> None:
-    live, rebuilt = tmp_path / "live", tmp_path / "rebuilt"
-    journal_and_live(live, live_kw={})
-    journal_and_live(rebuilt, live_kw={})
-    rebuild_day(rebuilt, DAY, toy_decode, version="0.1.0-test", venue="sim")
-    path = partition_files(rebuilt, DAY, "kospi", "trade")[0]
+    live, other = tmp_path / "live", tmp_path / "other"
+    for root, rotate in ((live, 50), (other, 128)):  # files cut differently, the same rows
+        for worker in ("w00", "w01"):
+            toy_rows(root, worker, 700, random.Random(worker), rotate_rows=rotate)
+    assert compare_days(live, other, DAY) == []
+    assert compare_days(live, other, DAY, by_file=True) != []
+    assert read_quarantine(live, DAY) == read_quarantine(other, DAY)
+    path = partition_files(other, DAY, "kospi", "trade")[0]
     t = pq.read_table(path)
     prices = t["price"].to_pylist()
     prices[3] += 1
@@ -423,7 +347,7 @@ def test_compare_days_reports_a_changed_value(tmp_path: Path) -> None:
         t.set_column(t.schema.get_field_index("price"), "price", pa.array(prices, pa.int64())), path
     )
 
-    diffs = compare_days(live, rebuilt, DAY)
+    diffs = compare_days(live, other, DAY)
     assert len(diffs) == 1
     assert "kospi/trade/S3_: column price differs in 1 row(s)" in diffs[0]
     assert f"{prices[3] - 1!r} vs {prices[3]!r}" in diffs[0]
@@ -444,8 +368,3 @@ def test_compare_days_reports_missing_rows_partitions_and_unsorted_files(tmp_pat
     path = partition_files(b, DAY, "kospi", "trade")[0]
     pq.write_table(pq.read_table(path).sort_by([("recv_ns", "descending")]), path)
     assert any("not in (symbol, recv_ns, seq) order" in d for d in compare_days(a, b, DAY))
-
-
-def test_rebuild_without_a_journal_says_so(tmp_path: Path) -> None:
-    with pytest.raises(ParquetSinkError, match="no journal segments"):
-        rebuild_day(tmp_path, DAY, toy_decode, version="x", venue="sim")

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gatherer.errors import GathererError
-from gatherer.sinks.parquet import read_partition
+from gatherer.sinks.partitions import read_partition
 from gatherer.venues.ls.catalog import CATALOG
 
 

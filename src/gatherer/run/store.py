@@ -32,14 +32,14 @@ from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
-from gatherer.capture import Block, Corrupt, Record, SegmentScanner, TornTail, worker_segments
+from gatherer.capture import Block, Corrupt, Damage, Record, SegmentScanner, TornTail, worker_segments
 from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
 from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
 from gatherer.decode import Batch, Decoder, Quarantined
 from gatherer.files import fsync_dir, rewrite_jsonl
 from gatherer.ledger.chain import VolumeChains
 from gatherer.ledger.gapfile import discard_gaps_after, write_gaps
-from gatherer.sinks import ParquetSink, file_metadata, write_quarantine
+from gatherer.sinks import ParquetSink, WrittenFile, file_metadata, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +137,27 @@ class JournalTail:
     closing the previous one); the last segment is followed as it grows.
     """
 
-    def __init__(self, root: Path, worker_id: str, *, start_seq: int = 0, read_bytes: int = 4 << 20) -> None:
+    def __init__(
+        self,
+        root: Path,
+        worker_id: str,
+        *,
+        start_seq: int = 0,
+        read_bytes: int = 4 << 20,
+        finished: Sequence[Path] | None = None,
+    ) -> None:
+        """``finished``: read exactly these segments, every one complete (a finished journal, e.g.
+        one day's for a rebuild), instead of following the worker's journal as it grows."""
         self._root = root
         self._worker_id = worker_id
         self._start_seq = start_seq
         self._read_bytes = read_bytes
+        self._finished = list(finished) if finished is not None else None
         self._done: set[Path] = set()
         self._path: Path | None = None
         self._file: BufferedReader | None = None
         self._scanner = SegmentScanner()
-        self.damage: list[Corrupt | TornTail] = []
+        self.damage: list[Damage] = []
         self.last_seq = start_seq - 1
 
     def poll(self) -> list[Record]:
@@ -182,10 +193,14 @@ class JournalTail:
                 out.extend(r for r in item.records if r.seq >= self._start_seq)
                 self.last_seq = max(self.last_seq, item.records[-1].seq)
             elif isinstance(item, (Corrupt, TornTail)):
-                self.damage.append(item)
-                log.error("journal damage while decoding: %s", item)
+                assert self._path is not None
+                reason = item.reason if isinstance(item, Corrupt) else "torn tail"
+                self.damage.append(Damage(self._path, item.offset, item.length, reason, item.records_lost))
+                log.error("journal damage while decoding %s: %s", self._path.name, item)
 
     def _segments(self) -> list[Path]:
+        if self._finished is not None:
+            return self._finished
         return [p for _n, p in worker_segments(self._root, self._worker_id)]
 
     def _open_next(self) -> bool:
@@ -203,6 +218,8 @@ class JournalTail:
         return False
 
     def _has_later_segment(self) -> bool:
+        if self._finished is not None:
+            return True  # every segment is complete: read each to its end, torn tails reported
         segments = self._segments()
         return self._path in segments and segments.index(self._path) < len(segments) - 1
 
@@ -269,6 +286,11 @@ class Store:
         store.last_seq = seq
         return store, seq + 1
 
+    @property
+    def written(self) -> list[WrittenFile]:
+        """Every Parquet file this store has written (``sinks.WrittenFile``)."""
+        return self._sink.written
+
     def add(self, records: list[Record]) -> None:
         if not records:
             return
@@ -333,29 +355,6 @@ def follow(
     store.checkpoint()
     store.stats.damaged_blocks = len(tail.damage)
     tail.close()
-
-
-def decode_records_fn(
-    cutoffs: Mapping[str, dt.time] | None, batch_rows: int = 50_000
-) -> Callable[[Iterable[Record]], Iterator[Batch | Quarantined]]:
-    """The journal-to-batches function ``sinks.rebuild_day`` takes: the same decoding as the live store."""
-
-    def decode_records(records: Iterable[Record]) -> Iterator[Batch | Quarantined]:
-        decoder = Decoder(cutoffs=cutoffs, batch_rows=batch_rows)
-        chunk: list[Record] = []
-        for rec in records:
-            chunk.append(rec)
-            if len(chunk) >= 4096:
-                decoder.add_all(chunk)
-                chunk = []
-                if decoder.pending_rows >= batch_rows:
-                    yield from decoder.flush()
-                yield from decoder.take_quarantine()
-        decoder.add_all(chunk)
-        yield from decoder.flush()
-        yield from decoder.take_quarantine()
-
-    return decode_records
 
 
 async def start_store(

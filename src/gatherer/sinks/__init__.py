@@ -6,32 +6,22 @@ Public API; see ``gatherer.sinks.parquet`` for the layout and docs/formats.md fo
 from gatherer.sinks.masters import master_path, read_master, write_master
 from gatherer.sinks.parquet import (
     BatchLike,
-    DecodeRecords,
     ParquetSink,
     ParquetSinkError,
     QuarantineLike,
-    RebuildReport,
     WrittenFile,
-    compare_days,
-    file_metadata,
     partition_dir,
-    partition_files,
     quarantine_path,
-    read_partition,
-    read_quarantine,
-    rebuild_day,
     write_quarantine,
 )
+from gatherer.sinks.partitions import file_metadata, partition_files, read_partition
 
 __all__ = [
     "BatchLike",
-    "DecodeRecords",
     "ParquetSink",
     "ParquetSinkError",
     "QuarantineLike",
-    "RebuildReport",
     "WrittenFile",
-    "compare_days",
     "file_metadata",
     "master_path",
     "partition_dir",
@@ -39,8 +29,6 @@ __all__ = [
     "quarantine_path",
     "read_master",
     "read_partition",
-    "read_quarantine",
-    "rebuild_day",
     "write_master",
     "write_quarantine",
 ]
