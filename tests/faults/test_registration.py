@@ -23,8 +23,8 @@ from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.auth import Credentials
+from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.hours import SessionWindows, session_windows
-from gatherer.venues.ls.ws import OK_CODE
 
 from ..conftest import MIDDAY, sim_settings
 from ..e2e.test_capture import sim_config, wait_until

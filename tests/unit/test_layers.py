@@ -19,6 +19,8 @@ LEAVES = {
     "gatherer.config",
     "gatherer.venues.ls.catalog",
     "gatherer.venues.ls.keys",
+    # The LS message envelope (header, acks, registration requests): pure protocol, read by every stage.
+    "gatherer.venues.ls.envelope",
     # The exchanges' trading hours (data, and pure functions of dates): the simulator must trade
     # when the collector watches; the unit tests state the hours literally.
     "gatherer.venues.ls.hours",

@@ -59,6 +59,7 @@ from gatherer.decode.fields import (
 )
 from gatherer.decode.schema import Layout, TimeSource, column_name, layout
 from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.keys import symbol_of
 
 log = logging.getLogger(__name__)
@@ -400,7 +401,7 @@ class Decoder:
             raise _Refused("no_header", "no header object")
         if "rsp_cd" in header:
             self.acks_total += 1
-            if header.get("rsp_cd") != "00000":
+            if header.get("rsp_cd") != OK_CODE:
                 self.acks_refused_total += 1
             return
         tr_cd = header.get("tr_cd")

@@ -38,26 +38,7 @@ from gatherer.files import write_parquet_atomic
 from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps
 from gatherer.venues.ls.catalog import CATALOG
-
-SUBSCRIBE, UNSUBSCRIBE = "3", "4"
-OK_CODE = "00000"
-
-
-class _Header(msgspec.Struct):
-    tr_cd: str | None = None
-    tr_key: str | None = None
-    tr_type: str | None = None
-    rsp_cd: str | None = None
-
-
-class _Body(msgspec.Struct):
-    tr_cd: str | None = None
-    tr_key: str | None = None
-
-
-class _Frame(msgspec.Struct):
-    header: _Header | None = None
-    body: _Body | None = None
+from gatherer.venues.ls.envelope import OK_CODE, SUBSCRIBE, UNSUBSCRIBE, read_header, read_registration
 
 
 class _Event(msgspec.Struct):
@@ -69,7 +50,6 @@ class _Event(msgspec.Struct):
     registrations: list[tuple[str, str]] = msgspec.field(default_factory=list)
 
 
-_frame = msgspec.json.Decoder(_Frame)
 _event = msgspec.json.Decoder(_Event)
 
 
@@ -193,17 +173,13 @@ class _Scan:
         """conn_id -> its streams of its latest outage still waiting for their re-ack or first frame."""
 
     def frame(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
-        try:
-            frame = _frame.decode(payload)
-        except msgspec.DecodeError:
-            return
-        h = frame.header
+        h = read_header(payload)
         if h is None or h.tr_cd is None or h.tr_key is None:
             return
         entry = self.ledger.entry(h.tr_cd, h.tr_key)
         waiting = self.dark.get(conn_id)
         dark = waiting.get((h.tr_cd, h.tr_key)) if waiting else None
-        if h.rsp_cd is not None:
+        if h.is_ack:
             if h.rsp_cd == OK_CODE and h.tr_type == SUBSCRIBE:
                 if entry.acked_ns is None:
                     entry.acked_ns = recv_ns
@@ -223,25 +199,18 @@ class _Scan:
         entry.last_ns = recv_ns
 
     def sent(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
-        try:
-            frame = _frame.decode(payload)
-        except msgspec.DecodeError:
+        request = read_registration(payload)
+        if request is None:
             return
-        if (
-            frame.header is None
-            or frame.body is None
-            or frame.body.tr_cd is None
-            or frame.body.tr_key is None
-        ):
-            return
-        pair = (frame.body.tr_cd, frame.body.tr_key)
-        if frame.header.tr_type == SUBSCRIBE:
+        tr_type, tr_cd, tr_key = request
+        pair = (tr_cd, tr_key)
+        if tr_type == SUBSCRIBE:
             entry = self.ledger.entry(*pair)
             entry.subscriptions += 1
             if entry.subscribed_ns is None:
                 entry.subscribed_ns = recv_ns
             self.held[conn_id].add(pair)
-        elif frame.header.tr_type == UNSUBSCRIBE:
+        elif tr_type == UNSUBSCRIBE:
             self.held[conn_id].discard(pair)
 
     def event(self, conn_id: str, payload: bytes, recv_ns: int) -> None:

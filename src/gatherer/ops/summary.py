@@ -12,10 +12,9 @@ from pathlib import Path
 
 import msgspec
 
-from gatherer.capture import Damage, Kind, iter_records, tr_cd_of
+from gatherer.capture import Damage, Kind, iter_records
 from gatherer.venues.ls.catalog import CATALOG, LEGACY, MARKET_CHANNELS
-
-_ACK = b'"rsp_cd"'
+from gatherer.venues.ls.envelope import maybe_ack, tr_cd_of
 
 
 def _channel_of_tr() -> dict[str, tuple[str, str]]:
@@ -68,7 +67,7 @@ def summarize(paths: Iterable[Path], *, first_seqs: Mapping[str, int] | None = N
                 except msgspec.DecodeError:
                     event = {}
                 out.events[str(event.get("event", "?")) if isinstance(event, dict) else "?"] += 1
-            elif _ACK in rec.payload:
+            elif maybe_ack(rec.payload) is not None:
                 out.acks += 1
             else:
                 tr_cd = tr_cd_of(rec.payload)

@@ -36,8 +36,8 @@ from aiohttp import WSMsgType, web
 from gatherer.capture import Kind, Record, iter_records, list_segments
 from gatherer.errors import ConfigError
 from gatherer.sinks.masters import master_path
+from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.masters import MARKET_FIELDS
-from gatherer.venues.ls.ws import OK_CODE
 
 log = logging.getLogger(__name__)
 

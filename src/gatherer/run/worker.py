@@ -15,10 +15,10 @@ registration requests per app key (LS_OPENAPI.md §1.4, §2.7), so each app key 
 ``plan.pack.registration_interval_s``. ``plan.pack.key_registration_s`` is the same model, so
 `gatherer plan` says how long this takes. A connection that drops reconnects with capped,
 jittered exponential backoff for as long as the run lasts, and registers everything again,
-busiest first: the receive path counts each stream's frames (``venues.ls.streams``, a bytes slice
-of the frame, no parse), and the key's pace gives its next slot to the waiting registration whose
-stream delivered the most frames in this run; with no frames yet (a run's first registration) the
-plan's order stands. Connection attempts of one app key take turns, ``reconnect_stagger_s``
+busiest first: the receive path counts each stream's frames (``venues.ls.envelope.frame_stream``,
+a bytes slice of the frame, no parse), and the key's pace gives its next slot to the waiting
+registration whose stream delivered the most frames in this run; with no frames yet (a run's first
+registration) the plan's order stands. Connection attempts of one app key take turns, ``reconnect_stagger_s``
 apart, so a venue restart that drops them all does not bring them all back in the same instant.
 
 Liveness: a connection silent for ``stall_s`` while one of its session groups trades is closed
@@ -51,12 +51,18 @@ from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.pack import registration_burst, registration_interval_s, slot_at
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.catalog import LEGACY
+from gatherer.venues.ls.envelope import (
+    RATE_LIMITED_CODE,
+    SUBSCRIBE,
+    frame_stream,
+    registration_frame,
+    stream_key,
+)
 from gatherer.venues.ls.hours import SessionWindows, group_of
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import is_token_error
 from gatherer.venues.ls.sessions import MarketStatus, read_jif
-from gatherer.venues.ls.streams import frame_stream, stream_key
-from gatherer.venues.ls.ws import RATE_LIMITED_CODE, SUBSCRIBE, Ack, FrameSink, Session, registration_frame
+from gatherer.venues.ls.ws import Ack, FrameSink, Session
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +244,7 @@ class Worker:
         burst = registration_burst(per_s) if per_s > 0 else 1
         self._paces = {k: _KeyPace(interval_s, burst) for k in sorted(set(keys))}
         self.stream_frames: dict[bytes, int] = {}
-        """Data frames delivered in this run per stream (``venues.ls.streams.stream_key``)."""
+        """Data frames delivered in this run per stream (``venues.ls.envelope.stream_key``)."""
         self.stats = [
             ConnectionStats(f"{settings.worker_id}-c{i:03d}", len(g), key_index=k)
             for i, (g, k) in enumerate(zip(self._groups, keys, strict=True))

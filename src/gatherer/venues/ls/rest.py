@@ -27,12 +27,11 @@ import aiohttp
 from gatherer.clock import Clock, SystemClock
 from gatherer.errors import ApiError, AuthError, ConnectError, GathererError, RateLimited
 from gatherer.venues.ls.auth import Credentials, Token, issue_token, revoke_token, token_fingerprint
+from gatherer.venues.ls.envelope import OK_CODE, RATE_LIMITED_CODE
 from gatherer.venues.ls.ratelimit import TR_LIMITS, RateLimiter, Sleep, TrLimit, backoff_s
 
 log = logging.getLogger(__name__)
 
-OK_CODE = "00000"
-RATE_LIMITED_CODE = "IGW00201"
 TOKEN_ERROR_CODES = frozenset({"IGW00131", "IGW00132"})
 """Codes treated as "token no longer valid". LS does not publish its token error codes (§1.5), so a
 message that mentions the token (토큰 / token) counts too."""

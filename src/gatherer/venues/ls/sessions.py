@@ -22,6 +22,7 @@ from typing import Literal
 import msgspec
 
 from gatherer.clock import to_seoul
+from gatherer.venues.ls.envelope import Header
 from gatherer.venues.ls.hours import SessionWindows
 
 # -- JIF ----------------------------------------------------------------------------------------
@@ -76,17 +77,13 @@ def jif_verdict(jangubun: str, jstatus: str) -> Verdict | None:
     return by_market.get(jstatus) or _COMMON.get(jstatus)
 
 
-class _JifHeader(msgspec.Struct):
-    tr_cd: str = ""
-
-
 class _JifBody(msgspec.Struct):
     jangubun: str = ""
     jstatus: str = ""
 
 
 class _JifFrame(msgspec.Struct):
-    header: _JifHeader | None = None
+    header: Header | None = None  # the envelope's (venues.ls.envelope); the body is JIF's own
     body: _JifBody | None = None
 
 

@@ -19,20 +19,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import msgspec
 from picows import WSError as _PicowsError
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from gatherer.clock import Clock, SystemClock
 from gatherer.errors import ConnectError, SessionLost, SubscriptionRefused
+from gatherer.venues.ls.envelope import OK_CODE, SUBSCRIBE, UNSUBSCRIBE, maybe_ack, registration_frame
 
 log = logging.getLogger(__name__)
 
-OK_CODE = "00000"
-RATE_LIMITED_CODE = "IGW00201"
-"""The gateway's "too many calls" code (LS_OPENAPI.md §1.5), also seen for registrations sent too fast."""
-SUBSCRIBE = "3"
-UNSUBSCRIBE = "4"
 
 FrameSink = Callable[[bytes, int], None]
 """Called with (frame bytes, recv_ns) for every text/binary message received."""
@@ -54,40 +49,12 @@ class Ack:
         return self.rsp_cd == OK_CODE
 
 
-class _AckHeader(msgspec.Struct):
-    rsp_cd: str
-    tr_cd: str | None = None
-    tr_key: str | None = None
-    tr_type: str | None = None
-    rsp_msg: str = ""
-
-
-class _AckFrame(msgspec.Struct):
-    header: _AckHeader
-
-
-_ack_decoder = msgspec.json.Decoder(_AckFrame)
-_encoder = msgspec.json.Encoder()
-_RSP_CD = b'"rsp_cd"'
-
-
-def registration_frame(token: str, tr_type: str, tr_cd: str, tr_key: str) -> bytes:
-    """The JSON text frame that (un)registers one (TR, key) (LS_OPENAPI.md §2.2)."""
-    return _encoder.encode(
-        {"header": {"token": token, "tr_type": tr_type}, "body": {"tr_cd": tr_cd, "tr_key": tr_key}}
-    )
-
-
 def parse_ack(payload: bytes, recv_ns: int) -> Ack | None:
     """The acknowledgement in a frame, or None if the frame is data (or not JSON)."""
-    if _RSP_CD not in payload:
+    h = maybe_ack(payload)
+    if h is None or h.rsp_cd is None:
         return None
-    try:
-        frame = _ack_decoder.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    h = frame.header
-    return Ack(h.tr_cd or "", h.tr_key or "", h.tr_type or "", h.rsp_cd, h.rsp_msg, recv_ns)
+    return Ack(h.tr_cd or "", h.tr_key or "", h.tr_type or "", h.rsp_cd, h.rsp_msg or "", recv_ns)
 
 
 class _Listener(WSListener):
