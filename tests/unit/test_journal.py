@@ -533,3 +533,22 @@ async def test_a_disk_that_never_comes_back_makes_close_give_up_and_name_the_los
         journal.append(Kind.FRAME, "w00-c001", b"after", T0)
     assert journal.durable_seq == -1
     assert any("are lost" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_every_event_reads_back_as_written_and_an_unknown_one_is_skipped() -> None:
+    from gatherer.capture import events
+
+    written = [
+        events.Connected(url="ws://127.0.0.1:1/websocket", attempt=2),
+        events.Refused(tr_cd="S3_", tr_key="005930", rsp_cd="IGW00201", rsp_msg="too fast"),
+        events.Holding(registrations=[("OVC", "ESZ26   ")]),
+        events.Disconnected(reason=events.CLOSED_BY_US),
+        events.DiskOk(path="/data/journal", down_s=1.5, retries=3),
+    ]
+    for event in written:
+        payload = events.encode(event)
+        assert payload.startswith(b'{"event":"')  # the tag first, as docs/formats.md lists them
+        assert events.decode(payload) == event
+    assert events.decode(b'{"event":"from_the_future","x":1}') is None
+    assert events.name(b'{"event":"from_the_future","x":1}') == "from_the_future"
+    assert events.decode(b"junk") is None and events.name(b"junk") == "?"

@@ -28,10 +28,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pyarrow as pa
 
-from gatherer.capture import Damage, Kind, iter_records
+from gatherer.capture import Damage, Kind, events, iter_records
 from gatherer.decode import STATUS_MARKET, STOCK_MARKET
 from gatherer.decode.schema import TS_TYPE
 from gatherer.files import write_parquet_atomic
@@ -39,18 +38,6 @@ from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.envelope import OK_CODE, SUBSCRIBE, UNSUBSCRIBE, read_header, read_registration
-
-
-class _Event(msgspec.Struct):
-    event: str = ""
-    reason: str = ""
-    tr_cd: str = ""
-    tr_key: str = ""
-    rsp_cd: str = ""
-    registrations: list[tuple[str, str]] = msgspec.field(default_factory=list)
-
-
-_event = msgspec.json.Decoder(_Event)
 
 
 @dataclass
@@ -214,15 +201,12 @@ class _Scan:
             self.held[conn_id].discard(pair)
 
     def event(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
-        try:
-            ev = _event.decode(payload)
-        except msgspec.DecodeError:
-            return
-        if ev.event == "disconnected":
+        ev = events.decode(payload)
+        if isinstance(ev, events.Disconnected):
             held = self.held.pop(conn_id, set())
-            if ev.reason != "closed by us":
+            if ev.reason != events.CLOSED_BY_US:
                 self._go_down(conn_id, recv_ns, ev.reason or "disconnected", held)
-        elif ev.event == "connected":
+        elif isinstance(ev, events.Connected):
             held = self.held.pop(conn_id, set())
             if held:
                 # Registrations held but no `disconnected`: the worker process died (kill -9, crash)
@@ -234,13 +218,13 @@ class _Scan:
                 self.outages.append((conn_id, down, recv_ns))
                 for dark in self.dark.get(conn_id, {}).values():
                     dark.reconnected_ns = recv_ns
-        elif ev.event == "holding":  # what a connection holds as a new day starts
-            self.held[conn_id] = {(str(t), str(k)) for t, k in ev.registrations}
-        elif ev.event == "refused":
+        elif isinstance(ev, events.Holding):  # what a connection holds as a new day starts
+            self.held[conn_id] = set(ev.registrations)
+        elif isinstance(ev, events.Refused):
             entry = self.ledger.entry(ev.tr_cd, ev.tr_key)
             entry.refusals += 1
             entry.refused_code = ev.rsp_cd
-        elif ev.event == "unacknowledged":
+        elif isinstance(ev, events.Unacknowledged):
             self.ledger.entry(ev.tr_cd, ev.tr_key).unanswered += 1
 
     def _go_down(self, conn_id: str, start_ns: int, cause: str, held: set[tuple[str, str]]) -> None:
@@ -315,15 +299,12 @@ def _ends_next_day(scan: _Scan, journal: Path) -> None:
             continue
         if rec.kind != Kind.EVENT:
             continue
-        try:
-            ev = _event.decode(rec.payload)
-        except msgspec.DecodeError:
-            continue
-        if ev.event == "connected" and rec.conn_id in scan.down:
+        ev = events.decode(rec.payload)
+        if isinstance(ev, events.Connected) and rec.conn_id in scan.down:
             scan.outages.append((rec.conn_id, scan.down.pop(rec.conn_id), rec.recv_ns))
             for dark in scan.dark.get(rec.conn_id, {}).values():
                 dark.reconnected_ns = rec.recv_ns
-        elif ev.event in ("registered", "disconnected") and rec.conn_id not in scan.down:
+        elif isinstance(ev, (events.Registered, events.Disconnected)) and rec.conn_id not in scan.down:
             following.discard(rec.conn_id)
         if not scan.down and not following:
             return

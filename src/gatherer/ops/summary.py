@@ -10,9 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
-
-from gatherer.capture import Damage, Kind, iter_records
+from gatherer.capture import Damage, Kind, events, iter_records
 from gatherer.venues.ls.catalog import CATALOG, LEGACY, MARKET_CHANNELS
 from gatherer.venues.ls.envelope import maybe_ack, tr_cd_of
 
@@ -62,11 +60,7 @@ def summarize(paths: Iterable[Path], *, first_seqs: Mapping[str, int] | None = N
             if rec.kind == Kind.SENT:
                 out.sent += 1
             elif rec.kind == Kind.EVENT:
-                try:
-                    event = msgspec.json.decode(rec.payload)
-                except msgspec.DecodeError:
-                    event = {}
-                out.events[str(event.get("event", "?")) if isinstance(event, dict) else "?"] += 1
+                out.events[events.name(rec.payload)] += 1
             elif maybe_ack(rec.payload) is not None:
                 out.acks += 1
             else:

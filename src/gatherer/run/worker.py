@@ -43,9 +43,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import msgspec
-
-from gatherer.capture import Journal, Kind
+from gatherer.capture import Journal, Kind, events
 from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.pack import registration_burst, registration_interval_s, slot_at
@@ -66,7 +64,6 @@ from gatherer.venues.ls.ws import Ack, FrameSink, Session
 
 log = logging.getLogger(__name__)
 
-_encode = msgspec.json.Encoder().encode
 REDACTED = "<redacted>"
 _JIF_TAG = b'"JIF"'
 
@@ -223,7 +220,7 @@ class Worker:
         self._ws_url = ws_url
         self._token = token
         self._on_token_refused = on_token_refused
-        self._held: dict[str, list[list[str]]] = {}
+        self._held: dict[str, list[tuple[str, str]]] = {}
         """conn_id -> the (TR, key) pairs its current session has registered."""
         self._journal = journal
         self._groups = [list(g) for g in groups]
@@ -259,8 +256,8 @@ class Worker:
 
     # -- one connection ------------------------------------------------------------------
 
-    def _event(self, conn_id: str, **fields: object) -> None:
-        self._journal.append(Kind.EVENT, conn_id, _encode(fields), self._clock.time_ns())
+    def _event(self, conn_id: str, event: events.Event) -> None:
+        self._journal.append(Kind.EVENT, conn_id, events.encode(event), self._clock.time_ns())
 
     async def _connection(
         self, stats: ConnectionStats, group: list[Registration], stop: asyncio.Event
@@ -304,7 +301,7 @@ class Worker:
                 attempt += 1
                 await self._pause(attempt, stop)
                 continue
-            reason = "closed by us"
+            reason = events.CLOSED_BY_US
             try:
                 await self._register(session, stats, group, stop)
                 attempt = 0
@@ -316,7 +313,7 @@ class Worker:
             finally:
                 if session.connected:
                     await session.close()
-                self._event(conn_id, event="disconnected", reason=reason)
+                self._event(conn_id, events.Disconnected(reason=reason))
                 if holds_jif:
                     self.market_status.forget()  # transitions sent while we are away would be missed
             if not stop.is_set():
@@ -365,16 +362,15 @@ class Worker:
                 if closed in done:
                     return closed.result()
                 if stopping in done:
-                    return "closed by us"
+                    return events.CLOSED_BY_US
                 stats.liveness_checks += 1
                 now = self._clock.time_ns()
                 if trading_day_of(now) != day:
                     # The new day's journal says what this connection holds: its registrations were
                     # sent yesterday, and the day's ledger must know what an outage today cuts off.
                     day = trading_day_of(now)
-                    self._event(
-                        session.conn_id, event="holding", registrations=self._held.get(session.conn_id, [])
-                    )
+                    held = self._held.get(session.conn_id, [])
+                    self._event(session.conn_id, events.Holding(registrations=held))
                 if not self._uncovered_warned and not self.market_status.covers(now):
                     self._uncovered_warned = True
                     log.warning(
@@ -392,7 +388,7 @@ class Worker:
                     stats.stalls += 1
                     trading = ", ".join(sorted(markets))
                     reason = f"stalled: no data for {silent_ns / 1e9:.0f} s while {trading} traded"
-                    self._event(session.conn_id, event="stalled", silent_s=round(silent_ns / 1e9, 1))
+                    self._event(session.conn_id, events.Stalled(silent_s=round(silent_ns / 1e9, 1)))
                     await session.close()
                     return reason
         finally:
@@ -424,12 +420,12 @@ class Worker:
                 session = await Session.connect(self._ws_url, conn_id, on_frame, clock=self._clock)
             except ConnectError as exc:
                 stats.last_error = str(exc)
-                self._event(conn_id, event="connect_failed", error=str(exc))
+                self._event(conn_id, events.ConnectFailed(error=str(exc)))
                 return None
             stats.connects += 1
             if stats.connects > 1:
                 stats.reconnects += 1
-            self._event(conn_id, event="connected", url=self._ws_url, attempt=attempt)
+            self._event(conn_id, events.Connected(url=self._ws_url, attempt=attempt))
             return session
 
     @contextlib.asynccontextmanager
@@ -501,33 +497,28 @@ class Worker:
                 elif not ack.accepted and group[i] != original[i]:
                     group[i] = original[i]  # the legacy code was refused too: report the 2026 code
                 elif ack.accepted and group[i] != original[i]:
-                    self._event(
-                        session.conn_id, event="legacy_fallback", tr_cd=original[i].tr_cd, to=group[i].tr_cd
-                    )
+                    fallback = events.LegacyFallback(tr_cd=original[i].tr_cd, to=group[i].tr_cd)
+                    self._event(session.conn_id, fallback)
             todo = retry
             if not todo or stop.is_set():
                 break
             if token_refused and self._on_token_refused is not None:
                 # Refused for the token before it expired (revoked, replaced): ask for a new one, once
                 # for the round, and register again with it right away.
-                self._event(session.conn_id, event="token_refused", key=stats.key_index)
+                self._event(session.conn_id, events.TokenRefused(key=stats.key_index))
                 token = await self._on_token_refused(stats.key_index, token)
             elif round_no < self._settings.registration_rounds:
                 await self._pause(round_no, stop)
         accepted = [a for a in acks if a is not None and a.accepted]
-        self._held[session.conn_id] = [[a.tr_cd, a.tr_key] for a in accepted]
+        self._held[session.conn_id] = [(a.tr_cd, a.tr_key) for a in accepted]
         refused = [a for a in acks if a is not None and not a.accepted]
         stats.accepted = len(accepted)
         stats.refused = len(refused)
         stats.unanswered = sum(1 for a in acks if a is None)
-        for ack in refused:
+        for a in refused:
             self._event(
                 session.conn_id,
-                event="refused",
-                tr_cd=ack.tr_cd,
-                tr_key=ack.tr_key,
-                rsp_cd=ack.rsp_cd,
-                rsp_msg=ack.rsp_msg,
+                events.Refused(tr_cd=a.tr_cd, tr_key=a.tr_key, rsp_cd=a.rsp_cd, rsp_msg=a.rsp_msg),
             )
         stats.refusals = [(a.tr_cd, a.tr_key, a.rsp_cd, a.rsp_msg) for a in refused][-100:]
         if refused or stats.unanswered:
@@ -539,13 +530,8 @@ class Worker:
                 ", ".join(f"{c} x{n}" for c, n in codes.items()) or "none",
                 stats.unanswered,
             )
-        self._event(
-            session.conn_id,
-            event="registered",
-            accepted=stats.accepted,
-            refused=len(refused),
-            unanswered=stats.unanswered,
-        )
+        done = events.Registered(accepted=stats.accepted, refused=len(refused), unanswered=stats.unanswered)
+        self._event(session.conn_id, done)
 
     async def _send(
         self, session: Session, token: str, pace: _KeyPace, todo: list[tuple[str, str, int]]
@@ -586,6 +572,6 @@ class Worker:
                 out.append(await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - loop.time())))
             except TimeoutError:
                 session.abandon(fut)
-                self._event(session.conn_id, event="unacknowledged", tr_cd=tr_cd, tr_key=tr_key)
+                self._event(session.conn_id, events.Unacknowledged(tr_cd=tr_cd, tr_key=tr_key))
                 out.append(None)
         return out
