@@ -1,4 +1,4 @@
-"""The journal writer: append raw records now, make them durable in groups.
+"""The journal: append raw records now, make them durable in groups.
 
 Every frame a connection receives is appended here before anything parses it (DESIGN.md,
 "Record raw first"). ``Journal.append`` runs on the event loop inside a WebSocket callback: it
@@ -7,16 +7,8 @@ task compresses pending blocks (zstd, one frame per block), writes and fsyncs th
 thread at least every ``commit_interval_s``, and on rotation and close; ``durable_seq`` then moves
 and ``wait_durable`` waiters wake. It never parses a payload and never drops one.
 
-Files (format version 1, byte layout in ``segment.py`` and docs/formats.md)::
-
-    <root>/journal/date=YYYY-MM-DD/<worker>-<NNNNNN>.journal
-
-The date is the trading day (clock.trading_day_of with the configured cutoff) of the records in
-the file: a record received at or after the next cutoff starts a segment in the next day's
-directory. Segments also roll at ``max_segment_bytes``. Segment numbers and record sequence numbers
-continue per worker across days and runs; opening a worker's journal first recovers (truncates
-the torn tail of) its last segment, then writes a new segment after it. A new segment is written
-under a temporary name with its header, synced and renamed, so every segment has a whole header.
+Records are encoded here (format version 1, byte layout in ``segment.py`` and docs/formats.md);
+``writer.py`` writes the blocks into segment files and says where they are and when they roll.
 
 Back-pressure contract: the journal never refuses, drops or raises for being full. When pending
 (not yet written) bytes exceed ``max_pending_bytes``, ``backlogged`` is True and ``wait_writable``
@@ -37,34 +29,22 @@ compressed once), so a reader following the file never sees two versions of an o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import errno
 import logging
-import os
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import google_crc32c
 import msgspec
-import zstandard
 
-from gatherer.capture.recover import recover_segment
-from gatherer.capture.segment import (
-    MAX_WORKER_ID_BYTES,
-    SEGMENT_HEADER_SIZE,
-    SEGMENT_SUFFIX,
-    Kind,
-    encode_block,
-    encode_segment_header,
-)
-from gatherer.clock import DEFAULT_CUTOFF, Clock, SystemClock, next_cutoff_ns, trading_day_of
-from gatherer.errors import GathererError, JournalCorrupt
-from gatherer.files import fsync_dir
+from gatherer.capture.segment import MAX_WORKER_ID_BYTES, Kind
+from gatherer.capture.settings import JournalSettings
+from gatherer.capture.writer import Chunk, FileOps, SegmentWriter, resume
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
+from gatherer.errors import GathererError
 
 log = logging.getLogger(__name__)
 
@@ -73,218 +53,12 @@ _RECORD_HEAD = struct.Struct("<BBIqI")
 _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
-_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 _encode_event = msgspec.json.Encoder().encode
 _SPACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class JournalFailed(GathererError):
     """The journal gave up writing (the disk failed until ``close_retry_s`` ran out); records were lost."""
-
-
-@dataclass(frozen=True, slots=True)
-class JournalSettings:
-    """How the journal batches, bounds and rolls its files."""
-
-    commit_interval_s: float = 0.05
-    """Longest a record waits before its block is written and fsync'd."""
-    max_pending_bytes: int = 64 * 1024 * 1024
-    """Above this many unwritten bytes ``backlogged`` is True (records are still accepted)."""
-    max_segment_bytes: int = 256 * 1024 * 1024
-    """A segment rolls before a block would take it past this size."""
-    block_bytes: int = 1024 * 1024
-    """Raw size at which a block is sealed and written without waiting for the interval."""
-    cutoff: dt.time = DEFAULT_CUTOFF
-    """Trading-day cutoff, Asia/Seoul wall time."""
-    zstd_level: int = 3
-    retry_base_s: float = 0.5
-    """First wait before a failed write (disk full, I/O error) is tried again; doubles per failure."""
-    retry_cap_s: float = 5.0
-    """Longest wait between two tries of a failing disk."""
-    close_retry_s: float = 30.0
-    """How long ``close`` keeps trying a failing disk before it gives up and reports the records lost."""
-
-
-@dataclass(frozen=True, slots=True)
-class FileOps:
-    """The system calls the writer appends, syncs and truncates with.
-
-    The real ones by default; a test passes ones that fail like a full disk would (short writes,
-    ENOSPC, EIO from fsync) to rehearse the incident deterministically.
-    """
-
-    write: Callable[[int, memoryview], int] = os.write
-    datasync: Callable[[int], None] = _datasync
-    fsync: Callable[[int], None] = os.fsync
-    truncate: Callable[[int, int], None] = os.ftruncate
-
-
-def segment_path(root: Path, day: dt.date, worker_id: str, segment: int) -> Path:
-    return root / "journal" / f"date={day.isoformat()}" / f"{worker_id}-{segment:06d}{SEGMENT_SUFFIX}"
-
-
-def worker_segments(root: Path, worker_id: str) -> list[tuple[int, Path]]:
-    """(segment number, path) of every segment of one worker under ``root``, in segment order."""
-    found: list[tuple[int, Path]] = []
-    for path in (root / "journal").glob(f"date=*/{worker_id}-*{SEGMENT_SUFFIX}"):
-        number = path.name[len(worker_id) + 1 : -len(SEGMENT_SUFFIX)]
-        if number.isdigit():
-            found.append((int(number), path))
-    return sorted(found)
-
-
-class _Chunk:
-    """Records of one future block: encoded, then compressed once (kept until durable)."""
-
-    __slots__ = ("block", "buf", "count", "day", "first_seq", "nbytes")
-
-    def __init__(self, day: dt.date, first_seq: int) -> None:
-        self.day = day
-        self.first_seq = first_seq
-        self.count = 0
-        self.buf = bytearray()
-        self.nbytes = 0
-        """Raw bytes, counted in ``pending_bytes``; set when the chunk is sealed."""
-        self.block: bytes | None = None
-        """The encoded block, made by the writer on the first try and reused by every retry."""
-
-
-class _SegmentWriter:
-    """The file side; used from one worker thread at a time (the flusher serialises calls).
-
-    ``write`` either makes every chunk durable or raises OSError with ``committed`` telling how
-    many of them (a prefix) are durable; the rest must be passed again. A failed append is undone
-    by truncating the segment back to its last whole block before anything else is written to it.
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        worker_id: str,
-        next_segment: int,
-        settings: JournalSettings,
-        clock: Clock,
-        ops: FileOps,
-    ) -> None:
-        self._root = root
-        self._worker_id = worker_id
-        self._next_segment = next_segment
-        self._settings = settings
-        self._clock = clock
-        self._ops = ops
-        self._compressor = zstandard.ZstdCompressor(level=settings.zstd_level)
-        self._fd: int | None = None
-        self._day: dt.date | None = None
-        self._size = 0
-        """Bytes of the open segment that are whole (header and blocks) and synced."""
-        self._torn = False
-        """The open segment may hold bytes past ``_size`` from a failed append."""
-        self._synced_dirs: set[Path] = set()
-        self.path: Path | None = None
-        self.target: Path | None = None
-        """The file or directory the writer is working on: where a failure happened."""
-        self.committed = 0
-        self.segments_created = 0
-
-    def write(self, chunks: list[_Chunk]) -> None:
-        self.committed = 0
-        self._repair()
-        run: list[bytes] = []
-        end = self._size
-        max_bytes = self._settings.max_segment_bytes
-        for chunk in chunks:
-            block = chunk.block
-            if block is None:
-                block = chunk.block = encode_block(chunk.buf, chunk.count, chunk.first_seq, self._compressor)
-                chunk.buf = bytearray()  # the block is what is kept from now on
-            too_big = end > SEGMENT_HEADER_SIZE and end + len(block) > max_bytes
-            if self._fd is None or chunk.day != self._day or too_big:
-                self._append(run)
-                run = []
-                self._roll(chunk.day, chunk.first_seq)
-                end = self._size
-            run.append(block)
-            end += len(block)
-        self._append(run)
-
-    def _append(self, blocks: list[bytes]) -> None:
-        """Write and sync whole blocks at the end of the open segment, or leave it as it was."""
-        if not blocks:
-            return
-        assert self._fd is not None
-        data = b"".join(blocks)
-        self.target = self.path
-        try:
-            self._write_all(self._fd, data)
-            self._ops.datasync(self._fd)
-        except OSError:
-            # Some of it may be in the file (a short write, or pages an fsync error left behind):
-            # cut back to the last whole block; if even that fails, _repair tries again first.
-            self._torn = True
-            with contextlib.suppress(OSError):
-                self._repair()
-            raise
-        self._size += len(data)
-        self.committed += len(blocks)
-
-    def _write_all(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # each turn writes at least one byte or raises: bounded by len(data)
-            n = self._ops.write(fd, view)
-            if n <= 0:
-                raise OSError(errno.EIO, "write() wrote nothing")
-            view = view[n:]
-
-    def _repair(self) -> None:
-        if self._torn and self._fd is not None:
-            self.target = self.path
-            self._ops.truncate(self._fd, self._size)
-            self._torn = False
-
-    def _roll(self, day: dt.date, first_seq: int) -> None:
-        self.close()
-        path = segment_path(self._root, day, self._worker_id, self._next_segment)
-        if path.parent not in self._synced_dirs:
-            self.target = path.parent
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fsync_dir(path.parent.parent)
-            self._synced_dirs.add(path.parent)
-        header = encode_segment_header(self._worker_id, self._next_segment, first_seq, self._clock.time_ns())
-        tmp = path.with_name(path.name + ".tmp")
-        self.target = tmp
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            self._write_all(fd, header)
-            self._ops.fsync(fd)
-        except OSError:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()  # give the space back; the next try writes it again
-            raise
-        os.close(fd)
-        os.replace(tmp, path)
-        self.target = path
-        fsync_dir(path.parent)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # held open across calls; closed in close()
-        self._day = day
-        self._size = len(header)
-        self.path = path
-        self._next_segment += 1
-        self.segments_created += 1
-        log.info("Journal segment started.", extra={"file": str(path), "first_seq": first_seq})
-
-    def close(self) -> None:
-        if self._fd is not None:
-            fd = self._fd
-            self._fd = None
-            self.target = self.path
-            try:
-                if self._torn:
-                    self._ops.truncate(fd, self._size)
-                    self._torn = False
-                self._ops.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 class Journal:
@@ -310,7 +84,7 @@ class Journal:
         self._clock: Clock = clock or SystemClock()
         self._ops = file_ops or FileOps()
         self._cid_cache: dict[str, bytes] = {}
-        self._sealed: list[_Chunk] = []
+        self._sealed: list[Chunk] = []
         self._pending_bytes = 0
         self._next_seq = 0
         self._durable_seq = -1
@@ -324,11 +98,11 @@ class Journal:
         self._disk_incidents = 0
         self._last_disk_exc: OSError | None = None
         self._task: asyncio.Task[None] | None = None
-        self._writer: _SegmentWriter | None = None
+        self._writer: SegmentWriter | None = None
         # Set in open(): they need the running loop and the recovered position.
         self._day = dt.date.min
         self._next_cutoff_ns = 0
-        self._chunk = _Chunk(self._day, 0)
+        self._chunk = Chunk(self._day, 0)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -350,35 +124,13 @@ class Journal:
     async def _start(self) -> None:
         if self._task is not None:
             raise RuntimeError("journal already open")
-        existing = await asyncio.to_thread(worker_segments, self._root, self._worker_id)
-        next_segment = 1
-        if existing:
-            number, last = existing[-1]
-            report = await asyncio.to_thread(recover_segment, last)
-            if report.header is None:
-                raise JournalCorrupt(
-                    f"segment {last} has a damaged header, so its records cannot be numbered; "
-                    "move it aside and run `gatherer journal verify` on it"
-                )
-            if report.truncated_bytes:
-                log.warning(
-                    "Journal torn tail truncated.",
-                    extra={
-                        "file": str(last),
-                        "bytes": report.truncated_bytes,
-                        "records": report.torn_records,
-                    },
-                )
-            self._next_seq = report.end_seq
-            next_segment = number + 1
-        for tmp in (self._root / "journal").glob(f"date=*/{self._worker_id}-*{SEGMENT_SUFFIX}.tmp"):
-            tmp.unlink()  # a segment whose creation was interrupted holds nothing but a header
+        self._next_seq, next_segment = await asyncio.to_thread(resume, self._root, self._worker_id)
         self._durable_seq = self._next_seq - 1
         now = self._clock.time_ns()
         self._day = trading_day_of(now, self._settings.cutoff)
         self._next_cutoff_ns = next_cutoff_ns(now, self._settings.cutoff)
-        self._chunk = _Chunk(self._day, self._next_seq)
-        self._writer = _SegmentWriter(
+        self._chunk = Chunk(self._day, self._next_seq)
+        self._writer = SegmentWriter(
             self._root, self._worker_id, next_segment, self._settings, self._clock, self._ops
         )
         self._has_data = asyncio.Event()
@@ -481,7 +233,7 @@ class Journal:
         if chunk.count:
             chunk.nbytes = len(chunk.buf)
             self._sealed.append(chunk)
-            self._chunk = _Chunk(self._day, self._next_seq)
+            self._chunk = Chunk(self._day, self._next_seq)
 
     # -- durability -------------------------------------------------------------------------
 
@@ -598,7 +350,7 @@ class Journal:
             self._writable.set()
             self._wake_durable_waiters()
 
-    def _committed(self, chunks: list[_Chunk]) -> None:
+    def _committed(self, chunks: list[Chunk]) -> None:
         if not chunks:
             return
         self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
