@@ -4,7 +4,8 @@ groups, read back, recovered after a crash and pruned once their day is safely i
 Format (version 1): ``segment.py`` and docs/formats.md, "Journal".
 """
 
-from gatherer.capture.journal import Journal, JournalFailed
+from gatherer.capture.disk import JournalFailed
+from gatherer.capture.journal import Journal
 from gatherer.capture.recover import (
     Damage,
     PruneReport,

@@ -14,23 +14,14 @@ Back-pressure contract: the journal never refuses, drops or raises for being ful
 (not yet written) bytes exceed ``max_pending_bytes``, ``backlogged`` is True and ``wait_writable``
 blocks until the flusher has caught up; the owner decides to stop reading the socket meanwhile.
 
-A disk that is full or fails (ENOSPC, EFBIG, EDQUOT, EIO, ...) is an incident, not the end: the
-failed write is undone (the file is truncated back to its last whole block, so no later block is
-ever appended after a torn one), ``disk_error`` says what failed and what to do, one error is
-logged, and the records stay in memory (bounded by the back-pressure above) while the write is
-retried every ``retry_base_s`` doubling to ``retry_cap_s``. When a write works again everything
-kept is written in order, seq continuous, and the incident is journaled as a ``disk_full`` (or
-``disk_error``) EVENT at its start and a ``disk_ok`` EVENT at its end. Only ``close`` gives up,
-after ``close_retry_s`` of failures: it raises JournalFailed naming the records that were lost.
-A block that is written again after a failure is byte-identical to the first attempt (blocks are
-compressed once), so a reader following the file never sees two versions of an offset.
+A disk that is full or fails is an incident, not the end (``disk.py``): the records stay in memory
+while the write is retried and are written in order when it works again; only ``close`` gives up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import errno
 import logging
 import re
 import struct
@@ -40,11 +31,11 @@ from types import TracebackType
 import google_crc32c
 import msgspec
 
+from gatherer.capture.disk import DiskIncident, JournalFailed
 from gatherer.capture.segment import MAX_WORKER_ID_BYTES, Kind
 from gatherer.capture.settings import JournalSettings
 from gatherer.capture.writer import Chunk, FileOps, SegmentWriter, resume
 from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
-from gatherer.errors import GathererError
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +45,6 @@ _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
 _encode_event = msgspec.json.Encoder().encode
-_SPACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-class JournalFailed(GathererError):
-    """The journal gave up writing (the disk failed until ``close_retry_s`` ran out); records were lost."""
 
 
 class Journal:
@@ -91,12 +77,7 @@ class Journal:
         self._failure: BaseException | None = None
         self._closing = False
         self._close_deadline = 0.0
-        # The current disk incident (None: writing works), and how many there were.
-        self._disk_error: str | None = None
-        self._disk_error_since_ns = 0
-        self._disk_retries = 0
-        self._disk_incidents = 0
-        self._last_disk_exc: OSError | None = None
+        self._disk = DiskIncident(self._root, worker_id, self._settings, self._clock)
         self._task: asyncio.Task[None] | None = None
         self._writer: SegmentWriter | None = None
         # Set in open(): they need the running loop and the recovered position.
@@ -259,12 +240,12 @@ class Journal:
     @property
     def disk_error(self) -> str | None:
         """The alarm: what failed and what to do while writes fail (disk full, I/O error); None when fine."""
-        return self._disk_error
+        return self._disk.error
 
     @property
     def disk_incidents(self) -> int:
         """How many times writing started failing since the journal was opened."""
-        return self._disk_incidents
+        return self._disk.incidents
 
     @property
     def segment_path(self) -> Path | None:
@@ -315,7 +296,7 @@ class Journal:
                 if first_pending_at is None:
                     await self._has_data.wait()
                     first_pending_at = loop.time()
-                if self._disk_error is not None:
+                if self._disk.error is not None:
                     await self._retry_pause(loop)
                 else:
                     remaining = first_pending_at + interval - loop.time()
@@ -340,7 +321,7 @@ class Journal:
                         first_pending_at = started
                         continue
                     self._committed(chunks)
-                    if self._disk_error is not None:
+                    if self._disk.error is not None:
                         self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
                 first_pending_at = started if (self._chunk.count or self._sealed) else None
@@ -361,8 +342,7 @@ class Journal:
 
     async def _retry_pause(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait before trying a failing disk again; past the close deadline, give up."""
-        s = self._settings
-        delay = min(s.retry_cap_s, s.retry_base_s * 2.0 ** min(self._disk_retries - 1, 30))
+        delay = self._disk.retry_delay_s()
         if self._closing:
             left = self._close_deadline - loop.time()
             if left <= 0:
@@ -371,66 +351,18 @@ class Journal:
         await asyncio.sleep(delay)
 
     def _write_failed(self, exc: OSError, path: Path | None) -> None:
-        self._disk_retries += 1
-        self._last_disk_exc = exc
-        if self._disk_error is not None:
-            return  # the same incident: already said, once
-        self._disk_incidents += 1
-        self._disk_error_since_ns = self._clock.time_ns()
-        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-        where = str(path) if path is not None else str(self._root / "journal")
-        if exc.errno == errno.EFBIG:
-            todo = "raise the file-size limit (ulimit -f) of the collector, or free space if the disk is full"
-        elif exc.errno in _SPACE_ERRORS:
-            todo = f"free space (or quota) on the file system of {self._root}"
-        else:
-            todo = f"check the disk and the permissions of {self._root}"
-        self._disk_error = (
-            f"journal of worker {self._worker_id} cannot write {where}: {exc.strerror or exc} ({code}); "
-            f"{todo}. Records are kept in memory (connections pause reading above "
-            f"{self._settings.max_pending_bytes / 2**20:.0f} MiB) and capture resumes by itself when writing "
-            f"works again"
-        )
-        log.error("%s.", self._disk_error[0].upper() + self._disk_error[1:])
-        self._note(
-            event="disk_full" if exc.errno in _SPACE_ERRORS else "disk_error",
-            path=where,
-            errno=code,
-            error=exc.strerror or str(exc),
-            pending_bytes=self._pending_bytes,
-        )
+        event = self._disk.failed(exc, path, self._pending_bytes)
+        if event is not None:
+            self._note(**event)
 
     def _write_recovered(self, path: Path | None) -> None:
-        down_s = (self._clock.time_ns() - self._disk_error_since_ns) / 1e9
-        log.warning(
-            "Journal of worker %s writes again to %s after %.1f s and %d failed tries; capture continues.",
-            self._worker_id,
-            path,
-            down_s,
-            self._disk_retries,
-        )
-        self._note(event="disk_ok", path=str(path), down_s=round(down_s, 3), retries=self._disk_retries)
-        self._disk_error = None
-        self._disk_retries = 0
+        self._note(**self._disk.recovered(path))
 
     def _give_up(self) -> None:
-        exc = self._last_disk_exc
+        exc = self._disk.last_exc
         assert exc is not None
         self._failure = exc
-        first, last = self._durable_seq + 1, self._next_seq - 1
-        log.error(
-            "Journal of worker %s gives up after %.0f s of failed writes while closing (%s): records %d..%d "
-            "(%d) are lost.",
-            self._worker_id,
-            self._settings.close_retry_s,
-            exc,
-            first,
-            last,
-            last - first + 1,
-        )
-        raise JournalFailed(
-            f"journal of worker {self._worker_id} could not write records {first}..{last}: {exc}"
-        ) from exc
+        raise self._disk.give_up(self._durable_seq + 1, self._next_seq - 1) from exc
 
     def _note(self, **fields: object) -> None:
         """Journal an EVENT of the journal itself (conn_id: the worker id); accepted while closing."""
