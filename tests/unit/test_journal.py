@@ -38,8 +38,8 @@ from gatherer.capture import (
     tr_cd_of,
     verify,
 )
-from gatherer.capture.journal import FileOps
 from gatherer.capture.segment import encode_block, encode_record, encode_segment_header
+from gatherer.capture.writer import FileOps
 from gatherer.clock import ManualClock, seoul_ns
 
 T0 = seoul_ns(dt.date(2026, 11, 25), dt.time(10, 0))

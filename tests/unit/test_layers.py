@@ -24,6 +24,7 @@ LEAVES = {
     # The exchanges' trading hours (data, and pure functions of dates): the simulator must trade
     # when the collector watches; the unit tests state the hours literally.
     "gatherer.venues.ls.hours",
+    "gatherer.venues.ls.exchanges",
 }
 # What each stage may import besides the leaves (itself included).
 ALLOWED: dict[str, set[str]] = {

@@ -4,7 +4,8 @@ groups, read back, recovered after a crash and pruned once their day is safely i
 Format (version 1): ``segment.py`` and docs/formats.md, "Journal".
 """
 
-from gatherer.capture.journal import Journal, JournalFailed, JournalSettings, segment_path, worker_segments
+from gatherer.capture.disk import JournalFailed
+from gatherer.capture.journal import Journal
 from gatherer.capture.recover import (
     Damage,
     PruneReport,
@@ -31,6 +32,8 @@ from gatherer.capture.segment import (
     SegmentScanner,
     TornTail,
 )
+from gatherer.capture.settings import JournalSettings
+from gatherer.capture.writer import segment_path, worker_segments
 
 __all__ = [
     "FORMAT_VERSION",

@@ -1,4 +1,4 @@
-"""The journal writer: append raw records now, make them durable in groups.
+"""The journal: append raw records now, make them durable in groups.
 
 Every frame a connection receives is appended here before anything parses it (DESIGN.md,
 "Record raw first"). ``Journal.append`` runs on the event loop inside a WebSocket callback: it
@@ -7,64 +7,35 @@ task compresses pending blocks (zstd, one frame per block), writes and fsyncs th
 thread at least every ``commit_interval_s``, and on rotation and close; ``durable_seq`` then moves
 and ``wait_durable`` waiters wake. It never parses a payload and never drops one.
 
-Files (format version 1, byte layout in ``segment.py`` and docs/formats.md)::
-
-    <root>/journal/date=YYYY-MM-DD/<worker>-<NNNNNN>.journal
-
-The date is the trading day (clock.trading_day_of with the configured cutoff) of the records in
-the file: a record received at or after the next cutoff starts a segment in the next day's
-directory. Segments also roll at ``max_segment_bytes``. Segment numbers and record sequence numbers
-continue per worker across days and runs; opening a worker's journal first recovers (truncates
-the torn tail of) its last segment, then writes a new segment after it. A new segment is written
-under a temporary name with its header, synced and renamed, so every segment has a whole header.
+Records are encoded here (format version 1, byte layout in ``segment.py`` and docs/formats.md);
+``writer.py`` writes the blocks into segment files and says where they are and when they roll.
 
 Back-pressure contract: the journal never refuses, drops or raises for being full. When pending
 (not yet written) bytes exceed ``max_pending_bytes``, ``backlogged`` is True and ``wait_writable``
 blocks until the flusher has caught up; the owner decides to stop reading the socket meanwhile.
 
-A disk that is full or fails (ENOSPC, EFBIG, EDQUOT, EIO, ...) is an incident, not the end: the
-failed write is undone (the file is truncated back to its last whole block, so no later block is
-ever appended after a torn one), ``disk_error`` says what failed and what to do, one error is
-logged, and the records stay in memory (bounded by the back-pressure above) while the write is
-retried every ``retry_base_s`` doubling to ``retry_cap_s``. When a write works again everything
-kept is written in order, seq continuous, and the incident is journaled as a ``disk_full`` (or
-``disk_error``) EVENT at its start and a ``disk_ok`` EVENT at its end. Only ``close`` gives up,
-after ``close_retry_s`` of failures: it raises JournalFailed naming the records that were lost.
-A block that is written again after a failure is byte-identical to the first attempt (blocks are
-compressed once), so a reader following the file never sees two versions of an offset.
+A disk that is full or fails is an incident, not the end (``disk.py``): the records stay in memory
+while the write is retried and are written in order when it works again; only ``close`` gives up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import errno
 import logging
-import os
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import google_crc32c
 import msgspec
-import zstandard
 
-from gatherer.capture.recover import recover_segment
-from gatherer.capture.segment import (
-    MAX_WORKER_ID_BYTES,
-    SEGMENT_HEADER_SIZE,
-    SEGMENT_SUFFIX,
-    Kind,
-    encode_block,
-    encode_segment_header,
-)
-from gatherer.clock import DEFAULT_CUTOFF, Clock, SystemClock, next_cutoff_ns, trading_day_of
-from gatherer.errors import GathererError, JournalCorrupt
-from gatherer.files import fsync_dir
+from gatherer.capture.disk import DiskIncident, JournalFailed
+from gatherer.capture.segment import MAX_WORKER_ID_BYTES, Kind
+from gatherer.capture.settings import JournalSettings
+from gatherer.capture.writer import Chunk, FileOps, SegmentWriter, resume
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
 
 log = logging.getLogger(__name__)
 
@@ -73,218 +44,7 @@ _RECORD_HEAD = struct.Struct("<BBIqI")
 _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
-_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 _encode_event = msgspec.json.Encoder().encode
-_SPACE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-class JournalFailed(GathererError):
-    """The journal gave up writing (the disk failed until ``close_retry_s`` ran out); records were lost."""
-
-
-@dataclass(frozen=True, slots=True)
-class JournalSettings:
-    """How the journal batches, bounds and rolls its files."""
-
-    commit_interval_s: float = 0.05
-    """Longest a record waits before its block is written and fsync'd."""
-    max_pending_bytes: int = 64 * 1024 * 1024
-    """Above this many unwritten bytes ``backlogged`` is True (records are still accepted)."""
-    max_segment_bytes: int = 256 * 1024 * 1024
-    """A segment rolls before a block would take it past this size."""
-    block_bytes: int = 1024 * 1024
-    """Raw size at which a block is sealed and written without waiting for the interval."""
-    cutoff: dt.time = DEFAULT_CUTOFF
-    """Trading-day cutoff, Asia/Seoul wall time."""
-    zstd_level: int = 3
-    retry_base_s: float = 0.5
-    """First wait before a failed write (disk full, I/O error) is tried again; doubles per failure."""
-    retry_cap_s: float = 5.0
-    """Longest wait between two tries of a failing disk."""
-    close_retry_s: float = 30.0
-    """How long ``close`` keeps trying a failing disk before it gives up and reports the records lost."""
-
-
-@dataclass(frozen=True, slots=True)
-class FileOps:
-    """The system calls the writer appends, syncs and truncates with.
-
-    The real ones by default; a test passes ones that fail like a full disk would (short writes,
-    ENOSPC, EIO from fsync) to rehearse the incident deterministically.
-    """
-
-    write: Callable[[int, memoryview], int] = os.write
-    datasync: Callable[[int], None] = _datasync
-    fsync: Callable[[int], None] = os.fsync
-    truncate: Callable[[int, int], None] = os.ftruncate
-
-
-def segment_path(root: Path, day: dt.date, worker_id: str, segment: int) -> Path:
-    return root / "journal" / f"date={day.isoformat()}" / f"{worker_id}-{segment:06d}{SEGMENT_SUFFIX}"
-
-
-def worker_segments(root: Path, worker_id: str) -> list[tuple[int, Path]]:
-    """(segment number, path) of every segment of one worker under ``root``, in segment order."""
-    found: list[tuple[int, Path]] = []
-    for path in (root / "journal").glob(f"date=*/{worker_id}-*{SEGMENT_SUFFIX}"):
-        number = path.name[len(worker_id) + 1 : -len(SEGMENT_SUFFIX)]
-        if number.isdigit():
-            found.append((int(number), path))
-    return sorted(found)
-
-
-class _Chunk:
-    """Records of one future block: encoded, then compressed once (kept until durable)."""
-
-    __slots__ = ("block", "buf", "count", "day", "first_seq", "nbytes")
-
-    def __init__(self, day: dt.date, first_seq: int) -> None:
-        self.day = day
-        self.first_seq = first_seq
-        self.count = 0
-        self.buf = bytearray()
-        self.nbytes = 0
-        """Raw bytes, counted in ``pending_bytes``; set when the chunk is sealed."""
-        self.block: bytes | None = None
-        """The encoded block, made by the writer on the first try and reused by every retry."""
-
-
-class _SegmentWriter:
-    """The file side; used from one worker thread at a time (the flusher serialises calls).
-
-    ``write`` either makes every chunk durable or raises OSError with ``committed`` telling how
-    many of them (a prefix) are durable; the rest must be passed again. A failed append is undone
-    by truncating the segment back to its last whole block before anything else is written to it.
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        worker_id: str,
-        next_segment: int,
-        settings: JournalSettings,
-        clock: Clock,
-        ops: FileOps,
-    ) -> None:
-        self._root = root
-        self._worker_id = worker_id
-        self._next_segment = next_segment
-        self._settings = settings
-        self._clock = clock
-        self._ops = ops
-        self._compressor = zstandard.ZstdCompressor(level=settings.zstd_level)
-        self._fd: int | None = None
-        self._day: dt.date | None = None
-        self._size = 0
-        """Bytes of the open segment that are whole (header and blocks) and synced."""
-        self._torn = False
-        """The open segment may hold bytes past ``_size`` from a failed append."""
-        self._synced_dirs: set[Path] = set()
-        self.path: Path | None = None
-        self.target: Path | None = None
-        """The file or directory the writer is working on: where a failure happened."""
-        self.committed = 0
-        self.segments_created = 0
-
-    def write(self, chunks: list[_Chunk]) -> None:
-        self.committed = 0
-        self._repair()
-        run: list[bytes] = []
-        end = self._size
-        max_bytes = self._settings.max_segment_bytes
-        for chunk in chunks:
-            block = chunk.block
-            if block is None:
-                block = chunk.block = encode_block(chunk.buf, chunk.count, chunk.first_seq, self._compressor)
-                chunk.buf = bytearray()  # the block is what is kept from now on
-            too_big = end > SEGMENT_HEADER_SIZE and end + len(block) > max_bytes
-            if self._fd is None or chunk.day != self._day or too_big:
-                self._append(run)
-                run = []
-                self._roll(chunk.day, chunk.first_seq)
-                end = self._size
-            run.append(block)
-            end += len(block)
-        self._append(run)
-
-    def _append(self, blocks: list[bytes]) -> None:
-        """Write and sync whole blocks at the end of the open segment, or leave it as it was."""
-        if not blocks:
-            return
-        assert self._fd is not None
-        data = b"".join(blocks)
-        self.target = self.path
-        try:
-            self._write_all(self._fd, data)
-            self._ops.datasync(self._fd)
-        except OSError:
-            # Some of it may be in the file (a short write, or pages an fsync error left behind):
-            # cut back to the last whole block; if even that fails, _repair tries again first.
-            self._torn = True
-            with contextlib.suppress(OSError):
-                self._repair()
-            raise
-        self._size += len(data)
-        self.committed += len(blocks)
-
-    def _write_all(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # each turn writes at least one byte or raises: bounded by len(data)
-            n = self._ops.write(fd, view)
-            if n <= 0:
-                raise OSError(errno.EIO, "write() wrote nothing")
-            view = view[n:]
-
-    def _repair(self) -> None:
-        if self._torn and self._fd is not None:
-            self.target = self.path
-            self._ops.truncate(self._fd, self._size)
-            self._torn = False
-
-    def _roll(self, day: dt.date, first_seq: int) -> None:
-        self.close()
-        path = segment_path(self._root, day, self._worker_id, self._next_segment)
-        if path.parent not in self._synced_dirs:
-            self.target = path.parent
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fsync_dir(path.parent.parent)
-            self._synced_dirs.add(path.parent)
-        header = encode_segment_header(self._worker_id, self._next_segment, first_seq, self._clock.time_ns())
-        tmp = path.with_name(path.name + ".tmp")
-        self.target = tmp
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            self._write_all(fd, header)
-            self._ops.fsync(fd)
-        except OSError:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()  # give the space back; the next try writes it again
-            raise
-        os.close(fd)
-        os.replace(tmp, path)
-        self.target = path
-        fsync_dir(path.parent)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # held open across calls; closed in close()
-        self._day = day
-        self._size = len(header)
-        self.path = path
-        self._next_segment += 1
-        self.segments_created += 1
-        log.info("Journal segment started.", extra={"file": str(path), "first_seq": first_seq})
-
-    def close(self) -> None:
-        if self._fd is not None:
-            fd = self._fd
-            self._fd = None
-            self.target = self.path
-            try:
-                if self._torn:
-                    self._ops.truncate(fd, self._size)
-                    self._torn = False
-                self._ops.fsync(fd)
-            finally:
-                os.close(fd)
 
 
 class Journal:
@@ -310,25 +70,20 @@ class Journal:
         self._clock: Clock = clock or SystemClock()
         self._ops = file_ops or FileOps()
         self._cid_cache: dict[str, bytes] = {}
-        self._sealed: list[_Chunk] = []
+        self._sealed: list[Chunk] = []
         self._pending_bytes = 0
         self._next_seq = 0
         self._durable_seq = -1
         self._failure: BaseException | None = None
         self._closing = False
         self._close_deadline = 0.0
-        # The current disk incident (None: writing works), and how many there were.
-        self._disk_error: str | None = None
-        self._disk_error_since_ns = 0
-        self._disk_retries = 0
-        self._disk_incidents = 0
-        self._last_disk_exc: OSError | None = None
+        self._disk = DiskIncident(self._root, worker_id, self._settings, self._clock)
         self._task: asyncio.Task[None] | None = None
-        self._writer: _SegmentWriter | None = None
+        self._writer: SegmentWriter | None = None
         # Set in open(): they need the running loop and the recovered position.
         self._day = dt.date.min
         self._next_cutoff_ns = 0
-        self._chunk = _Chunk(self._day, 0)
+        self._chunk = Chunk(self._day, 0)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -350,35 +105,13 @@ class Journal:
     async def _start(self) -> None:
         if self._task is not None:
             raise RuntimeError("journal already open")
-        existing = await asyncio.to_thread(worker_segments, self._root, self._worker_id)
-        next_segment = 1
-        if existing:
-            number, last = existing[-1]
-            report = await asyncio.to_thread(recover_segment, last)
-            if report.header is None:
-                raise JournalCorrupt(
-                    f"segment {last} has a damaged header, so its records cannot be numbered; "
-                    "move it aside and run `gatherer journal verify` on it"
-                )
-            if report.truncated_bytes:
-                log.warning(
-                    "Journal torn tail truncated.",
-                    extra={
-                        "file": str(last),
-                        "bytes": report.truncated_bytes,
-                        "records": report.torn_records,
-                    },
-                )
-            self._next_seq = report.end_seq
-            next_segment = number + 1
-        for tmp in (self._root / "journal").glob(f"date=*/{self._worker_id}-*{SEGMENT_SUFFIX}.tmp"):
-            tmp.unlink()  # a segment whose creation was interrupted holds nothing but a header
+        self._next_seq, next_segment = await asyncio.to_thread(resume, self._root, self._worker_id)
         self._durable_seq = self._next_seq - 1
         now = self._clock.time_ns()
         self._day = trading_day_of(now, self._settings.cutoff)
         self._next_cutoff_ns = next_cutoff_ns(now, self._settings.cutoff)
-        self._chunk = _Chunk(self._day, self._next_seq)
-        self._writer = _SegmentWriter(
+        self._chunk = Chunk(self._day, self._next_seq)
+        self._writer = SegmentWriter(
             self._root, self._worker_id, next_segment, self._settings, self._clock, self._ops
         )
         self._has_data = asyncio.Event()
@@ -481,7 +214,7 @@ class Journal:
         if chunk.count:
             chunk.nbytes = len(chunk.buf)
             self._sealed.append(chunk)
-            self._chunk = _Chunk(self._day, self._next_seq)
+            self._chunk = Chunk(self._day, self._next_seq)
 
     # -- durability -------------------------------------------------------------------------
 
@@ -507,12 +240,12 @@ class Journal:
     @property
     def disk_error(self) -> str | None:
         """The alarm: what failed and what to do while writes fail (disk full, I/O error); None when fine."""
-        return self._disk_error
+        return self._disk.error
 
     @property
     def disk_incidents(self) -> int:
         """How many times writing started failing since the journal was opened."""
-        return self._disk_incidents
+        return self._disk.incidents
 
     @property
     def segment_path(self) -> Path | None:
@@ -563,7 +296,7 @@ class Journal:
                 if first_pending_at is None:
                     await self._has_data.wait()
                     first_pending_at = loop.time()
-                if self._disk_error is not None:
+                if self._disk.error is not None:
                     await self._retry_pause(loop)
                 else:
                     remaining = first_pending_at + interval - loop.time()
@@ -588,7 +321,7 @@ class Journal:
                         first_pending_at = started
                         continue
                     self._committed(chunks)
-                    if self._disk_error is not None:
+                    if self._disk.error is not None:
                         self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
                 first_pending_at = started if (self._chunk.count or self._sealed) else None
@@ -598,7 +331,7 @@ class Journal:
             self._writable.set()
             self._wake_durable_waiters()
 
-    def _committed(self, chunks: list[_Chunk]) -> None:
+    def _committed(self, chunks: list[Chunk]) -> None:
         if not chunks:
             return
         self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
@@ -609,8 +342,7 @@ class Journal:
 
     async def _retry_pause(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait before trying a failing disk again; past the close deadline, give up."""
-        s = self._settings
-        delay = min(s.retry_cap_s, s.retry_base_s * 2.0 ** min(self._disk_retries - 1, 30))
+        delay = self._disk.retry_delay_s()
         if self._closing:
             left = self._close_deadline - loop.time()
             if left <= 0:
@@ -619,66 +351,18 @@ class Journal:
         await asyncio.sleep(delay)
 
     def _write_failed(self, exc: OSError, path: Path | None) -> None:
-        self._disk_retries += 1
-        self._last_disk_exc = exc
-        if self._disk_error is not None:
-            return  # the same incident: already said, once
-        self._disk_incidents += 1
-        self._disk_error_since_ns = self._clock.time_ns()
-        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-        where = str(path) if path is not None else str(self._root / "journal")
-        if exc.errno == errno.EFBIG:
-            todo = "raise the file-size limit (ulimit -f) of the collector, or free space if the disk is full"
-        elif exc.errno in _SPACE_ERRORS:
-            todo = f"free space (or quota) on the file system of {self._root}"
-        else:
-            todo = f"check the disk and the permissions of {self._root}"
-        self._disk_error = (
-            f"journal of worker {self._worker_id} cannot write {where}: {exc.strerror or exc} ({code}); "
-            f"{todo}. Records are kept in memory (connections pause reading above "
-            f"{self._settings.max_pending_bytes / 2**20:.0f} MiB) and capture resumes by itself when writing "
-            f"works again"
-        )
-        log.error("%s.", self._disk_error[0].upper() + self._disk_error[1:])
-        self._note(
-            event="disk_full" if exc.errno in _SPACE_ERRORS else "disk_error",
-            path=where,
-            errno=code,
-            error=exc.strerror or str(exc),
-            pending_bytes=self._pending_bytes,
-        )
+        event = self._disk.failed(exc, path, self._pending_bytes)
+        if event is not None:
+            self._note(**event)
 
     def _write_recovered(self, path: Path | None) -> None:
-        down_s = (self._clock.time_ns() - self._disk_error_since_ns) / 1e9
-        log.warning(
-            "Journal of worker %s writes again to %s after %.1f s and %d failed tries; capture continues.",
-            self._worker_id,
-            path,
-            down_s,
-            self._disk_retries,
-        )
-        self._note(event="disk_ok", path=str(path), down_s=round(down_s, 3), retries=self._disk_retries)
-        self._disk_error = None
-        self._disk_retries = 0
+        self._note(**self._disk.recovered(path))
 
     def _give_up(self) -> None:
-        exc = self._last_disk_exc
+        exc = self._disk.last_exc
         assert exc is not None
         self._failure = exc
-        first, last = self._durable_seq + 1, self._next_seq - 1
-        log.error(
-            "Journal of worker %s gives up after %.0f s of failed writes while closing (%s): records %d..%d "
-            "(%d) are lost.",
-            self._worker_id,
-            self._settings.close_retry_s,
-            exc,
-            first,
-            last,
-            last - first + 1,
-        )
-        raise JournalFailed(
-            f"journal of worker {self._worker_id} could not write records {first}..{last}: {exc}"
-        ) from exc
+        raise self._disk.give_up(self._durable_seq + 1, self._next_seq - 1) from exc
 
     def _note(self, **fields: object) -> None:
         """Journal an EVENT of the journal itself (conn_id: the worker id); accepted while closing."""
