@@ -715,7 +715,7 @@ async def _journal_verify(args: argparse.Namespace) -> int:
 
 
 async def _journal_cat(args: argparse.Namespace) -> int:
-    from gatherer.capture import cat
+    from gatherer.ops.journal import cat
 
     write = sys.stdout.write
     for item in cat(args.path, tr=args.tr):

@@ -18,6 +18,7 @@ import errno
 import logging
 from pathlib import Path
 
+from gatherer.capture import events
 from gatherer.capture.settings import JournalSettings
 from gatherer.clock import Clock
 from gatherer.errors import GathererError
@@ -53,7 +54,9 @@ class DiskIncident:
         s = self._settings
         return min(s.retry_cap_s, s.retry_base_s * 2.0 ** min(self.retries - 1, 30))
 
-    def failed(self, exc: OSError, path: Path | None, pending_bytes: int) -> dict[str, object] | None:
+    def failed(
+        self, exc: OSError, path: Path | None, pending_bytes: int
+    ) -> events.DiskFull | events.DiskError | None:
         """Count a failed write. At the start of an incident the alarm is set and logged once, and
         the ``disk_full`` or ``disk_error`` EVENT to journal is returned; None while it goes on."""
         self.retries += 1
@@ -77,15 +80,10 @@ class DiskIncident:
             f"works again"
         )
         log.error("%s.", self.error[0].upper() + self.error[1:])
-        return {
-            "event": "disk_full" if exc.errno in _SPACE_ERRORS else "disk_error",
-            "path": where,
-            "errno": code,
-            "error": exc.strerror or str(exc),
-            "pending_bytes": pending_bytes,
-        }
+        kind = events.DiskFull if exc.errno in _SPACE_ERRORS else events.DiskError
+        return kind(path=where, errno=code, error=exc.strerror or str(exc), pending_bytes=pending_bytes)
 
-    def recovered(self, path: Path | None) -> dict[str, object]:
+    def recovered(self, path: Path | None) -> events.DiskOk:
         """A write worked again: log it, end the incident, return the ``disk_ok`` EVENT to journal."""
         down_s = (self._clock.time_ns() - self._since_ns) / 1e9
         log.warning(
@@ -95,12 +93,7 @@ class DiskIncident:
             down_s,
             self.retries,
         )
-        event: dict[str, object] = {
-            "event": "disk_ok",
-            "path": str(path),
-            "down_s": round(down_s, 3),
-            "retries": self.retries,
-        }
+        event = events.DiskOk(path=str(path), down_s=round(down_s, 3), retries=self.retries)
         self.error = None
         self.retries = 0
         return event

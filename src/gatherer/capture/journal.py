@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 
 import google_crc32c
-import msgspec
 
+from gatherer.capture import events
 from gatherer.capture.disk import DiskIncident, JournalFailed
 from gatherer.capture.segment import MAX_WORKER_ID_BYTES, Kind
 from gatherer.capture.settings import JournalSettings
@@ -44,7 +44,6 @@ _RECORD_HEAD = struct.Struct("<BBIqI")
 _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _crc = google_crc32c.value
-_encode_event = msgspec.json.Encoder().encode
 
 
 class Journal:
@@ -353,10 +352,10 @@ class Journal:
     def _write_failed(self, exc: OSError, path: Path | None) -> None:
         event = self._disk.failed(exc, path, self._pending_bytes)
         if event is not None:
-            self._note(**event)
+            self._note(event)
 
     def _write_recovered(self, path: Path | None) -> None:
-        self._note(**self._disk.recovered(path))
+        self._note(self._disk.recovered(path))
 
     def _give_up(self) -> None:
         exc = self._disk.last_exc
@@ -364,11 +363,11 @@ class Journal:
         self._failure = exc
         raise self._disk.give_up(self._durable_seq + 1, self._next_seq - 1) from exc
 
-    def _note(self, **fields: object) -> None:
+    def _note(self, event: events.Event) -> None:
         """Journal an EVENT of the journal itself (conn_id: the worker id); accepted while closing."""
         closing, self._closing = self._closing, False
         try:
-            self.append(Kind.EVENT, self._worker_id, _encode_event(fields))
+            self.append(Kind.EVENT, self._worker_id, events.encode(event))
         finally:
             self._closing = closing
 

@@ -1,4 +1,4 @@
-"""Reading journal segments back: recovery, iteration, verification, ``cat`` and retention.
+"""Reading journal segments back: recovery, iteration, verification and retention.
 
 Everything here reads segments in the version-1 format of ``segment.py`` by feeding file bytes to
 ``SegmentScanner``; damage is reported as data (offsets, lengths, records lost), never raised, so
@@ -8,7 +8,6 @@ torn tail. Only ``prune_journal`` deletes, and only days the caller says are saf
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import os
@@ -17,7 +16,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gatherer.capture.segment import (
     SEGMENT_SUFFIX,
@@ -34,7 +32,6 @@ log = logging.getLogger(__name__)
 
 _READ_BYTES = 4 * 1024 * 1024
 _DAY_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-_TR_CD = b'"tr_cd"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,22 +150,22 @@ def recover_segment(path: Path | str) -> RecoveryReport:
 def iter_records(
     path_or_dir: Path | str,
     *,
-    tr: str | None = None,
+    keep: Callable[[Record], bool] | None = None,
     on_damage: Callable[[Damage], None] | None = None,
 ) -> Iterator[Record]:
     """Records of a segment or a directory tree of them, in order; damage goes to ``on_damage``.
 
-    With ``tr`` only records whose payload is LS JSON with that ``tr_cd`` are yielded.
+    With ``keep`` only the records it says yes to (payloads are opaque here: a reader that knows
+    the venue's format decides, e.g. ``gatherer journal cat --tr``).
     """
-    want = None if tr is None else tr.encode()
     for seg in list_segments(path_or_dir):
         for item in scan_file(seg):
             if isinstance(item, Block):
                 assert item.records is not None
-                if want is None:
+                if keep is None:
                     yield from item.records
                 else:
-                    yield from (r for r in item.records if _tr_cd_bytes(r.payload) == want)
+                    yield from (r for r in item.records if keep(r))
             elif isinstance(item, (Corrupt, TornTail)) and on_damage is not None:
                 on_damage(_damage(seg, item))
 
@@ -200,54 +197,6 @@ def verify(path: Path | str) -> VerifyReport:
         if not saw_header:
             report.bad_headers.append(seg)
     return report
-
-
-def tr_cd_of(payload: bytes) -> str | None:
-    """The ``"tr_cd"`` of an LS JSON frame, found without parsing the JSON; None if there is none."""
-    value = _tr_cd_bytes(payload)
-    return None if value is None else value.decode("utf-8", "replace")
-
-
-def _tr_cd_bytes(payload: bytes) -> bytes | None:
-    i = payload.find(_TR_CD)
-    if i < 0:
-        return None
-    colon = payload.find(b":", i + len(_TR_CD))
-    if colon < 0:
-        return None
-    i = payload.find(b'"', colon + 1)
-    if i < 0:
-        return None
-    j = payload.find(b'"', i + 1)
-    if j < 0 or j - i > 32:
-        return None
-    return payload[i + 1 : j]
-
-
-def record_to_dict(record: Record) -> dict[str, Any]:
-    """A JSON-able view of a record: payload as text when utf-8, else base64."""
-    out: dict[str, Any] = {
-        "kind": record.kind.name,
-        "seq": record.seq,
-        "recv_ns": record.recv_ns,
-        "conn_id": record.conn_id,
-    }
-    try:
-        out["payload"] = record.payload.decode("utf-8")
-    except UnicodeDecodeError:
-        out["payload_b64"] = base64.b64encode(record.payload).decode("ascii")
-    tr_cd = tr_cd_of(record.payload)
-    if tr_cd is not None:
-        out["tr_cd"] = tr_cd
-    return out
-
-
-def cat(
-    path: Path | str, tr: str | None = None, on_damage: Callable[[Damage], None] | None = None
-) -> Iterator[dict[str, Any]]:
-    """One JSON-able dict per record (see ``record_to_dict``), optionally only one ``tr_cd``."""
-    for record in iter_records(path, tr=tr, on_damage=on_damage):
-        yield record_to_dict(record)
 
 
 def journal_days(root: Path | str) -> list[tuple[dt.date, Path]]:
