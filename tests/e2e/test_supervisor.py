@@ -106,13 +106,16 @@ async def test_a_killed_worker_is_restarted_and_registers_again(tmp_path: Path) 
                          restart_base_s=0.2, restart_cap_s=0.5, clock=sim.clock)  # fmt: skip
         stop = asyncio.Event()
         run = asyncio.create_task(sup.run(stop))
-        # 30 on one full connection: no room for the market-status feed, which is then left out.
-        await wait_until(lambda: sup.result.plan is not None and sim.hub.registrations_total() == 30, 60)
+        await wait_until(lambda: sup.result.plan is not None, 60)
+        # 30 spread over the key's two connections, and the market-status feed where there is room.
+        total = sup.result.plan.placed
+        assert total == 31 and len(sup.result.plan.connections) == 2
+        await wait_until(lambda: sim.hub.registrations_total() == total, 60)
         victim = sup.result.workers[0]
         assert victim.proc is not None
         victim.proc.send_signal(signal.SIGKILL)
         await wait_until(lambda: sup.result.restarts == 1 and victim.starts == 2, 30)
-        await wait_until(lambda: sim.hub.registrations_total() == 30, 30)
+        await wait_until(lambda: sim.hub.registrations_total() == total, 30)
         frames_then = sim.hub.frames_sent_total
         await wait_until(lambda: sim.hub.frames_sent_total > frames_then + 500, 30)
         stop.set()
