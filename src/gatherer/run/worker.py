@@ -10,7 +10,7 @@ Registrations are verified: each (TR, key) counts as active only once the venue 
 acknowledged it. A refusal is journaled and reported, never assumed away; a refused
 2026 futures code (``FH9``/``FC9``) is retried once with its legacy code. The venue counts
 registration requests per app key (LS_OPENAPI.md §1.4, §2.7), so each app key has its own pace
-(``_KeyPace``): the connections of different keys register at the same time, each key at
+(``run.pacing.KeyPace``): the connections of different keys register at the same time, each key at
 ``registrations_per_s``, and the connections of one key share that key's pace, one request every
 ``plan.pack.registration_interval_s``. ``plan.pack.key_registration_s`` is the same model, so
 `gatherer plan` says how long this takes. A connection that drops reconnects with capped,
@@ -34,23 +34,20 @@ raw-first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import itertools
 import logging
 import random
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gatherer.capture import Journal, Kind, events
 from gatherer.clock import Clock, trading_day_of
 from gatherer.errors import ConnectError, SessionLost
-from gatherer.plan.pack import registration_burst, registration_interval_s, slot_at
+from gatherer.plan.pack import registration_burst, registration_interval_s
 from gatherer.plan.select import Registration
+from gatherer.run.pacing import ConnectTurns, KeyPace, Stopping
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.envelope import (
-    RATE_LIMITED_CODE,
     SUBSCRIBE,
     frame_stream,
     registration_frame,
@@ -58,7 +55,7 @@ from gatherer.venues.ls.envelope import (
 )
 from gatherer.venues.ls.hours import SessionWindows, group_of
 from gatherer.venues.ls.ratelimit import backoff_s
-from gatherer.venues.ls.rest import is_token_error
+from gatherer.venues.ls.retry import Next, after_ack
 from gatherer.venues.ls.sessions import MarketStatus, read_jif
 from gatherer.venues.ls.ws import Ack, FrameSink, Session
 
@@ -114,85 +111,6 @@ class ConnectionStats:
     """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
 
 
-class _ConnectTurn:
-    """The connection attempts of one app key: one at a time, spaced."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.next_at = 0.0
-        """Event-loop time before which the next attempt does not start."""
-
-
-class _Stopping(Exception):
-    """Stop came while a connection waited for its key's next registration slot."""
-
-
-class _KeyPace:
-    """One app key's registration pace: ``slot_at`` (on average one slot every ``interval_s``), to
-    the busiest waiting stream.
-
-    Every connection of the key asks for a slot before each registration request, saying how many
-    frames that registration's stream has delivered; when a slot is due, the waiting request with
-    the most goes (ties: the one that asked first, so the plan's order stands while nothing has
-    streamed). The pace idles only while nobody waits. ``drive`` hands out the slots; it runs in
-    the worker's task group until stop, and then answers every waiter "no".
-    """
-
-    def __init__(self, interval_s: float, burst: int) -> None:
-        self.interval_s = interval_s
-        self._burst = burst
-        self._waiting: list[tuple[int, int, asyncio.Future[bool]]] = []
-        """Heap of (-frames, ask order, the asker's future)."""
-        self._order = itertools.count()
-        self._wanted = asyncio.Event()
-        self._sent: deque[float] = deque(maxlen=burst)
-        """Event-loop times of the latest slots (the venue counts real seconds)."""
-        self._closed = False
-
-    async def turn(self, frames: int) -> bool:
-        """Wait for this key's next slot; False when the worker is stopping (send nothing then)."""
-        if self._closed:
-            return False
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (-frames, next(self._order), fut))
-        self._wanted.set()
-        try:
-            return await fut
-        finally:
-            if not fut.done():
-                fut.cancel()  # the asker was cancelled: its slot goes to the next one
-
-    async def drive(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            while True:
-                while not self._waiting:
-                    self._wanted.clear()
-                    wanted = asyncio.ensure_future(self._wanted.wait())
-                    await asyncio.wait({wanted, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    wanted.cancel()
-                    if stopping.done():
-                        return
-                delay = slot_at(self._sent, self.interval_s, self._burst) - loop.time()
-                if delay > 0:
-                    await asyncio.wait({stopping}, timeout=delay)
-                    if stopping.done():
-                        return
-                _, _, fut = heapq.heappop(self._waiting)
-                if fut.done():
-                    continue  # its asker went away
-                fut.set_result(True)
-                self._sent.append(loop.time())
-        finally:
-            stopping.cancel()
-            self._closed = True
-            for _, _, fut in self._waiting:
-                if not fut.done():
-                    fut.set_result(False)
-            self._waiting.clear()
-
-
 TokenSource = Callable[[int], Awaitable[str]]
 """The current token of an app key (by its index); one token per key, shared by all its connections."""
 TokenRefusedHook = Callable[[int, str], Awaitable[str]]
@@ -227,7 +145,7 @@ class Worker:
         self._clock = clock
         self._settings = settings
         self._rng = rng or random.Random()
-        self._connect_turns: dict[int, _ConnectTurn] = {}
+        self._connect_turns = ConnectTurns(settings.reconnect_stagger_s)
         self.market_status = MarketStatus(sessions)
         """The session windows, corrected by what JIF said (when a connection holds JIF)."""
         self._session_groups = dict(session_groups or {})
@@ -239,7 +157,7 @@ class Worker:
         per_s = settings.registrations_per_s
         interval_s = registration_interval_s(per_s) if per_s > 0 else 0.0
         burst = registration_burst(per_s) if per_s > 0 else 1
-        self._paces = {k: _KeyPace(interval_s, burst) for k in sorted(set(keys))}
+        self._paces = {k: KeyPace(interval_s, burst) for k in sorted(set(keys))}
         self.stream_frames: dict[bytes, int] = {}
         """Data frames delivered in this run per stream (``venues.ls.envelope.stream_key``)."""
         self.stats = [
@@ -308,7 +226,7 @@ class Worker:
                 reason = await self._stream(session, stats, self._groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
-            except _Stopping:
+            except Stopping:
                 pass  # "closed by us"
             finally:
                 if session.connected:
@@ -413,7 +331,7 @@ class Worker:
     ) -> Session | None:
         """Open the connection in its app key's turn; None if it failed, or stop came first."""
         conn_id = stats.conn_id
-        async with self._connect_turn(stats.key_index, stop) as go:
+        async with self._connect_turns.turn(stats.key_index, stop) as go:
             if not go:
                 return None
             try:
@@ -427,24 +345,6 @@ class Worker:
                 stats.reconnects += 1
             self._event(conn_id, events.Connected(url=self._ws_url, attempt=attempt))
             return session
-
-    @contextlib.asynccontextmanager
-    async def _connect_turn(self, key_index: int, stop: asyncio.Event) -> AsyncIterator[bool]:
-        """One connection attempt of an app key at a time, ``reconnect_stagger_s`` after the last
-        ended; yields False when ``stop`` was set while waiting (do not connect then)."""
-        turn = self._connect_turns.get(key_index)
-        if turn is None:
-            turn = self._connect_turns[key_index] = _ConnectTurn()
-        loop = asyncio.get_running_loop()
-        async with turn.lock:
-            delay = turn.next_at - loop.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-            try:
-                yield not stop.is_set()
-            finally:
-                turn.next_at = loop.time() + self._settings.reconnect_stagger_s
 
     async def _pause(self, attempt: int, stop: asyncio.Event) -> None:
         delay = backoff_s(
@@ -464,11 +364,11 @@ class Worker:
         """Register the group, verifying every ack; busiest stream first (``stream_frames``), the
         plan's order among streams that delivered as many frames (a run's first registration).
 
-        Refused for the rate (IGW00201) or not answered: sent again after a pause, for up
-        to ``registration_rounds`` rounds. Refused for the token: a new token is asked for
-        (``on_token_refused``) and the refused ones are sent again with it. A 2026 futures
-        code refused for another reason is tried once with its legacy code (FH9 -> FH0,
-        FC9 -> FC0); the code the venue accepted is kept for reconnects.
+        What each answer means is ``venues.ls.retry.after_ack``: refused for the rate (IGW00201) or
+        not answered, sent again after a pause, for up to ``registration_rounds`` rounds; refused
+        for the token, a new token is asked for (``on_token_refused``) and the refused ones are sent
+        again with it; a 2026 futures code refused for another reason is tried once with its legacy
+        code (FH9 -> FH0, FC9 -> FC0). The code the venue accepted is kept for reconnects.
         """
         token = await self._token(stats.key_index)
         acks: list[Ack | None] = [None] * len(group)
@@ -483,22 +383,23 @@ class Worker:
             )
             retry: list[int] = []
             token_refused = False
+            renewable = self._on_token_refused is not None
             for i, ack in zip(todo, results, strict=True):
                 acks[i] = ack
-                if ack is None or (not ack.accepted and ack.rsp_cd == RATE_LIMITED_CODE):
-                    retry.append(i)
-                elif not ack.accepted and self._on_token_refused and is_token_error(ack.rsp_cd, ack.rsp_msg):
-                    retry.append(i)
-                    token_refused = True
-                elif not ack.accepted and group[i].tr_cd in LEGACY:
-                    reg = group[i]
+                reg = group[i]
+                rsp_cd, rsp_msg = (None, "") if ack is None else (ack.rsp_cd, ack.rsp_msg)
+                step = after_ack(rsp_cd, rsp_msg, reg.tr_cd, can_renew_token=renewable)
+                if step is Next.ACCEPTED and reg != original[i]:
+                    fallback = events.LegacyFallback(tr_cd=original[i].tr_cd, to=reg.tr_cd)
+                    self._event(session.conn_id, fallback)
+                elif step is Next.REFUSED:
+                    group[i] = original[i]  # a legacy code refused too: report the plan's code
+                elif step is Next.LEGACY:
                     group[i] = Registration(reg.market, reg.channel, LEGACY[reg.tr_cd], reg.symbol)
                     retry.append(i)
-                elif not ack.accepted and group[i] != original[i]:
-                    group[i] = original[i]  # the legacy code was refused too: report the 2026 code
-                elif ack.accepted and group[i] != original[i]:
-                    fallback = events.LegacyFallback(tr_cd=original[i].tr_cd, to=group[i].tr_cd)
-                    self._event(session.conn_id, fallback)
+                elif step is not Next.ACCEPTED:  # AGAIN, NEW_TOKEN
+                    retry.append(i)
+                    token_refused |= step is Next.NEW_TOKEN
             todo = retry
             if not todo or stop.is_set():
                 break
@@ -534,16 +435,16 @@ class Worker:
         self._event(session.conn_id, done)
 
     async def _send(
-        self, session: Session, token: str, pace: _KeyPace, todo: list[tuple[str, str, int]]
+        self, session: Session, token: str, pace: KeyPace, todo: list[tuple[str, str, int]]
     ) -> list[Ack | None]:
         """Send registrations one by one, each in a slot of the key's pace (asked for with its
-        stream's frames); None where no ack came in time. Raises _Stopping if stop comes first,
+        stream's frames); None where no ack came in time. Raises Stopping if stop comes first,
         SessionLost if the connection drops."""
         pending: list[asyncio.Future[Ack]] = []
         try:
             for tr_cd, tr_key, frames in todo:
                 if not await pace.turn(frames):
-                    raise _Stopping
+                    raise Stopping
                 if not session.connected:
                     raise SessionLost(f"{session.conn_id}: connection lost while registering")
                 self._journal.append(
