@@ -31,8 +31,8 @@ import msgspec
 from aiohttp import web
 
 from gatherer.clock import Clock
+from gatherer.sim.backfill import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.market import MarketModel
-from gatherer.sim.prints import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
 from gatherer.sim.universe import MasterRequestError, Row, Universe, master_rows
 
