@@ -34,7 +34,8 @@ from gatherer.clock import Clock
 from gatherer.sim.backfill import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.market import MarketModel
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
-from gatherer.sim.universe import MasterRequestError, Row, Universe, master_rows
+from gatherer.sim.universe.instruments import Universe
+from gatherer.sim.universe.masters import MasterRequestError, Row, master_rows
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from gatherer.sim.market.rhythm import _AUCTIONS, _FAMILY, _NS, _SEOUL_OFFSET_S,
 from gatherer.sim.market.state import _State, _Tape, _Traded
 from gatherer.sim.market.stocks import StockFrames
 from gatherer.sim.market.wire import Frame, _scaled, _sign
-from gatherer.sim.universe import Instrument
+from gatherer.sim.universe.instruments import Instrument
 from gatherer.venues.ls.hours import EXCHANGE_HOURS, SessionWindows
 
 

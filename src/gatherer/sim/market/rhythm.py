@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from gatherer.clock import to_seoul
 from gatherer.sim.market.wire import Frame
-from gatherer.sim.universe import Instrument
+from gatherer.sim.universe.instruments import Instrument
 from gatherer.venues.ls.hours import (
     DEFAULT_OVERSEAS_GROUP,
     KNOWN_PRODUCTS,

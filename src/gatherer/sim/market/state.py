@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from gatherer.sim.market.brokers import _Brokers, _Ranks
 from gatherer.sim.market.wire import _decimals, _PriceStrs, _Shown
-from gatherer.sim.universe import Instrument
+from gatherer.sim.universe.instruments import Instrument
 
 ChangeFn = Callable[["_State", int], tuple[str, str, str]]
 """The model's (sign code, change, rate) of a price against the reference, as its frames show them."""
