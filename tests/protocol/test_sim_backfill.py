@@ -25,16 +25,9 @@ import pytest
 from gatherer.cli import build_parser
 from gatherer.clock import seoul_ns
 from gatherer.errors import ApiError, GathererError
+from gatherer.sim.backfill import DERIV_PAGE_ROWS, STOCK_PAGE_ROWS, Page, page, parse_query
 from gatherer.sim.market import MarketModel
-from gatherer.sim.prints import (
-    DERIV_PAGE_ROWS,
-    STOCK_PAGE_ROWS,
-    Page,
-    PrintHistory,
-    page,
-    parse_query,
-    trading_day,
-)
+from gatherer.sim.market.prints import PrintHistory, trading_day
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.universe import Instrument, Universe, build_universe

@@ -15,13 +15,13 @@ import pytest
 from gatherer.errors import SessionLost, SubscriptionRefused
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
-from gatherer.sim.ws_api import (
+from gatherer.sim.ws_api import StreamSettings
+from gatherer.sim.ws_protocol import (
     BAD_TOKEN,
     TOO_FAST,
     TOO_MANY_CONNECTIONS,
     TOO_MANY_REGISTRATIONS,
     UNKNOWN_TR,
-    StreamSettings,
 )
 from gatherer.venues.ls.auth import issue_token
 from gatherer.venues.ls.catalog import CATALOG, MARKET_CHANNELS

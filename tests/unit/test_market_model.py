@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatherer.clock import seoul_ns
-from gatherer.sim.market import MarketModel, member_name
+from gatherer.sim.market import MarketModel
+from gatherer.sim.market.brokers import member_name
 from gatherer.sim.universe import Instrument
 from gatherer.venues.ls.catalog import CATALOG, spec
 

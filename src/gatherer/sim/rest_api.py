@@ -8,11 +8,12 @@ gateway errors come back as HTTP 500 with ``{"rsp_cd": "IGW…", "rsp_msg": …}
 ``limits.master_page_rows`` is above 0, masters answer in pages continued by ``tr_cont``/``tr_cont_key``.
 
 The backfill TRs of §8 (t1301, t8454, t2212 and its older name t2201, o3116, o3136) answer from the
-market model's print history (``gatherer.sim.prints``), newest first, in pages: ``tr_cont`` Y with a
-fresh ``tr_cont_key`` while older rows remain, the OutBlock's ``cts_time``/``cts_seq`` naming the
-page's oldest row. A continuation (``tr_cont`` Y) resumes exactly where its key says; an unknown or
-used key answers IGW00313 like a master's. An unknown code answers IGW40014 naming the field; a
-known code with no prints today answers ``00000`` with no rows and LS's "해당자료가 없습니다.".
+market model's print history (``gatherer.sim.backfill`` renders them), newest first, in pages:
+``tr_cont`` Y with a fresh ``tr_cont_key`` while older rows remain, the OutBlock's
+``cts_time``/``cts_seq`` naming the page's oldest row. A continuation (``tr_cont`` Y) resumes
+exactly where its key says; an unknown or used key answers IGW00313 like a master's. An unknown code
+answers IGW40014 naming the field; a known code with no prints today answers ``00000`` with no rows
+and LS's "해당자료가 없습니다.".
 
 LS publishes only IGW00201 (rate), IGW40014 (bad field), IGW00121 (app key) and IGW00105 (app
 secret). The token and TR-routing codes below are the simulator's choice, named in ``SIM_CODES``.
@@ -31,10 +32,11 @@ import msgspec
 from aiohttp import web
 
 from gatherer.clock import Clock
+from gatherer.sim.backfill import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.market import MarketModel
-from gatherer.sim.prints import BACKFILL_TRS, BackfillRequestError, Cursor, page, parse_query
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
-from gatherer.sim.universe import MasterRequestError, Row, Universe, master_rows
+from gatherer.sim.universe.instruments import Universe
+from gatherer.sim.universe.masters import MasterRequestError, Row, master_rows
 
 log = logging.getLogger(__name__)
 

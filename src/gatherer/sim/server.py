@@ -26,7 +26,8 @@ from gatherer.clock import SEOUL, Clock, ScaledClock, to_seoul
 from gatherer.sim.market import MarketModel
 from gatherer.sim.rest_api import RestContext, add_rest_routes
 from gatherer.sim.state import FAULTS, Credentials, Faults, SkipRule, TokenRegistry, VenueLimits
-from gatherer.sim.universe import Universe, build_universe
+from gatherer.sim.universe.build import build_universe
+from gatherer.sim.universe.instruments import Universe
 from gatherer.sim.ws_api import SentHook, StreamSettings, WsHub
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.hours import SessionWindows, session_windows

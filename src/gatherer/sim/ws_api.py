@@ -8,9 +8,7 @@ by an ack with ``rsp_cd``/``rsp_msg`` and ``body: null`` (§2.4); data frames ar
 Limits (``VenueLimits``) are enforced with a refusal ack, never by silent
 acceptance: connections per app key (a connection belongs to the app key of the
 first token it registers with), registrations per connection, registrations per
-second per app key. LS's own refusal codes are not published (§7.4); the codes
-below are this simulator's, and the client treats any code other than ``00000`` as
-a refusal.
+second per app key. The ack codes and the registration messages are in ``ws_protocol``.
 
 Fault ``skip`` (``Faults.skip``): the next N trade frames of a TR (and key) are not sent to anyone;
 their prints still happen in the model and are in the REST backfill history. ``WsHub.skipped``
@@ -29,64 +27,39 @@ import itertools
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import msgspec
 from aiohttp import WSMsgType, web
 
 from gatherer.clock import Clock
 from gatherer.sim.market import MarketModel
-from gatherer.sim.rest_api import BAD_TOKEN as BAD_TOKEN
-from gatherer.sim.rest_api import RATE_LIMITED
-from gatherer.sim.rest_api import UNKNOWN_TR as UNKNOWN_TR
 from gatherer.sim.state import Faults, RatePacer, TokenRegistry, VenueLimits
+from gatherer.sim.ws_protocol import (
+    BAD_REQUEST,
+    BAD_TOKEN,
+    OK,
+    REFUSED,
+    TOO_FAST,
+    TOO_MANY_CONNECTIONS,
+    TOO_MANY_REGISTRATIONS,
+    UNKNOWN_TR,
+    _encode,
+    _reg_decoder,
+    malformed_frame,
+    ws_text_header,
+)
+from gatherer.sim.ws_subscriptions import SimConnection, Subscriptions
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
 
 log = logging.getLogger(__name__)
 
-OK = ("00000", "정상처리되었습니다")
-# Refusal codes: the token, TR and rate codes are the REST side's (rest_api); the rest
-# are this simulator's, as LS does not publish its own (LS_OPENAPI.md §7.4).
-BAD_REQUEST = ("IGW40014", "요청 메시지 형식이 올바르지 않습니다.")
-TOO_FAST = RATE_LIMITED
-TOO_MANY_CONNECTIONS = ("IGW00301", "접속 가능한 세션 수를 초과하였습니다.")
-TOO_MANY_REGISTRATIONS = ("IGW00302", "실시간 등록 가능 건수를 초과하였습니다.")
-REFUSED = ("IGW00303", "실시간 등록이 거부되었습니다.")
-
 _HIGH_WATER = 4 << 20
-
-
-def ws_text_header(n: int) -> bytes:
-    """The header of an unmasked, final text frame carrying ``n`` payload bytes (RFC 6455 §5.2)."""
-    if n < 126:
-        return bytes((0x81, n))
-    if n < 1 << 16:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big")
-    return bytes((0x81, 127)) + n.to_bytes(8, "big")
 
 
 SentHook = Callable[[str, bytes], None]
 """Called with (connection id, frame bytes) for every data frame the venue wrote."""
-
-
-class _RegHeader(msgspec.Struct):
-    token: str = ""
-    tr_type: str = ""
-
-
-class _RegBody(msgspec.Struct):
-    tr_cd: str = ""
-    tr_key: str = ""
-
-
-class _Registration(msgspec.Struct):
-    header: _RegHeader
-    body: _RegBody
-
-
-_reg_decoder = msgspec.json.Decoder(_Registration)
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +74,6 @@ class StreamSettings:
     """TR codes answered with UNKNOWN_TR: {"FH9", "FC9"} plays a venue that has only the legacy codes."""
     strict_keys: bool = False
     """Refuse keys of unknown symbols. LS accepts them silently (LS_OPENAPI.md §2.3, US3): off by default."""
-
-
-@dataclass(eq=False)
-class SimConnection:
-    """One client connection as the venue sees it."""
-
-    conn_id: str
-    ws: web.WebSocketResponse
-    request: web.Request
-    appkey: str | None = None
-    registrations: set[tuple[str, str]] = field(default_factory=set)
-    stalled: bool = False
-    frames_sent: int = 0
-    outbox: list[bytes] = field(default_factory=list)
 
 
 class WsHub:
@@ -143,18 +102,12 @@ class WsHub:
         self.connections: dict[str, SimConnection] = {}
         self._ids = itertools.count(1)
         self._pacers: dict[str, RatePacer] = {}
-        # (tr_cd, symbol) -> {connection: tr_key}
-        self._subscribers: dict[tuple[str, str], dict[SimConnection, str]] = {}
-        # (market, symbol) -> subscribed TR codes
-        self._wanted: dict[tuple[str, str], set[str]] = {}
-        self._status_subscribers: dict[SimConnection, str] = {}
+        self._subs = Subscriptions(model)
         self.frames_sent_total = 0
         self.skipped: list[tuple[str, str, int]] = []
         """Trade frames the ``skip`` fault kept from being sent: (tr_cd, tr_key, volume or totq)."""
         self.acks_total = 0
         self.refusals_total = 0
-        self._subscribed = asyncio.Event()
-        self._version = 0
         self.paused = False
         """While True the generator sends nothing (tests use it to let a client catch up)."""
         self._target_cache: tuple[int, float, list[tuple[tuple[str, str], set[str]]], list[float]] | None = (
@@ -180,9 +133,7 @@ class WsHub:
 
     def _forget(self, conn: SimConnection) -> None:
         self.connections.pop(conn.conn_id, None)
-        for tr_cd, key in list(conn.registrations):
-            self._remove(conn, tr_cd, key)
-        self._status_subscribers.pop(conn, None)
+        self._subs.forget(conn)
 
     def connections_of(self, appkey: str) -> int:
         return sum(1 for c in self.connections.values() if c.appkey == appkey)
@@ -199,9 +150,9 @@ class WsHub:
         verdict = self._judge(conn, reg.header.token, tr_type, tr_cd, tr_key)
         if verdict is OK:
             if tr_type == "3":
-                self._add(conn, tr_cd, tr_key)
+                self._subs.add(conn, tr_cd, tr_key)
             else:
-                self._remove(conn, tr_cd, tr_key)
+                self._subs.remove(conn, tr_cd, tr_key)
         await self._ack(conn, tr_cd, tr_key, tr_type, verdict)
 
     def _judge(
@@ -244,44 +195,6 @@ class WsHub:
             return REFUSED
         return OK
 
-    def _add(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
-        conn.registrations.add((tr_cd, tr_key))
-        spec = CATALOG[tr_cd]
-        if not spec.markets:
-            self._status_subscribers[conn] = tr_key
-            return
-        symbol = symbol_of(tr_cd, tr_key)
-        self._subscribers.setdefault((tr_cd, symbol), {})[conn] = tr_key
-        self._version += 1
-        for market in spec.markets:
-            if self.model.instrument(market, symbol) is not None:
-                self._wanted.setdefault((market, symbol), set()).add(tr_cd)
-        self._subscribed.set()
-
-    def _remove(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
-        conn.registrations.discard((tr_cd, tr_key))
-        spec = CATALOG.get(tr_cd)
-        if spec is None:
-            return
-        if not spec.markets:
-            self._status_subscribers.pop(conn, None)
-            return
-        symbol = symbol_of(tr_cd, tr_key)
-        subs = self._subscribers.get((tr_cd, symbol))
-        if subs is None:
-            return
-        subs.pop(conn, None)
-        self._version += 1
-        if subs:
-            return
-        del self._subscribers[(tr_cd, symbol)]
-        for market in spec.markets:
-            wanted = self._wanted.get((market, symbol))
-            if wanted is not None:
-                wanted.discard(tr_cd)
-                if not wanted:
-                    del self._wanted[(market, symbol)]
-
     async def _ack(
         self, conn: SimConnection, tr_cd: str, tr_key: str, tr_type: str, verdict: tuple[str, str]
     ) -> None:
@@ -311,9 +224,9 @@ class WsHub:
             elapsed, last = now_real - last, now_real
             now_ns = self.clock.time_ns()
             for tr_cd, body in self.model.status_events(now_ns):
-                for conn, key in list(self._status_subscribers.items()):
+                for conn, key in list(self._subs.status.items()):
                     self._queue(conn, tr_cd, key, body)
-            if self.paused or not self._wanted or self.stream.rate_fps <= 0:
+            if self.paused or not self._subs.wanted or self.stream.rate_fps <= 0:
                 budget = 0.0
                 await self._flush()
                 continue
@@ -330,15 +243,15 @@ class WsHub:
         """
         now_real = self.clock.monotonic()
         cached = self._target_cache
-        if cached is not None and cached[0] == self._version and now_real - cached[1] < 0.25:
+        if cached is not None and cached[0] == self._subs.version and now_real - cached[1] < 0.25:
             return cached[2], cached[3]
-        targets = list(self._wanted.items())
+        targets = list(self._subs.wanted.items())
         # Activity per session group (a market, or an overseas product's exchange).
         model = self.model
-        groups = {ms: model.group(*ms) for ms in self._wanted}
+        groups = {ms: model.group(*ms) for ms in self._subs.wanted}
         activity = {g: model.activity(g, now_ns) for g in set(groups.values())}
         cum: list[float] = list(itertools.accumulate(activity[groups[ms]] for ms, _w in targets))
-        self._target_cache = (self._version, now_real, targets, cum)
+        self._target_cache = (self._subs.version, now_real, targets, cum)
         return targets, cum
 
     async def _emit(self, budget: float, now_ns: int) -> float:
@@ -352,7 +265,7 @@ class WsHub:
                 break
             sent = False
             for tr_cd, body in self.model.events(market, symbol, now_ns, wanted):
-                subs = self._subscribers.get((tr_cd, symbol))
+                subs = self._subs.by_key.get((tr_cd, symbol))
                 if not subs:
                     continue
                 if self.faults.skip and self._skip(tr_cd, symbol, subs, body):
@@ -381,7 +294,7 @@ class WsHub:
         if conn.stalled or conn.ws.closed:
             return
         if self.faults.take("malformed_frames"):
-            frame = self._malformed(tr_cd, tr_key, body)
+            frame = malformed_frame(tr_cd, tr_key, body, self.rng)
         else:
             frame = _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": body})
         conn.outbox.append(frame)
@@ -418,22 +331,6 @@ class WsHub:
                     break
                 await asyncio.sleep(0.001)
 
-    def _malformed(self, tr_cd: str, tr_key: str, body: dict[str, str]) -> bytes:
-        whole = _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": body})
-        kind = self.rng.randrange(4)
-        if kind == 0:
-            return whole[: max(1, len(whole) // 2)]  # cut short
-        if kind == 1:
-            return _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": "not an object"})
-        if kind == 2:
-            # A number that is not one, in a field the table says is numeric.
-            broken = dict(body)
-            fields = CATALOG[tr_cd].fields
-            numeric = sorted(f.name for f in fields if f.kind in ("int", "dec") and f.name in body)
-            broken[self.rng.choice(numeric) if numeric else self.rng.choice(sorted(broken))] = "12#4"
-            return _encode({"header": {"tr_cd": tr_cd, "tr_key": tr_key}, "body": broken})
-        return _encode({"body": body})  # no header
-
     # -- faults ------------------------------------------------------------------------------
 
     def _pick(self, conn_id: str | None) -> list[SimConnection]:
@@ -459,7 +356,7 @@ class WsHub:
         return len(picked)
 
     async def wait_subscribed(self) -> None:
-        await self._subscribed.wait()
+        await self._subs.subscribed.wait()
 
     def registrations_total(self) -> int:
         return sum(len(c.registrations) for c in self.connections.values())

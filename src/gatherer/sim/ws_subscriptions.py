@@ -1,0 +1,93 @@
+"""Who is registered for what on the simulated venue: each connection's registrations, the
+subscribers of every (TR, symbol), and the (market, symbol) pairs the generator must animate.
+
+The hub (``ws_api``) judges a registration and then records it here; the generator reads
+``by_key`` and ``wanted`` and rebuilds its targets when ``version`` moves. No I/O: a connection's
+socket is only carried along.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from gatherer.sim.market import MarketModel
+from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.keys import symbol_of
+
+
+@dataclass(eq=False)
+class SimConnection:
+    """One client connection as the venue sees it."""
+
+    conn_id: str
+    ws: web.WebSocketResponse
+    request: web.Request
+    appkey: str | None = None
+    registrations: set[tuple[str, str]] = field(default_factory=set)
+    stalled: bool = False
+    frames_sent: int = 0
+    outbox: list[bytes] = field(default_factory=list)
+
+
+class Subscriptions:
+    """Registrations by (TR, symbol) and by (market, symbol), kept in step."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self._model = model
+        self.by_key: dict[tuple[str, str], dict[SimConnection, str]] = {}
+        """(tr_cd, symbol) -> {connection: tr_key}."""
+        self.wanted: dict[tuple[str, str], set[str]] = {}
+        """(market, symbol) -> subscribed TR codes."""
+        self.status: dict[SimConnection, str] = {}
+        """Connections registered for the market-status TR (no symbol), with their key."""
+        self.version = 0
+        """Moves on every change, so the generator knows to rebuild its targets."""
+        self.subscribed = asyncio.Event()
+        """Set at the first symbol registration."""
+
+    def add(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
+        conn.registrations.add((tr_cd, tr_key))
+        spec = CATALOG[tr_cd]
+        if not spec.markets:
+            self.status[conn] = tr_key
+            return
+        symbol = symbol_of(tr_cd, tr_key)
+        self.by_key.setdefault((tr_cd, symbol), {})[conn] = tr_key
+        self.version += 1
+        for market in spec.markets:
+            if self._model.instrument(market, symbol) is not None:
+                self.wanted.setdefault((market, symbol), set()).add(tr_cd)
+        self.subscribed.set()
+
+    def remove(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
+        conn.registrations.discard((tr_cd, tr_key))
+        spec = CATALOG.get(tr_cd)
+        if spec is None:
+            return
+        if not spec.markets:
+            self.status.pop(conn, None)
+            return
+        symbol = symbol_of(tr_cd, tr_key)
+        subs = self.by_key.get((tr_cd, symbol))
+        if subs is None:
+            return
+        subs.pop(conn, None)
+        self.version += 1
+        if subs:
+            return
+        del self.by_key[(tr_cd, symbol)]
+        for market in spec.markets:
+            wanted = self.wanted.get((market, symbol))
+            if wanted is not None:
+                wanted.discard(tr_cd)
+                if not wanted:
+                    del self.wanted[(market, symbol)]
+
+    def forget(self, conn: SimConnection) -> None:
+        """Drop every registration of a connection that has gone."""
+        for tr_cd, key in list(conn.registrations):
+            self.remove(conn, tr_cd, key)
+        self.status.pop(conn, None)
