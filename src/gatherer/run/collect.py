@@ -24,7 +24,7 @@ from gatherer.config import Config
 from gatherer.plan import Registration
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain
 from gatherer.run.sessions import load_windows, symbol_groups
-from gatherer.run.store import finish_store, start_store
+from gatherer.run.store_process import finish_store, start_store
 from gatherer.run.worker import ConnectionStats, Worker, WorkerSettings
 from gatherer.venues.ls.auth import Credentials
 

@@ -4,8 +4,7 @@ The journal is the queue between the receive path and this stage: the store read
 blocks only once they are complete on disk, so it never slows the worker down, never
 holds more than one block of look-ahead in memory, and, when it falls behind, simply
 catches up from the files. It runs in its own process (``gatherer _store``, started
-by ``gatherer run``), which stops by itself when its parent dies: its standard input
-is a pipe from the parent, and end-of-file means "drain what is on disk and exit".
+by ``gatherer run``; ``run.store_process``), wired by ``run.pipeline``.
 
 Exactly once into Parquet across crashes: after every full flush of the sink (all
 buffers written) the store writes a checkpoint, the last journal ``seq`` whose rows are
@@ -16,14 +15,12 @@ before its next checkpoint), so no row is lost and none is written twice.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import fcntl
 import json
 import logging
 import os
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -355,55 +352,3 @@ def follow(
     store.checkpoint()
     store.stats.damaged_blocks = len(tail.damage)
     tail.close()
-
-
-async def start_store(
-    root: Path,
-    worker_id: str,
-    venue: str,
-    cutoffs: Mapping[str, dt.time],
-    flush_s: float = 300.0,
-    log_flags: Sequence[str] = (),
-) -> asyncio.subprocess.Process:
-    """The decode-and-store process for one worker's journal (``gatherer _store``).
-
-    Its standard input is a pipe from us: closing it (or our death, even by kill -9) tells it
-    to drain the journal and exit, so it never outlives the worker. It ignores the stop signals
-    (``gatherer.__main__``) and runs in a session of its own, so neither Ctrl-C in the terminal nor
-    a SIGTERM sent to every process by systemd cuts it short before it has written its Parquet.
-    """
-    encoded = json.dumps({m: t.strftime("%H:%M") for m, t in cutoffs.items()})
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gatherer", "_store", *log_flags, "--root", str(root), "--worker", worker_id,
-        "--venue", venue, "--cutoffs", encoded, "--flush-s", str(flush_s),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-
-
-async def finish_store(proc: asyncio.subprocess.Process) -> dict[str, Any]:
-    """Tell the store the journal is closed, wait for it to drain, and return its figures
-    (``{"failed": exit status}`` if it did not finish)."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.close()
-    out = await proc.stdout.read()
-    code = await proc.wait()
-    if code != 0:
-        return {"failed": code}
-    lines = out.decode().strip().splitlines()
-    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
-    return report
-
-
-async def drain_store(
-    root: Path, worker_id: str, venue: str, cutoffs: Mapping[str, dt.time], log_flags: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Run a store over the journal as it stands: it resumes after the checkpoint, writes every record
-    there is into Parquet and exits. For a journal whose own store did not finish."""
-    figures = await finish_store(await start_store(root, worker_id, venue, cutoffs, log_flags=log_flags))
-    if "failed" in figures:
-        log.error(
-            "%s: the decode-and-store process failed (exit %s); the journal is intact:"
-            " `gatherer rebuild --date D` writes the day's Parquet from it",
-            worker_id, figures["failed"],
-        )  # fmt: skip
-    return figures

@@ -48,7 +48,7 @@ from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
-from gatherer.run.store import drain_store
+from gatherer.run.store_process import drain_store
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
     ConnectionSpec,

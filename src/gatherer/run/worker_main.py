@@ -29,7 +29,7 @@ from gatherer.capture import Journal
 from gatherer.clock import Clock, ScaledClock, SystemClock
 from gatherer.logs import child_flags, configure
 from gatherer.plan.select import Registration
-from gatherer.run.store import drain_store, finish_store, start_store
+from gatherer.run.store_process import drain_store, finish_store, start_store
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.venues.ls.auth import token_fingerprint
 from gatherer.venues.ls.hours import SessionWindows
