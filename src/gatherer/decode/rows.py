@@ -16,7 +16,7 @@ from typing import Any
 
 from gatherer.decode.fields import (
     BadValue,
-    epoch_day,
+    parse_date,
     parse_dec,
     parse_int,
     parse_str,
@@ -134,7 +134,7 @@ class RowPlan:
         for name in self.layout.dates:
             v = raw[pos]
             pos += 1
-            out.append(self._slow(parse_date_keep, name, v))
+            out.append(self._slow(parse_date, name, v))
         return out, len(raw) - raw.count(None)
 
     def _slow(self, parse: Callable[[object], Any], name: str, value: object) -> Any:
@@ -142,13 +142,3 @@ class RowPlan:
             return parse(value)
         except BadValue as e:
             raise bad_value(self.tr_cd, name, value, e) from None
-
-
-def parse_date_keep(value: object) -> str | None:
-    """A date field (YYYYMMDD), kept as sent; None when blank."""
-    if value.__class__ is int:
-        value = str(value)
-    text = parse_str(value)
-    if text is not None and epoch_day(text) is None:
-        raise BadValue("not a date YYYYMMDD")
-    return text
