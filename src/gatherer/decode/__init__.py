@@ -6,15 +6,8 @@ in ``fields`` are exported for reuse (REST masters, backfill). Columns: docs/for
 columns". This package never does I/O and never raises out of ``Decoder.add``.
 """
 
-from gatherer.decode.decoder import (
-    FUTURE_SLACK_S,
-    REASONS,
-    STATUS_MARKET,
-    STOCK_MARKET,
-    Batch,
-    Decoder,
-    Quarantined,
-)
+from gatherer.decode.arrow import Batch
+from gatherer.decode.decoder import REASONS, STATUS_MARKET, STOCK_MARKET, Decoder, Quarantined
 from gatherer.decode.fields import (
     BadValue,
     parse_date,
@@ -34,6 +27,7 @@ from gatherer.decode.schema import (
     layout,
     schema_for,
 )
+from gatherer.decode.times import FUTURE_SLACK_S
 
 __all__ = [
     "FUTURE_SLACK_S",
