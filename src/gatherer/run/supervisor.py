@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import random
 import sys
 from collections.abc import Sequence
@@ -38,20 +37,20 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 
-from gatherer.clock import Clock, ScaledClock, SystemClock, next_cutoff_ns, to_seoul, trading_day_of
+from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
-from gatherer.ledger import Backfiller, PassStats, write_ledger
+from gatherer.ledger import PassStats
 from gatherer.plan.explain import explain
-from gatherer.plan.pack import ConnectionPlan, Plan, pack, with_market_status
+from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
+from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.store_process import drain_store
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
-    ConnectionSpec,
     Control,
     TokenRefused,
     TokenRefusedLine,
@@ -59,7 +58,8 @@ from gatherer.run.worker_main import (
     WorkerSpec,
     control_encoder,
 )
-from gatherer.venues.ls.auth import Credentials, without_secrets
+from gatherer.run.workers import WorkerHandle, child_environment, default_workers, spec_cutoffs, worker_specs
+from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.rest import RestClient
@@ -68,25 +68,6 @@ log = logging.getLogger(__name__)
 
 _report_decoder = msgspec.json.Decoder(WorkerReport)
 _refused_decoder = msgspec.json.Decoder(TokenRefusedLine)
-FINAL_BACKFILL_S = 30.0
-"""How long a stopping run may still backfill."""
-
-
-@dataclass
-class WorkerHandle:
-    """One planned worker and the process currently running it."""
-
-    spec: WorkerSpec
-    keys: frozenset[int]
-    proc: asyncio.subprocess.Process | None = None
-    starts: int = 0
-    started_at: float = 0.0
-    """Event-loop time the current process was started (how long it ran healthy when it dies)."""
-    reports: list[WorkerReport] = field(default_factory=list)
-    reader: asyncio.Task[None] | None = None
-    drained: dict[str, object] | None = None
-    """The figures of the store the supervisor ran on this worker's journal at the stop, when the
-    worker's own store did not finish (``Supervisor._drain_leftovers``)."""
 
 
 @dataclass
@@ -105,60 +86,6 @@ class SupervisorResult:
     @property
     def reports(self) -> list[WorkerReport]:
         return [r for w in self.workers for r in w.reports]
-
-
-def _keys_of_one_worker(plan: Plan) -> None:
-    """The packer keeps each app key's connections in one worker, so a worker paces its keys at the
-    venue's rate per key; a key spread over processes would need its rate split between them."""
-    workers: dict[int, set[int]] = {}
-    for c in plan.connections:
-        workers.setdefault(c.key_index, set()).add(c.worker)
-    spread = sorted(k for k, w in workers.items() if len(w) > 1)
-    if spread:
-        raise ValueError(f"app key(s) {[k + 1 for k in spread]} planned on more than one worker process")
-
-
-def worker_specs(
-    cfg: Config,
-    plan: Plan,
-    clock: Clock | None = None,
-    *,
-    sessions: SessionWindows | None = None,
-    session_groups: dict[str, str] | None = None,
-) -> list[tuple[WorkerSpec, frozenset[int]]]:
-    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
-    _keys_of_one_worker(plan)
-    out = []
-    for worker, conns in sorted(plan.by_worker().items()):
-        spec = WorkerSpec(
-            worker_id=f"w{worker:02d}",
-            ws_url=cfg.venue.ws_url,
-            root=cfg.storage.root,
-            venue=cfg.venue.rest_url,
-            cutoffs=cutoffs,
-            registrations_per_s=cfg.venue.registrations_per_s,  # per app key, each key in one worker
-            connections=[_connection_spec(c) for c in conns],
-            stall_s=cfg.venue.stall_timeout_s,
-            reconnect_stagger_s=cfg.venue.reconnect_stagger_s,
-            parquet_flush_s=cfg.storage.parquet_flush_s,
-            clock=clock.spec if isinstance(clock, ScaledClock) else None,
-            sessions=sessions,
-            session_groups=_groups_of(conns, session_groups or {}),
-        )
-        out.append((spec, frozenset(c.key_index for c in conns)))
-    return out
-
-
-def _groups_of(conns: list[ConnectionPlan], groups: dict[str, str]) -> dict[str, str]:
-    """The session groups of the overseas symbols these connections hold."""
-    return {r.symbol: groups[r.symbol] for c in conns for r in c.registrations if r.symbol in groups}
-
-
-def _connection_spec(c: ConnectionPlan) -> ConnectionSpec:
-    return ConnectionSpec(
-        key_index=c.key_index,
-        registrations=[(r.market, r.channel, r.tr_cd, r.symbol) for r in c.registrations],
-    )
 
 
 class Supervisor:
@@ -197,6 +124,7 @@ class Supervisor:
         self._handles: list[WorkerHandle] = []
         self._windows: SessionWindows | None = None
         self._session_groups: dict[str, str] = {}
+        self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
 
     # -- planning ------------------------------------------------------------------------
 
@@ -317,11 +245,11 @@ class Supervisor:
                 await self._record(stop, clients, duration_s)
                 today = trading_day_of(self.clock.time_ns())
                 if cfg.backfill.enabled:
-                    await self._final_backfill(clients[0], today, hurry)
+                    await self._gaps.final_backfill(clients[0], today, hurry)
                 result.ended_ns = self.clock.time_ns()
                 day = trading_day_of(result.started_ns)
                 while day <= today and not hurry.is_set():
-                    await self._write_ledger(day)
+                    await self._gaps.write_ledger(day)
                     day += dt.timedelta(days=1)
                 if hurry.is_set():
                     self.say(
@@ -350,7 +278,7 @@ class Supervisor:
             await self._start(h)
         self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
         deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
-        backfill = asyncio.create_task(self._backfill_loop(stop, clients[0]), name="backfill")
+        backfill = asyncio.create_task(self._gaps.loop(stop, clients[0]), name="backfill")
         try:
             await self._watch(stop, clients, handles, deadline)
         finally:
@@ -373,81 +301,9 @@ class Supervisor:
                 continue
             log.warning("%s ended without its decode-and-store finishing; draining its journal now", wid)
             figures = await drain_store(
-                Path(h.spec.root), wid, h.spec.venue, _cutoffs(h.spec), self.log_flags
+                Path(h.spec.root), wid, h.spec.venue, spec_cutoffs(h.spec), self.log_flags
             )
             h.drained = figures
-
-    async def _final_backfill(self, client: RestClient, today: dt.date, hurry: asyncio.Event) -> None:
-        """One last pass over the day's gaps, bounded so that stopping stays prompt; ``hurry`` ends it."""
-        passing = asyncio.create_task(self._backfill_pass(client, today))
-        hurrying = asyncio.create_task(hurry.wait())
-        done, _ = await asyncio.wait(
-            {passing, hurrying}, timeout=FINAL_BACKFILL_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        hurrying.cancel()
-        if passing not in done:
-            passing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await passing
-            if not hurry.is_set():
-                self.say(
-                    f"backfill stopped after {FINAL_BACKFILL_S:.0f} s; the rest of the day's gaps stay"
-                    f" pending: `gatherer backfill --date {today}` fills them today"
-                )
-
-    # -- gaps ----------------------------------------------------------------------------
-
-    async def _backfill_pass(self, client: RestClient, day: dt.date) -> None:
-        backfiller = Backfiller(self.result.root, client, self.clock, max_pages=self.cfg.backfill.max_pages)
-        try:
-            stats = await backfiller.run_pass(day)
-        except (GathererError, OSError) as exc:
-            log.error("backfill pass for %s failed: %s; the gaps stay pending and are tried again", day, exc)
-            return
-        self.result.backfill.append(stats)
-        if stats.tried or stats.deferred:
-            done = ", ".join(f"{n} {s}" for s, n in sorted(stats.by_status.items())) or "none finished"
-            self.say(f"backfill {day}: {stats.tried} gap(s) tried ({done}), {stats.deferred} deferred")
-
-    async def _backfill_loop(self, stop: asyncio.Event, client: RestClient) -> None:
-        """Every ``backfill.interval_s``: backfill the day's new gaps; after a cutoff, write the
-        finished day's ledger once its stores have had time to checkpoint."""
-        due: dict[dt.date, float] = {}
-        loop = asyncio.get_running_loop()
-        day = trading_day_of(self.clock.time_ns())
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.cfg.backfill.interval_s)
-            if stop.is_set():
-                return
-            now = trading_day_of(self.clock.time_ns())
-            if now != day:
-                due[day] = loop.time() + self.cfg.storage.parquet_flush_s + 30.0
-                day = now
-            if self.cfg.backfill.enabled:
-                await self._backfill_pass(client, now)
-            for old, at in list(due.items()):
-                if loop.time() >= at:
-                    if self.cfg.backfill.enabled:
-                        # Gaps of the ended day still pending: the TRs serve the current day only, so
-                        # they are recorded as not fillable, with that reason, rather than left pending.
-                        await self._backfill_pass(client, old)
-                    await self._write_ledger(old)
-                    del due[old]
-
-    async def _write_ledger(self, day: dt.date) -> None:
-        try:
-            # A thread: a whole day's journal is read, and the supervisor must keep watching meanwhile.
-            ledger = await asyncio.to_thread(write_ledger, self.result.root, day)
-        except OSError as exc:
-            log.error("could not write the ledger of %s: %s; run `gatherer ledger --date %s`", day, exc, day)
-            return
-        outages = sum(1 for g in ledger.gaps if g.kind == "outage")
-        volume = sum(1 for g in ledger.gaps if g.kind == "volume")
-        self.say(
-            f"ledger {day}: {len(ledger.coverage):,} (TR, key), {outages} outage row(s),"
-            f" {volume} volume gap(s)"
-        )
 
     async def _watch(
         self,
@@ -542,15 +398,11 @@ def deaths_in_a_row(before: int, ran_s: float, healthy_s: float) -> int:
     return 1 if ran_s >= healthy_s else before + 1
 
 
-def child_environment() -> dict[str, str]:
-    """Our environment without the app keys and secrets: workers get tokens over their pipe."""
-    return without_secrets(os.environ)
-
-
-def _cutoffs(spec: WorkerSpec) -> dict[str, dt.time]:
-    return {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
-
-
-def default_workers() -> int:
-    """One worker process per core."""
-    return max(1, os.cpu_count() or 1)
+__all__ = [
+    "Supervisor",
+    "SupervisorResult",
+    "WorkerHandle",
+    "deaths_in_a_row",
+    "default_workers",
+    "worker_specs",
+]

@@ -1,0 +1,103 @@
+"""The worker processes of a run as the supervisor sees them: what each is given (its part of the
+plan as a ``WorkerSpec``, the tokens of its app keys, an environment without secrets) and the handle
+of the process currently running it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+
+from gatherer.clock import Clock, ScaledClock
+from gatherer.config import Config
+from gatherer.plan.pack import ConnectionPlan, Plan
+from gatherer.run.worker_main import ConnectionSpec, WorkerReport, WorkerSpec
+from gatherer.venues.ls.auth import without_secrets
+from gatherer.venues.ls.hours import SessionWindows
+
+
+@dataclass
+class WorkerHandle:
+    """One planned worker and the process currently running it."""
+
+    spec: WorkerSpec
+    keys: frozenset[int]
+    proc: asyncio.subprocess.Process | None = None
+    starts: int = 0
+    started_at: float = 0.0
+    """Event-loop time the current process was started (how long it ran healthy when it dies)."""
+    reports: list[WorkerReport] = field(default_factory=list)
+    reader: asyncio.Task[None] | None = None
+    drained: dict[str, object] | None = None
+    """The figures of the store the supervisor ran on this worker's journal at the stop, when the
+    worker's own store did not finish (``Supervisor._drain_leftovers``)."""
+
+
+def _keys_of_one_worker(plan: Plan) -> None:
+    """The packer keeps each app key's connections in one worker, so a worker paces its keys at the
+    venue's rate per key; a key spread over processes would need its rate split between them."""
+    workers: dict[int, set[int]] = {}
+    for c in plan.connections:
+        workers.setdefault(c.key_index, set()).add(c.worker)
+    spread = sorted(k for k, w in workers.items() if len(w) > 1)
+    if spread:
+        raise ValueError(f"app key(s) {[k + 1 for k in spread]} planned on more than one worker process")
+
+
+def worker_specs(
+    cfg: Config,
+    plan: Plan,
+    clock: Clock | None = None,
+    *,
+    sessions: SessionWindows | None = None,
+    session_groups: dict[str, str] | None = None,
+) -> list[tuple[WorkerSpec, frozenset[int]]]:
+    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
+    _keys_of_one_worker(plan)
+    out = []
+    for worker, conns in sorted(plan.by_worker().items()):
+        spec = WorkerSpec(
+            worker_id=f"w{worker:02d}",
+            ws_url=cfg.venue.ws_url,
+            root=cfg.storage.root,
+            venue=cfg.venue.rest_url,
+            cutoffs=cutoffs,
+            registrations_per_s=cfg.venue.registrations_per_s,  # per app key, each key in one worker
+            connections=[_connection_spec(c) for c in conns],
+            stall_s=cfg.venue.stall_timeout_s,
+            reconnect_stagger_s=cfg.venue.reconnect_stagger_s,
+            parquet_flush_s=cfg.storage.parquet_flush_s,
+            clock=clock.spec if isinstance(clock, ScaledClock) else None,
+            sessions=sessions,
+            session_groups=_groups_of(conns, session_groups or {}),
+        )
+        out.append((spec, frozenset(c.key_index for c in conns)))
+    return out
+
+
+def _groups_of(conns: list[ConnectionPlan], groups: dict[str, str]) -> dict[str, str]:
+    """The session groups of the overseas symbols these connections hold."""
+    return {r.symbol: groups[r.symbol] for c in conns for r in c.registrations if r.symbol in groups}
+
+
+def _connection_spec(c: ConnectionPlan) -> ConnectionSpec:
+    return ConnectionSpec(
+        key_index=c.key_index,
+        registrations=[(r.market, r.channel, r.tr_cd, r.symbol) for r in c.registrations],
+    )
+
+
+def child_environment() -> dict[str, str]:
+    """Our environment without the app keys and secrets: workers get tokens over their pipe."""
+    return without_secrets(os.environ)
+
+
+def spec_cutoffs(spec: WorkerSpec) -> dict[str, dt.time]:
+    return {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
+
+
+def default_workers() -> int:
+    """One worker process per core."""
+    return max(1, os.cpu_count() or 1)
