@@ -15,15 +15,15 @@ import functools
 import json
 import os
 import sys
-import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from gatherer import __version__
+from gatherer.cli import internal
 from gatherer.cli.common import (
     _clock_of,
     _demo_day,
@@ -424,43 +424,6 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _worker_process(args: argparse.Namespace) -> int:
-    """A worker of `gatherer run`; its plan and tokens arrive on standard input (gatherer.run.worker_main)."""
-    from gatherer.run.worker_main import worker_main
-
-    return await worker_main(args.verbose, args.log_file)
-
-
-def _store_process(args: argparse.Namespace) -> int:
-    """The decode-and-store child of `gatherer run` (see gatherer.run.store). Synchronous on purpose."""
-    import time
-    from pathlib import Path
-
-    from gatherer.run.pipeline import store_worker
-
-    cutoffs = {m: dt.time.fromisoformat(t) for m, t in json.loads(args.cutoffs).items()}
-    root = Path(args.root)
-    parent_done = threading.Event()
-
-    def watch() -> None:
-        sys.stdin.buffer.read()
-        parent_done.set()
-
-    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
-
-    def ticks() -> Iterator[bool]:
-        while True:
-            yield parent_done.is_set()
-            time.sleep(args.poll_s)
-
-    stats = store_worker(
-        root, args.worker, version=__version__, venue=args.venue, cutoffs=cutoffs,
-        stop_requested=ticks(), checkpoint_every_s=args.flush_s,
-    )  # fmt: skip
-    print(json.dumps(stats.__dict__), flush=True)
-    return 0
-
-
 async def _rebuild(args: argparse.Namespace) -> int:
     from gatherer.run.pipeline import rebuild_day
 
@@ -795,18 +758,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     e.set_defaults(func=_export)
 
-    # Internal: the processes `gatherer run` starts. No help= keeps them out of `gatherer --help`.
-    wk = add("_worker")
-    wk.set_defaults(func=_worker_process, process_name="worker")
-
-    st = add("_store")
-    st.add_argument("--root", required=True)
-    st.add_argument("--worker", required=True)
-    st.add_argument("--venue", default="")
-    st.add_argument("--cutoffs", default="{}", help="JSON object market -> HH:MM")
-    st.add_argument("--poll-s", type=float, default=0.05)
-    st.add_argument("--flush-s", type=float, default=300.0, help="seconds between Parquet checkpoints")
-    st.set_defaults(func=_store_process, sync=True, process_name="store")
+    internal.add_worker(add)
+    internal.add_store(add)
 
     c = add("config", help="configuration tools")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

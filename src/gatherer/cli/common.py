@@ -7,13 +7,14 @@ Helpers here run inside one command and own nothing between commands; none may i
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +25,10 @@ from gatherer.logs import PROGRESS
 
 console = Console(stderr=True)
 out = Console()
+
+AddCommand = Callable[..., argparse.ArgumentParser]
+"""``sub.add_parser`` with the shared ``-v``/``--log-file`` flags as a parent: each command module's
+``add_*`` function takes it and registers its command, ``add("run", help=...)``."""
 
 
 def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
