@@ -1,8 +1,10 @@
-"""What every command of the ``gatherer`` command line shares: the two consoles, the event loop,
-the stop signals, and the parsing of ``--date``, ``--clock`` and the data root.
+"""What the commands of the ``gatherer`` command line share: the two consoles (``out`` for results
+on standard output, ``console`` for messages on standard error), the event loop, the stop signals,
+the parsing of ``--date`` and ``--clock``, the data root and cutoffs, and the KRX trading day the
+simulator starts on.
 
-Helpers here run inside one command and own nothing between commands; none may import a stage
-(``run``, ``sim``, ``capture``...) at module level, so that ``gatherer --help`` stays quick.
+Besides the two consoles nothing here keeps state, and nothing imports a stage (``run``, ``sim``,
+``capture``, ...) at module level, so that ``gatherer --help`` stays quick.
 """
 
 from __future__ import annotations
