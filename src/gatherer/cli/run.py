@@ -169,7 +169,7 @@ async def _run_supervised(
 
 
 def _workers_of(cfg: Any, flag: int | None) -> int:
-    from gatherer.run.supervisor import default_workers
+    from gatherer.run.workers import default_workers
 
     return flag or cfg.run.workers or default_workers()
 

@@ -58,7 +58,7 @@ from gatherer.run.worker_main import (
     WorkerSpec,
     control_encoder,
 )
-from gatherer.run.workers import WorkerHandle, child_environment, default_workers, spec_cutoffs, worker_specs
+from gatherer.run.workers import WorkerHandle, child_environment, spec_cutoffs, worker_specs
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.ratelimit import backoff_s
@@ -403,6 +403,5 @@ __all__ = [
     "SupervisorResult",
     "WorkerHandle",
     "deaths_in_a_row",
-    "default_workers",
     "worker_specs",
 ]
