@@ -96,7 +96,7 @@ def make_table(
     cols["conn_id"] = pa.array([conn_id] * len(rows), pa.string())
     cols["seq"] = pa.array([seq for _, _, seq in rows], pa.int64())
     cols["extra"] = pa.array([None] * len(rows), pa.string())
-    return pa.table(cols)
+    return pa.table(cols).replace_schema_metadata({"tr_cd": tr_cd, "layout": spec.layout})  # as decode.schema
 
 
 def rows_for(symbols: list[str], n: int, *, start_ns: int = T0, seq0: int = 0, step_ns: int = 1_000_000):

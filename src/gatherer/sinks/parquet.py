@@ -44,7 +44,6 @@ import pyarrow.parquet as pq
 
 from gatherer.errors import GathererError
 from gatherer.files import append_jsonl, fsync_dir
-from gatherer.venues.ls.catalog import CATALOG
 
 FORMAT_VERSION = "1"
 QUARANTINE_VERSION = 1
@@ -63,7 +62,8 @@ class ParquetSinkError(GathererError):
 
 @runtime_checkable
 class BatchLike(Protocol):
-    """What the decoder hands over: one TR's rows for one market and channel."""
+    """What the decoder hands over: one TR's rows for one market and channel. The table's schema
+    metadata names the TR's catalog ``layout`` (``decode.schema``), which each file records."""
 
     @property
     def tr_cd(self) -> str: ...
@@ -248,11 +248,11 @@ class ParquetSink:
         table = table.sort_by([(k, "ascending") for k in SORT_KEYS if k in table.column_names])
         seq = pc.min_max(table["seq"])
         seq_min, seq_max = int(seq["min"].as_py()), int(seq["max"].as_py())
-        spec = CATALOG.get(tr_cd)
+        layout = (table.schema.metadata or {}).get(b"layout", b"unknown").decode()
         meta = {
             "format": FORMAT_VERSION,
             "tr_cd": tr_cd,
-            "layout": spec.layout if spec is not None else "unknown",
+            "layout": layout,
             "collector_version": self.version,
             "venue": self.venue,
             "worker_id": self.worker_id,
