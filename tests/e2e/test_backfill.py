@@ -14,13 +14,13 @@ from gatherer.clock import trading_day_of
 from gatherer.config import MarketConfig
 from gatherer.ledger import Backfiller, read_backfill, read_gaps, write_ledger
 from gatherer.ops.query import run_query
-from gatherer.run.collect import RunResult, collect
 from gatherer.run.prepare import rest_client
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import sim_settings
+from ..helpers.collect import RunResult, collect
 from .test_capture import CREDENTIALS, sim_config, wait_until
 
 TRADES = {"kospi": "S3_", "kfutures": "FC9", "ofutures": "OVC", "ooptions": "WOC"}

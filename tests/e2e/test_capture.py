@@ -10,13 +10,13 @@ from pathlib import Path
 
 from gatherer.capture import Kind, iter_records
 from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
-from gatherer.run.collect import RunResult, collect
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.auth import Credentials
 
 from ..conftest import sim_settings
+from ..helpers.collect import RunResult, collect
 
 CREDENTIALS = Credentials("e2e-appkey", "e2e-appsecret")
 

@@ -12,12 +12,12 @@ from gatherer.capture import Kind, iter_records
 from gatherer.config import MarketConfig
 from gatherer.ledger import write_ledger
 from gatherer.ops.report import build_report, render
-from gatherer.run.collect import RunResult, collect
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import sim_settings
+from ..helpers.collect import RunResult, collect
 from .test_capture import CREDENTIALS, sim_config, wait_until
 
 

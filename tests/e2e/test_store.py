@@ -17,7 +17,6 @@ import pyarrow.dataset as ds
 from gatherer.capture import Kind, iter_records
 from gatherer.clock import SEOUL, ScaledClock, trading_day_of
 from gatherer.config import MarketConfig
-from gatherer.run.collect import RunResult, collect
 from gatherer.run.pipeline import rebuild_day
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
@@ -25,6 +24,7 @@ from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.catalog import CATALOG
 
 from ..conftest import sim_settings
+from ..helpers.collect import RunResult, collect
 from ..helpers.lake import compare_days, read_quarantine
 from .test_capture import CREDENTIALS, sim_config, wait_until
 

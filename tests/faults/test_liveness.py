@@ -14,7 +14,6 @@ from gatherer.capture import Journal, Kind, iter_records
 from gatherer.clock import SEOUL, ScaledClock, seoul_ns, to_seoul
 from gatherer.config import MarketConfig
 from gatherer.plan.select import Registration
-from gatherer.run.collect import RunResult, collect
 from gatherer.run.prepare import rest_client
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.server import Simulator
@@ -25,6 +24,7 @@ from gatherer.venues.ls.sessions import MarketStatus, read_jif
 
 from ..conftest import sim_settings
 from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
+from ..helpers.collect import RunResult, collect
 
 WED = dt.date(2026, 11, 25)
 

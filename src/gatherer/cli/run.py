@@ -84,8 +84,7 @@ class _RunFigures:
 
 
 def _summary_table(fig: _RunFigures, title: str) -> Table:
-    from gatherer.ops.summary import summarize
-    from gatherer.run.collect import journal_dirs
+    from gatherer.ops.summary import journal_dirs, summarize
 
     dirs = journal_dirs(fig.root, fig.started_ns, fig.ended_ns)
     summary = summarize(dirs, first_seqs=fig.first_seqs)

@@ -5,12 +5,14 @@ An observer: it reads journal files and never feeds anything back.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatherer.capture import Damage, Kind, events, iter_records
+from gatherer.clock import trading_day_of
 from gatherer.venues.ls.catalog import CATALOG, LEGACY, MARKET_CHANNELS
 from gatherer.venues.ls.envelope import maybe_ack, tr_cd_of
 
@@ -72,3 +74,10 @@ def summarize(paths: Iterable[Path], *, first_seqs: Mapping[str, int] | None = N
                 out.frames[key] += 1
                 out.frame_bytes[key] += len(rec.payload)
     return out
+
+
+def journal_dirs(root: Path, started_ns: int, ended_ns: int) -> list[Path]:
+    """The journal day directories a run between the two times may have written to."""
+    first, last = trading_day_of(started_ns), trading_day_of(ended_ns)
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return [p for p in (root / "journal" / f"date={d.isoformat()}" for d in days) if p.exists()]

@@ -1,6 +1,11 @@
-"""The store side of the pipeline, wired in one place: journal -> decoder -> sinks -> checkpoint.
+"""The pipeline, wired in one place: socket -> journal on one side, journal -> Parquet on the other.
 
-One worker's journal is turned into Parquet by one ``Store`` (``run.store``: the decoder, the
+Receive side, ``record``: one worker's connections (``run.worker.Worker``, each connection's frames
+through its ``run.recorder.Recorder`` into the journal), its journal, and its decode-and-store child
+process (``run.store_process``) following that journal, from open to a drained stop. The worker
+process (``gatherer _worker``, ``run.worker_main``) runs it, and so do the tests.
+
+Store side: one worker's journal is turned into Parquet by one ``Store`` (``run.store``: the decoder, the
 volume chains, the Parquet sink and the quarantine, with checkpoints) fed by one ``JournalTail``
 (whole blocks, in seq order) through ``follow``. Every way of writing Parquet goes through here:
 
@@ -11,25 +16,123 @@ volume chains, the Parquet sink and the quarantine, with checkpoints) fed by one
   of one day into a staging root, then swapped in for the day's Parquet and quarantine. So a
   rebuild is the live store over a finished journal, and the two cannot drift apart.
 
-The receive side (socket -> stamp -> journal) is ``run.worker``; the journal between the two is
-the only queue, on disk.
+The journal between the two sides is the only queue, on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
+import logging
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from gatherer.capture import Damage, list_segments
+from gatherer.capture import Damage, Journal, JournalSettings, list_segments
+from gatherer.clock import Clock
 from gatherer.errors import GathererError
 from gatherer.files import swap_in_dir
+from gatherer.plan.select import Registration
+from gatherer.run.recorder import ConnectionStats
 from gatherer.run.store import JournalTail, Store, StoreStats, exclusive, follow
+from gatherer.run.store_process import drain_store, finish_store, start_store
+from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSettings
 from gatherer.sinks import file_metadata
+from gatherer.venues.ls.hours import SessionWindows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreArgs:
+    """How the decode-and-store child of a recording runs (``gatherer _store``)."""
+
+    venue: str
+    """The venue's URL, written into each Parquet file's metadata."""
+    cutoffs: Mapping[str, dt.time]
+    flush_s: float = 300.0
+    log_flags: Sequence[str] = ()
+
+
+@dataclass
+class Recorded:
+    """What one recording did: its journal's seq range, its connections, its store's figures."""
+
+    first_seq: int
+    end_seq: int = 0
+    connections: list[ConnectionStats] = field(default_factory=list)
+    store: dict[str, Any] = field(default_factory=dict)
+    disk_incidents: int = 0
+
+
+async def record(
+    root: Path,
+    settings: WorkerSettings,
+    *,
+    ws_url: str,
+    groups: Sequence[Sequence[Registration]],
+    keys: Sequence[int],
+    token: TokenSource,
+    clock: Clock,
+    stop: asyncio.Event,
+    store: StoreArgs | None,
+    on_token_refused: TokenRefusedHook | None = None,
+    sessions: SessionWindows | None = None,
+    session_groups: Mapping[str, str] | None = None,
+    journal_settings: JournalSettings | None = None,
+    on_start: Callable[[Worker, Recorded], None] | None = None,
+) -> Recorded:
+    """Record until ``stop``: connections -> journal, and the journal's store child alongside.
+
+    Then the connections close, the journal is fsync'd and closed, and the store drains it into
+    Parquet; a store that did not finish (killed, or cut short as it started) is followed by one more
+    that drains the journal, so nothing journaled stays out of Parquet. ``on_start`` sees the worker
+    (its live ``stats``; ``update_sessions``) once it exists.
+    """
+    journal = await Journal.open(root, settings.worker_id, settings=journal_settings, clock=clock)
+    done = Recorded(first_seq=journal.next_seq)
+    wid = settings.worker_id
+    child = (
+        await start_store(root, wid, store.venue, store.cutoffs, store.flush_s, store.log_flags)
+        if store is not None
+        else None
+    )
+    try:
+        worker = Worker(
+            ws_url=ws_url,
+            token=token,
+            on_token_refused=on_token_refused,
+            journal=journal,
+            groups=[list(g) for g in groups],
+            keys=list(keys),
+            clock=clock,
+            sessions=sessions,
+            session_groups=dict(session_groups or {}),
+            settings=settings,
+        )
+        done.connections = worker.stats
+        if on_start is not None:
+            on_start(worker, done)
+        await worker.run(stop)
+    finally:
+        done.end_seq = journal.next_seq
+        try:
+            await journal.close()
+        finally:
+            done.disk_incidents = journal.disk_incidents
+            if child is not None and store is not None:
+                done.store = await finish_store(child)
+                if "failed" in done.store:
+                    log.error(
+                        "the decode-and-store process ended with exit %s; draining the journal again",
+                        done.store["failed"],
+                    )
+                    done.store = await drain_store(root, wid, store.venue, store.cutoffs, store.log_flags)
+    return done
 
 
 def store_worker(
@@ -120,4 +223,4 @@ def rebuild_day(
     return RebuildReport(day, tuple(sorted(workers)), files, rows, quarantined, outside, tuple(damage))
 
 
-__all__ = ["RebuildError", "RebuildReport", "rebuild_day", "store_worker"]
+__all__ = ["RebuildError", "RebuildReport", "Recorded", "StoreArgs", "rebuild_day", "record", "store_worker"]

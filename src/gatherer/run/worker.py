@@ -38,7 +38,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gatherer.capture import Journal, Kind, events
 from gatherer.clock import Clock, trading_day_of
@@ -46,10 +46,10 @@ from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.pack import registration_burst, registration_interval_s
 from gatherer.plan.select import Registration
 from gatherer.run.pacing import ConnectTurns, KeyPace, Stopping
+from gatherer.run.recorder import ConnectionStats, Recorder
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.envelope import (
     SUBSCRIBE,
-    frame_stream,
     registration_frame,
     stream_key,
 )
@@ -85,30 +85,6 @@ class WorkerSettings:
     """How often a registration refused for the rate, or not answered, is sent again."""
     stall_s: float = 60.0
     """Silence after which a connection is stalled, counted only while one of its markets trades."""
-
-
-@dataclass(slots=True)
-class ConnectionStats:
-    """What one connection did; the summary and the status page read these."""
-
-    conn_id: str
-    registrations: int
-    key_index: int = 0
-    """Which app key's token this connection registers with."""
-    frames: int = 0
-    """Every message received, acks included; each one is in the journal."""
-    last_recv_ns: int = 0
-    stalls: int = 0
-    """Times the connection was silent while its market traded, and was reconnected."""
-    liveness_checks: int = 0
-    accepted: int = 0
-    refused: int = 0
-    unanswered: int = 0
-    connects: int = 0
-    reconnects: int = 0
-    last_error: str = ""
-    refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
-    """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
 
 
 TokenSource = Callable[[int], Awaitable[str]]
@@ -181,38 +157,12 @@ class Worker:
         self, stats: ConnectionStats, group: list[Registration], stop: asyncio.Event
     ) -> None:
         conn_id = stats.conn_id
-        journal = self._journal
-        append = journal.append
-        frame_kind = Kind.FRAME
-        session: Session | None = None
-        paused: list[asyncio.Task[None]] = []
         holds_jif = any(r.tr_cd == "JIF" for r in group)
-        note_jif = self._note_jif
-        counts = self.stream_frames
-
-        def on_frame(payload: bytes, recv_ns: int) -> None:
-            append(frame_kind, conn_id, payload, recv_ns)
-            stats.frames += 1
-            stats.last_recv_ns = recv_ns
-            stream = frame_stream(payload)
-            if stream is not None:
-                counts[stream] = counts.get(stream, 0) + 1
-            if holds_jif and _JIF_TAG in payload:
-                note_jif(payload, recv_ns)
-            if journal.backlogged and session is not None and not paused:
-                session.pause_reading()
-                paused.append(asyncio.get_running_loop().create_task(_resume_when_writable(session)))
-
-        async def _resume_when_writable(s: Session) -> None:
-            try:
-                await journal.wait_writable()
-                s.resume_reading()
-            finally:
-                paused.clear()
-
+        taps = [self._jif_tap] if holds_jif else []
+        recorder = Recorder(self._journal, stats, self.stream_frames, taps)
         attempt = 0
         while not stop.is_set():
-            session = await self._connect(stats, on_frame, attempt, stop)
+            session = recorder.session = await self._connect(stats, recorder, attempt, stop)
             if session is None:
                 if stop.is_set():
                     break
@@ -313,7 +263,10 @@ class Worker:
             stopping.cancel()
             closed.cancel()
 
-    def _note_jif(self, payload: bytes, recv_ns: int) -> None:
+    def _jif_tap(self, payload: bytes, recv_ns: int) -> None:
+        """The market-status tap of the connection that holds JIF (``venues.ls.sessions``)."""
+        if _JIF_TAG not in payload:
+            return
         codes = read_jif(payload)
         if codes is None:
             return

@@ -25,11 +25,10 @@ from typing import Any
 
 import msgspec
 
-from gatherer.capture import Journal
-from gatherer.clock import Clock, ScaledClock, SystemClock
+from gatherer.clock import ScaledClock, SystemClock
 from gatherer.logs import child_flags, configure
 from gatherer.plan.select import Registration
-from gatherer.run.store_process import drain_store, finish_store, start_store
+from gatherer.run.pipeline import Recorded, StoreArgs, record
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.venues.ls.auth import token_fingerprint
 from gatherer.venues.ls.hours import SessionWindows
@@ -167,68 +166,60 @@ async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
     book.update(control.tokens or {})
     stop = asyncio.Event()
 
+    workers: list[Worker] = []
+    newer: list[SessionWindows] = []  # windows that came before the worker existed
+
     async def follow_supervisor() -> None:
         while line := await reader.readline():
             update = _control_decoder.decode(line)
             if update.tokens:
                 book.update(update.tokens)
             if update.sessions is not None:
-                worker.update_sessions(update.sessions)
+                if workers:
+                    workers[0].update_sessions(update.sessions)
+                else:
+                    newer[:] = [update.sessions]
         stop.set()  # end of file: the supervisor is done with us, or dead
 
-    clock: Clock = ScaledClock.from_spec(spec.clock) if spec.clock else SystemClock()
-    root = Path(spec.root)
+    def started(worker: Worker, _done: Recorded) -> None:
+        workers.append(worker)
+        for windows in newer:
+            worker.update_sessions(windows)
+
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
-    journal = await Journal.open(root, spec.worker_id, clock=clock)
-    first_seq = journal.next_seq
-    log_flags = child_flags(verbosity, log_file)
-    store = (
-        await start_store(root, spec.worker_id, spec.venue, cutoffs, spec.parquet_flush_s, log_flags)
-        if spec.decode
-        else None
-    )
-    groups = [[Registration(*r) for r in c.registrations] for c in spec.connections]
-    worker = Worker(
-        ws_url=spec.ws_url,
-        token=book.get,
-        on_token_refused=lambda key, refused: ask_for_token(book, key, refused),
-        journal=journal,
-        groups=groups,
-        keys=[c.key_index for c in spec.connections],
-        clock=clock,
-        sessions=spec.sessions,
-        session_groups=spec.session_groups,
-        settings=WorkerSettings(
-            worker_id=spec.worker_id,
-            registrations_per_s=spec.registrations_per_s,
-            stall_s=spec.stall_s,
-            reconnect_stagger_s=spec.reconnect_stagger_s,
-        ),
-    )
     follower = asyncio.create_task(follow_supervisor())
     try:
-        await worker.run(stop)
+        done = await record(
+            Path(spec.root),
+            WorkerSettings(
+                worker_id=spec.worker_id,
+                registrations_per_s=spec.registrations_per_s,
+                stall_s=spec.stall_s,
+                reconnect_stagger_s=spec.reconnect_stagger_s,
+            ),
+            ws_url=spec.ws_url,
+            groups=[[Registration(*r) for r in c.registrations] for c in spec.connections],
+            keys=[c.key_index for c in spec.connections],
+            token=book.get,
+            on_token_refused=lambda key, refused: ask_for_token(book, key, refused),
+            clock=ScaledClock.from_spec(spec.clock) if spec.clock else SystemClock(),
+            stop=stop,
+            store=StoreArgs(spec.venue, cutoffs, spec.parquet_flush_s, child_flags(verbosity, log_file))
+            if spec.decode
+            else None,
+            sessions=spec.sessions,
+            session_groups=spec.session_groups,
+            on_start=started,
+        )
     finally:
         follower.cancel()
-        end_seq = journal.next_seq
-        try:
-            await journal.close()
-        finally:
-            store_report = await finish_store(store) if store is not None else {}
-            if "failed" in store_report:
-                # It did not finish (killed, or cut short as it started): one more drains the journal.
-                log.error(
-                    "the decode-and-store process ended with exit %s; draining the journal again",
-                    store_report["failed"],
-                )
-                store_report = await drain_store(root, spec.worker_id, spec.venue, cutoffs, log_flags)
     report = WorkerReport(
         worker_id=spec.worker_id,
-        first_seq=first_seq,
-        end_seq=end_seq,
-        connections=[dataclasses.asdict(s) for s in worker.stats],
-        store=store_report,
-        disk_incidents=journal.disk_incidents,
+        first_seq=done.first_seq,
+        end_seq=done.end_seq,
+        connections=[dataclasses.asdict(s) for s in done.connections],
+        store=done.store,
+        disk_incidents=done.disk_incidents,
     )
     sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
     sys.stdout.flush()
