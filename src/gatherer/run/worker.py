@@ -21,14 +21,8 @@ registration whose stream delivered the most frames in this run; with no frames 
 registration) the plan's order stands. Connection attempts of one app key take turns, ``reconnect_stagger_s``
 apart, so a venue restart that drops them all does not bring them all back in the same instant.
 
-Liveness: a connection silent for ``stall_s`` while one of its session groups trades is closed
-and reconnected. A group is a KRX market or an overseas exchange (``venues.ls.hours``); whether it
-trades comes from the session windows the supervisor computed (plain data, looked up by
-bisection: no calendar is built here), corrected by the venue's own market-status feed (JIF) when
-the worker has it registered: a market JIF says is in an auction, halted or closed is quiet even
-if the windows say open, one it says trades is watched even if they say closed. Only the frames of
-the connection holding JIF are looked at, and only for the bytes ``"JIF"``: the receive path stays
-raw-first.
+Liveness (``run.liveness``): a connection silent for ``stall_s`` while one of its markets trades is
+closed and reconnected; a quiet market is left alone.
 """
 
 from __future__ import annotations
@@ -41,10 +35,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gatherer.capture import Journal, Kind, events
-from gatherer.clock import Clock, trading_day_of
+from gatherer.clock import Clock
 from gatherer.errors import ConnectError, SessionLost
 from gatherer.plan.pack import registration_burst, registration_interval_s
 from gatherer.plan.select import Registration
+from gatherer.run.liveness import Liveness
 from gatherer.run.pacing import ConnectTurns, KeyPace, Stopping
 from gatherer.run.recorder import ConnectionStats, Recorder
 from gatherer.venues.ls.catalog import LEGACY
@@ -53,16 +48,15 @@ from gatherer.venues.ls.envelope import (
     registration_frame,
     stream_key,
 )
-from gatherer.venues.ls.hours import SessionWindows, group_of
+from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.ratelimit import backoff_s
 from gatherer.venues.ls.retry import Next, after_ack
-from gatherer.venues.ls.sessions import MarketStatus, read_jif
+from gatherer.venues.ls.sessions import MarketStatus
 from gatherer.venues.ls.ws import Ack, FrameSink, Session
 
 log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
-_JIF_TAG = b'"JIF"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +116,14 @@ class Worker:
         self._settings = settings
         self._rng = rng or random.Random()
         self._connect_turns = ConnectTurns(settings.reconnect_stagger_s)
-        self.market_status = MarketStatus(sessions)
-        """The session windows, corrected by what JIF said (when a connection holds JIF)."""
-        self._session_groups = dict(session_groups or {})
-        """Overseas symbol -> its exchange's session group (``hours.group_of``)."""
-        self._uncovered_warned = False
+        self.liveness = Liveness(
+            settings.worker_id,
+            clock,
+            journal,
+            settings.stall_s,
+            sessions=sessions,
+            session_groups=session_groups,
+        )
         keys = list(keys) if keys is not None else [0] * len(self._groups)
         if len(keys) != len(self._groups):
             raise ValueError("one app key index per connection group")
@@ -158,7 +155,7 @@ class Worker:
     ) -> None:
         conn_id = stats.conn_id
         holds_jif = any(r.tr_cd == "JIF" for r in group)
-        taps = [self._jif_tap] if holds_jif else []
+        taps = [self.liveness.jif_tap] if holds_jif else []
         recorder = Recorder(self._journal, stats, self.stream_frames, taps)
         attempt = 0
         while not stop.is_set():
@@ -173,7 +170,7 @@ class Worker:
             try:
                 await self._register(session, stats, group, stop)
                 attempt = 0
-                reason = await self._stream(session, stats, self._groups_of(group), stop)
+                reason = await self._stream(session, stats, self.liveness.groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
             except Stopping:
@@ -190,94 +187,31 @@ class Worker:
                 attempt += 1
                 await self._pause(attempt, stop)
 
-    def _groups_of(self, group: list[Registration]) -> set[str]:
-        """The session groups a connection's registrations trade in (JIF's ``all`` is none)."""
-        found = {group_of(r.market, r.symbol, self._session_groups) for r in group}
-        return {g for g in found if g is not None}
-
     def update_sessions(self, windows: SessionWindows) -> None:
         """Newer windows from the supervisor (it computes them for a span of days, again at each
         cutoff); JIF's verdicts stay."""
-        self.market_status.windows = windows
-        self._uncovered_warned = False
+        self.liveness.update_sessions(windows)
+
+    @property
+    def market_status(self) -> MarketStatus:
+        """The session windows, corrected by what JIF said (when a connection holds JIF)."""
+        return self.liveness.market_status
 
     async def _stream(
         self, session: Session, stats: ConnectionStats, markets: set[str], stop: asyncio.Event
     ) -> str:
-        """Wait while the connection streams; returns why it ended ("closed by us" on stop).
+        """Wait while the connection streams (``Liveness.watch``); returns why it ended."""
+        conn_id = session.conn_id
 
-        Every quarter of ``stall_s`` (at most a second) the silence is checked; silence longer than
-        ``stall_s`` while one of its groups trades (``MarketStatus``: JIF, else the windows) is a
-        stall: the connection is closed and the caller reconnects. Silence counts only while a
-        market trades and the journal is not holding the connections back (a backlog pauses
-        reading on purpose), so quiet markets are left alone and a market that just opened gets
-        ``stall_s`` for its first frame.
-        """
-        stall_ns = int(self._settings.stall_s * 1e9)
-        counting_since: int | None = None
-        stats.last_recv_ns = max(stats.last_recv_ns, self._clock.time_ns())
-        day = trading_day_of(self._clock.time_ns())
-        closed = asyncio.ensure_future(session.wait_closed())
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            while True:
-                done, _ = await asyncio.wait(
-                    {closed, stopping},
-                    # At least every second (real time): cheap, and right under a compressed clock too.
-                    timeout=min(self._settings.stall_s / 4, 1.0),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if closed in done:
-                    return closed.result()
-                if stopping in done:
-                    return events.CLOSED_BY_US
-                stats.liveness_checks += 1
-                now = self._clock.time_ns()
-                if trading_day_of(now) != day:
-                    # The new day's journal says what this connection holds: its registrations were
-                    # sent yesterday, and the day's ledger must know what an outage today cuts off.
-                    day = trading_day_of(now)
-                    held = self._held.get(session.conn_id, [])
-                    self._event(session.conn_id, events.Holding(registrations=held))
-                if not self._uncovered_warned and not self.market_status.covers(now):
-                    self._uncovered_warned = True
-                    log.warning(
-                        "%s: no session windows for now; every connection is watched as if its market"
-                        " traded until the supervisor sends new ones",
-                        self._settings.worker_id,
-                    )
-                if self._journal.backlogged or not self.market_status.any_open(markets, now):
-                    counting_since = None
-                    continue
-                if counting_since is None:
-                    counting_since = now
-                silent_ns = now - max(stats.last_recv_ns, counting_since)
-                if silent_ns > stall_ns:
-                    stats.stalls += 1
-                    trading = ", ".join(sorted(markets))
-                    reason = f"stalled: no data for {silent_ns / 1e9:.0f} s while {trading} traded"
-                    self._event(session.conn_id, events.Stalled(silent_s=round(silent_ns / 1e9, 1)))
-                    await session.close()
-                    return reason
-        finally:
-            stopping.cancel()
-            closed.cancel()
+        def new_day() -> None:
+            # The new day's journal says what this connection holds: its registrations were sent
+            # yesterday, and the day's ledger must know what an outage today cuts off.
+            self._event(conn_id, events.Holding(registrations=self._held.get(conn_id, [])))
 
-    def _jif_tap(self, payload: bytes, recv_ns: int) -> None:
-        """The market-status tap of the connection that holds JIF (``venues.ls.sessions``)."""
-        if _JIF_TAG not in payload:
-            return
-        codes = read_jif(payload)
-        if codes is None:
-            return
-        markets = self.market_status.note_jif(*codes, recv_ns)
-        if markets:
-            log.info(
-                "JIF jangubun %s jstatus %s: %s %s",
-                *codes,
-                "/".join(markets),
-                self.market_status.said(markets[0], recv_ns),
-            )
+        def stalled(silent_s: float) -> None:
+            self._event(conn_id, events.Stalled(silent_s=round(silent_s, 1)))
+
+        return await self.liveness.watch(session, stats, markets, stop, on_new_day=new_day, on_stall=stalled)
 
     async def _connect(
         self, stats: ConnectionStats, on_frame: FrameSink, attempt: int, stop: asyncio.Event
