@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from gatherer.run.supervisor import deaths_in_a_row
+from gatherer.run.workers import deaths_in_a_row
 from gatherer.venues.ls.ratelimit import backoff_s
 
 

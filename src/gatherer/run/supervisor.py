@@ -48,7 +48,6 @@ from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
-from gatherer.run.store_process import drain_store
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
     Control,
@@ -58,7 +57,13 @@ from gatherer.run.worker_main import (
     WorkerSpec,
     control_encoder,
 )
-from gatherer.run.workers import WorkerHandle, child_environment, spec_cutoffs, worker_specs
+from gatherer.run.workers import (
+    WorkerHandle,
+    child_environment,
+    deaths_in_a_row,
+    drain_leftovers,
+    worker_specs,
+)
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.ratelimit import backoff_s
@@ -287,23 +292,7 @@ class Supervisor:
             backfill.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await backfill
-            await self._drain_leftovers()
-
-    async def _drain_leftovers(self) -> None:
-        """Drain into Parquet the journal of every worker whose last process did not report a store
-        that finished (it was killed, or cut short while starting): nothing journaled stays behind."""
-        latest: dict[str, WorkerHandle] = {h.spec.worker_id: h for h in self.result.workers}
-        for wid, h in sorted(latest.items()):
-            report = h.reports[-1] if h.reports else None
-            if report is not None and report.store and "failed" not in report.store:
-                continue
-            if not h.spec.decode:
-                continue
-            log.warning("%s ended without its decode-and-store finishing; draining its journal now", wid)
-            figures = await drain_store(
-                Path(h.spec.root), wid, h.spec.venue, spec_cutoffs(h.spec), self.log_flags
-            )
-            h.drained = figures
+            await drain_leftovers(result.workers, self.log_flags)
 
     async def _watch(
         self,
@@ -392,16 +381,9 @@ class Supervisor:
         return fresh
 
 
-def deaths_in_a_row(before: int, ran_s: float, healthy_s: float) -> int:
-    """The count a worker's restart backoff goes by after it died having run ``ran_s``: one more than
-    ``before``, or 1 if it had run healthy for ``healthy_s`` (an old streak says nothing any more)."""
-    return 1 if ran_s >= healthy_s else before + 1
-
-
 __all__ = [
     "Supervisor",
     "SupervisorResult",
     "WorkerHandle",
-    "deaths_in_a_row",
     "worker_specs",
 ]

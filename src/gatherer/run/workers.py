@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gatherer.clock import Clock, ScaledClock
 from gatherer.config import Config
 from gatherer.plan.pack import ConnectionPlan, Plan
+from gatherer.run.store_process import drain_store
 from gatherer.run.worker_main import ConnectionSpec, WorkerReport, WorkerSpec
 from gatherer.venues.ls.auth import without_secrets
 from gatherer.venues.ls.hours import SessionWindows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,3 +107,23 @@ def spec_cutoffs(spec: WorkerSpec) -> dict[str, dt.time]:
 def default_workers() -> int:
     """One worker process per core."""
     return max(1, os.cpu_count() or 1)
+
+
+async def drain_leftovers(handles: Sequence[WorkerHandle], log_flags: Sequence[str]) -> None:
+    """Drain into Parquet the journal of every worker whose last process did not report a store
+    that finished (it was killed, or cut short while starting): nothing journaled stays behind."""
+    latest: dict[str, WorkerHandle] = {h.spec.worker_id: h for h in handles}
+    for wid, h in sorted(latest.items()):
+        report = h.reports[-1] if h.reports else None
+        if report is not None and report.store and "failed" not in report.store:
+            continue
+        if not h.spec.decode:
+            continue
+        log.warning("%s ended without its decode-and-store finishing; draining its journal now", wid)
+        h.drained = await drain_store(Path(h.spec.root), wid, h.spec.venue, spec_cutoffs(h.spec), log_flags)
+
+
+def deaths_in_a_row(before: int, ran_s: float, healthy_s: float) -> int:
+    """The count a worker's restart backoff goes by after it died having run ``ran_s``: one more than
+    ``before``, or 1 if it had run healthy for ``healthy_s`` (an old streak says nothing any more)."""
+    return 1 if ran_s >= healthy_s else before + 1
