@@ -355,8 +355,5 @@ class WsHub:
             conn.stalled = stalled
         return len(picked)
 
-    async def wait_subscribed(self) -> None:
-        await self._subs.subscribed.wait()
-
     def registrations_total(self) -> int:
         return sum(len(c.registrations) for c in self.connections.values())

@@ -8,7 +8,6 @@ socket is only carried along.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -45,8 +44,6 @@ class Subscriptions:
         """Connections registered for the market-status TR (no symbol), with their key."""
         self.version = 0
         """Moves on every change, so the generator knows to rebuild its targets."""
-        self.subscribed = asyncio.Event()
-        """Set at the first symbol registration."""
 
     def add(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
         conn.registrations.add((tr_cd, tr_key))
@@ -60,7 +57,6 @@ class Subscriptions:
         for market in spec.markets:
             if self._model.instrument(market, symbol) is not None:
                 self.wanted.setdefault((market, symbol), set()).add(tr_cd)
-        self.subscribed.set()
 
     def remove(self, conn: SimConnection, tr_cd: str, tr_key: str) -> None:
         conn.registrations.discard((tr_cd, tr_key))

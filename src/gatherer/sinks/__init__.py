@@ -3,7 +3,7 @@
 Public API; see ``gatherer.sinks.parquet`` for the layout and docs/formats.md for the formats.
 """
 
-from gatherer.sinks.masters import master_path, read_master, write_master
+from gatherer.sinks.masters import master_path, write_master
 from gatherer.sinks.parquet import (
     BatchLike,
     ParquetSink,
@@ -27,7 +27,6 @@ __all__ = [
     "partition_dir",
     "partition_files",
     "quarantine_path",
-    "read_master",
     "read_partition",
     "write_master",
     "write_quarantine",

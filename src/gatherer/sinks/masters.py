@@ -11,7 +11,6 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gatherer.files import write_parquet_atomic
 
@@ -25,7 +24,3 @@ def write_master(root: Path | str, day: dt.date, market: str, table: pa.Table) -
     path = master_path(root, day, market)
     write_parquet_atomic(table, path)
     return path
-
-
-def read_master(root: Path | str, day: dt.date, market: str) -> pa.Table:
-    return pq.read_table(master_path(root, day, market))

@@ -126,10 +126,6 @@ class RestClient:
             finally:
                 await http.close()
 
-    @property
-    def token_expires_ns(self) -> int | None:
-        return self._token.expires_ns if self._token else None
-
     async def token(self) -> Token:
         """The live token, issued or re-issued when missing or within ``refresh_margin_s`` of expiry."""
         async with self._token_lock:
