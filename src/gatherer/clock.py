@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -125,3 +126,30 @@ def next_cutoff_ns(ns: int, cutoff: dt.time = DEFAULT_CUTOFF) -> int:
     """UTC nanoseconds of the first cutoff strictly after ``ns``."""
     day = trading_day_of(ns, cutoff)
     return seoul_ns(day + dt.timedelta(days=1), cutoff)
+
+
+class TradingDays:
+    """The trading-day rule, fed the configured cutoffs (``[markets.<m>] cutoff``).
+
+    A row's ``trading_day`` is the Seoul date of (receive time − its market's cutoff); two-market
+    stock TRs whose market is unknown (``stock``) take KOSPI's. Everything that is not one market's
+    row — journal segments, quarantine lines, the ledger, retention, the run's day — goes by the
+    default 07:30 (``of(ns)`` with no market), so a journal day and its quarantine always agree.
+    """
+
+    __slots__ = ("_cutoffs",)
+
+    def __init__(self, cutoffs: Mapping[str, dt.time] | None = None) -> None:
+        self._cutoffs = dict(cutoffs or {})
+
+    def cutoff(self, market: str | None = None) -> dt.time:
+        if market is None:
+            return DEFAULT_CUTOFF
+        cut = self._cutoffs.get(market)
+        if cut is None and market == "stock":
+            cut = self._cutoffs.get("kospi")
+        return cut or DEFAULT_CUTOFF
+
+    def of(self, ns: int, market: str | None = None) -> dt.date:
+        """The trading day of a receive time, for a market's rows (or, with none, the run's day)."""
+        return trading_day_of(ns, self.cutoff(market))

@@ -53,3 +53,17 @@ def test_a_scaled_clock_rebuilt_from_its_spec_reads_the_same_time() -> None:
     assert second.time_ns() == first.time_ns() == 5 * 1_000_000_000 + 1200 * 1_000_000_000
     real.advance(0.5)
     assert second.time_ns() == first.time_ns() == 5 * 1_000_000_000 + 1500 * 1_000_000_000
+
+
+def test_trading_days_follow_each_markets_cutoff_and_the_default_for_the_rest() -> None:
+    import datetime as dt
+
+    from gatherer.clock import SEOUL, TradingDays
+
+    days = TradingDays({"kospi": dt.time(6, 0), "ofutures": dt.time(8, 0)})
+    at_0700 = int(dt.datetime(2026, 11, 25, 7, 0, tzinfo=SEOUL).timestamp() * 1e9)
+    assert days.of(at_0700, "kospi") == dt.date(2026, 11, 25)  # after its 06:00 cutoff
+    assert days.of(at_0700, "stock") == dt.date(2026, 11, 25)  # a two-market stock TR goes by KOSPI's
+    assert days.of(at_0700, "ofutures") == dt.date(2026, 11, 24)  # before its 08:00 cutoff
+    assert days.of(at_0700, "kosdaq") == dt.date(2026, 11, 24)  # not configured: 07:30
+    assert days.of(at_0700) == dt.date(2026, 11, 24)  # the journal's and the run's day: 07:30

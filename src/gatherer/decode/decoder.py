@@ -39,7 +39,7 @@ from typing import Any
 import msgspec
 
 from gatherer.capture import Kind, Record
-from gatherer.clock import DEFAULT_CUTOFF
+from gatherer.clock import TradingDays
 from gatherer.decode.arrow import Batch, to_batch
 from gatherer.decode.fields import BadValue, parse_key
 from gatherer.decode.rows import Refused, RowPlan
@@ -98,7 +98,7 @@ class Decoder:
     ) -> None:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
-        self._cutoffs = dict(cutoffs or {})
+        self._days = TradingDays(cutoffs)
         self._seoul = Zone("Asia/Seoul")
         self._local = Zone(overseas_zone)
         self._batch_rows = batch_rows
@@ -260,18 +260,12 @@ class Decoder:
 
     # -- per batch ------------------------------------------------------------------------------
 
-    def _cutoff(self, market: str) -> dt.time:
-        cut = self._cutoffs.get(market)
-        if cut is None and market == STOCK_MARKET:
-            cut = self._cutoffs.get("kospi")
-        return cut or DEFAULT_CUTOFF
-
     def _batch(self, tr_cd: str, market: str, rows: list[tuple[Any, ...]]) -> Batch:
         return to_batch(
             self._plans[tr_cd].layout,
             market,
             rows,
-            cutoff=self._cutoff(market),
+            cutoff=self._days.cutoff(market),
             seoul=self._seoul,
             local=self._local,
         )

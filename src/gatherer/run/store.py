@@ -31,7 +31,7 @@ from typing import Any
 
 from gatherer.capture import Block, Corrupt, Damage, Record, SegmentScanner, TornTail, worker_segments
 from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
-from gatherer.clock import DEFAULT_CUTOFF, trading_day_of
+from gatherer.clock import TradingDays
 from gatherer.decode import Batch, Decoder, Quarantined
 from gatherer.files import fsync_dir, rewrite_jsonl
 from gatherer.ledger.chain import VolumeChains
@@ -249,6 +249,7 @@ class Store:
     ) -> None:
         self.root = root
         self.worker_id = worker_id
+        self._days = TradingDays(cutoffs)
         self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows)
         # Bounded memory in the store process: at most ~1M decoded rows buffered across partitions.
         self._sink = ParquetSink(
@@ -307,7 +308,7 @@ class Store:
     def _quarantine(self, items: list[Quarantined]) -> None:
         by_day: dict[dt.date, list[Quarantined]] = defaultdict(list)
         for item in items:
-            by_day[trading_day_of(item.recv_ns, DEFAULT_CUTOFF)].append(item)
+            by_day[self._days.of(item.recv_ns)].append(item)  # the journal's day
             self.stats.quarantine_reasons[item.reason] = self.stats.quarantine_reasons.get(item.reason, 0) + 1
         for day, day_items in sorted(by_day.items()):
             self.stats.quarantined += write_quarantine(self.root, day, self.worker_id, day_items)
