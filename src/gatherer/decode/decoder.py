@@ -46,7 +46,6 @@ from gatherer.decode.rows import Refused, RowPlan
 from gatherer.decode.schema import layout
 from gatherer.decode.times import FUTURE_SLACK_S, Zone
 from gatherer.venues.ls.catalog import CATALOG
-from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.keys import symbol_of
 
 __all__ = ["FUTURE_SLACK_S", "REASONS", "STATUS_MARKET", "STOCK_MARKET", "Batch", "Decoder", "Quarantined"]
@@ -114,11 +113,9 @@ class Decoder:
         self.frames_total = 0
         """FRAME records seen (data, acks and quarantined alike)."""
         self.rows_total = 0
-        self.acks_total = 0
-        self.acks_refused_total = 0
-        """Acks whose rsp_cd is not 00000 (a refused registration)."""
         self.skipped_total = 0
-        """SENT and EVENT records (not venue data)."""
+        """Records that are not venue data: SENT and EVENT records, and the venue's acks (the worker
+        and the ledger account for registrations; here they are only skipped)."""
         self.quarantined_total: Counter[str] = Counter()
 
     # -- public ---------------------------------------------------------------------------------
@@ -175,10 +172,8 @@ class Decoder:
         header = obj.get("header")
         if header.__class__ is not dict:
             raise Refused("no_header", "no header object")
-        if "rsp_cd" in header:
-            self.acks_total += 1
-            if header.get("rsp_cd") != OK_CODE:
-                self.acks_refused_total += 1
+        if "rsp_cd" in header:  # an ack (LS_OPENAPI.md §2.4): venues.ls.envelope's rule
+            self.skipped_total += 1
             return
         tr_cd = header.get("tr_cd")
         if tr_cd.__class__ is not str:

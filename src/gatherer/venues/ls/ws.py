@@ -105,7 +105,6 @@ class Session:
         self._closed: asyncio.Future[str] | None = None
         self._close_reason = "connection lost"
         self.frames_total = 0
-        self.acks_total = 0
 
     @classmethod
     async def connect(
@@ -146,7 +145,6 @@ class Session:
         self._on_frame(payload, recv_ns)
         ack = parse_ack(payload, recv_ns)
         if ack is not None:
-            self.acks_total += 1
             self._resolve(ack)
 
     def _resolve(self, ack: Ack) -> None:
