@@ -21,7 +21,8 @@ from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import sim_settings
 from ..helpers.collect import RunResult, collect
-from .test_capture import CREDENTIALS, sim_config, wait_until
+from ..helpers.sim import CREDENTIALS, sim_config
+from ..helpers.waiting import wait_until
 
 TRADES = {"kospi": "S3_", "kfutures": "FC9", "ofutures": "OVC", "ooptions": "WOC"}
 REST = {"S3_": "t1301", "FC9": "t2212", "OVC": "o3116", "WOC": "o3136"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from gatherer.capture import Kind, iter_records
@@ -13,41 +12,11 @@ from gatherer.config import Config, MarketConfig, StorageConfig, VenueConfig
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
-from gatherer.venues.ls.auth import Credentials
 
 from ..conftest import sim_settings
 from ..helpers.collect import RunResult, collect
-
-CREDENTIALS = Credentials("e2e-appkey", "e2e-appsecret")
-
-
-def sim_config(
-    sim: Simulator, root: Path, markets: dict[str, MarketConfig], *, connections_per_key: int = 10
-) -> Config:
-    """The plan spreads registrations over every connection the key allows: a test about one
-    connection asks for ``connections_per_key=1``."""
-    return Config(
-        venue=VenueConfig(
-            rest_url=sim.rest_url,
-            ws_url=sim.ws_url,
-            connections_per_key=connections_per_key,
-            registrations_per_connection=40,
-            registrations_per_s=80,
-            rest_rate_scale=20,
-        ),
-        storage=StorageConfig(root=str(root)),
-        markets=markets,
-    )
-
-
-async def wait_until(cond: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Wait for a condition that the running tasks will make true (checked every 10 ms, bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not cond():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached in time")
-        await asyncio.sleep(0.01)
+from ..helpers.sim import CREDENTIALS, sim_config
+from ..helpers.waiting import wait_until
 
 
 async def test_every_sent_frame_is_journaled_exactly_once_byte_for_byte(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from gatherer.capture import verify
 
 from ..conftest import Reap
-from .test_capture import wait_until
+from ..helpers.procs import children, gone, proc_file
+from ..helpers.waiting import wait_until
 
 ENV = {**os.environ, "COLUMNS": "250"}
 
@@ -25,26 +26,6 @@ async def demo(reap: Reap, root: Path, duration: str) -> asyncio.subprocess.Proc
     )  # fmt: skip
     reap(proc.pid)
     return proc
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text()
-        found.extend(int(c) for c in text.split())
-    return found
-
-
-def proc_file(pid: int, name: str) -> bytes:
-    return Path(f"/proc/{pid}/{name}").read_bytes()
-
-
-def gone(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return "\nState:\tZ" in status  # exited, waiting to be reaped
 
 
 async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path, reap: Reap) -> None:

@@ -36,7 +36,7 @@ from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.keys import format_tr_key
 
 from ..conftest import sim_settings
-from .test_capture import wait_until
+from ..helpers.waiting import wait_until
 
 SPEED = 600.0
 START = dt.datetime(2026, 11, 25, 6, 50, tzinfo=SEOUL)  # a Wednesday; KRX trades

@@ -18,7 +18,8 @@ from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import sim_settings
 from ..helpers.collect import RunResult, collect
-from .test_capture import CREDENTIALS, sim_config, wait_until
+from ..helpers.sim import CREDENTIALS, sim_config
+from ..helpers.waiting import wait_until
 
 
 async def test_the_report_shows_coverage_an_outage_and_what_was_stored(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from gatherer.clock import ManualClock, seoul_ns
 from gatherer.config import MarketConfig
 from gatherer.run.retention import apply_retention, day_verified
 
-from .test_store import record
+from ..helpers.recording import record
 
 
 async def test_a_verified_day_is_pruned_and_an_incomplete_one_is_kept(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.keys import format_tr_key
 
 from ..conftest import sim_settings
-from .test_capture import wait_until
-from .test_supervisor import head
+from ..helpers.sim import head
+from ..helpers.waiting import wait_until
 
 MARKETS = ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")
 KEYS = [Credentials(f"scale-key-{i}", f"scale-secret-{i}") for i in range(3)]

@@ -30,7 +30,7 @@ from gatherer.sim.state import VenueLimits
 
 from ..conftest import Reap, _descendants, sim_settings
 from ..helpers.lake import read_quarantine
-from .test_demo import proc_file
+from ..helpers.procs import proc_file
 
 GATHERER = str(Path(sys.executable).parent / "gatherer")
 KEY_ENV = {"GATHERER_LS_APPKEY": "stop-key", "GATHERER_LS_APPSECRET": "stop-secret-value"}

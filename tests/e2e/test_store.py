@@ -4,7 +4,6 @@ quarantine and nowhere else; a run across the 07:30 cutoff splits days; rebuild 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import shutil
@@ -18,15 +17,13 @@ from gatherer.capture import Kind, iter_records
 from gatherer.clock import SEOUL, ScaledClock, trading_day_of
 from gatherer.config import MarketConfig
 from gatherer.run.pipeline import rebuild_day
-from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.catalog import CATALOG
 
 from ..conftest import sim_settings
-from ..helpers.collect import RunResult, collect
 from ..helpers.lake import compare_days, read_quarantine
-from .test_capture import CREDENTIALS, sim_config, wait_until
+from ..helpers.recording import record
 
 
 def parquet_rows(root: Path) -> list[dict[str, Any]]:
@@ -54,30 +51,6 @@ def as_sent(kind: str, value: Any) -> Any:
     if kind == "dec":
         return Decimal(text.split()[-1])
     return value
-
-
-async def record(root: Path, markets: dict[str, MarketConfig], *, fault_count: int = 0, frames: int = 3000,
-                 settings: Any = None, clock: Any = None) -> RunResult:  # fmt: skip
-    settings = settings or sim_settings(
-        stream=StreamSettings(rate_fps=4000.0), limits=VenueLimits(rest_rate_scale=20)
-    )
-    async with Simulator(settings, clock=clock) as sim:
-        stop = asyncio.Event()
-        started: list[RunResult] = []
-        task = asyncio.create_task(
-            collect(
-                sim_config(sim, root, markets), CREDENTIALS, stop, on_start=started.append, clock=sim.clock
-            )
-        )
-        await wait_until(
-            lambda: bool(started) and sum(c.frames for c in started[0].connections) > frames // 2
-        )
-        if fault_count:
-            sim.inject("malformed", count=fault_count)
-        await wait_until(lambda: sum(c.frames for c in started[0].connections) > frames)
-        await wait_until(lambda: sim.faults.malformed_frames == 0)
-        stop.set()
-        return await task
 
 
 async def test_every_frame_is_in_parquet_once_with_every_field_equal(tmp_path: Path) -> None:

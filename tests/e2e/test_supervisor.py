@@ -20,14 +20,9 @@ from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.keys import format_tr_key
 
 from ..conftest import Reap, sim_settings
-from .test_capture import wait_until
-from .test_demo import children, gone
-
-
-def head(tr_cd: str, tr_key: str) -> bytes:
-    """How a data frame of (TR, key) starts, as the simulator writes it."""
-    return f'{{"header":{{"tr_cd":"{tr_cd}","tr_key":"{tr_key}"}},'.encode()
-
+from ..helpers.procs import children, gone
+from ..helpers.sim import head
+from ..helpers.waiting import wait_until
 
 KEYS = [Credentials(f"key-{i}", f"secret-{i}") for i in range(3)]
 

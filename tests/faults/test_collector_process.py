@@ -16,59 +16,8 @@ from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import Reap, sim_settings
-from ..e2e.test_capture import wait_until
-from ..e2e.test_demo import children
-
-ENV = {
-    **os.environ,
-    "GATHERER_LS_APPKEY": "proc-appkey",
-    "GATHERER_LS_APPSECRET": "proc-appsecret",
-    "COLUMNS": "250",
-}
-
-
-def write_config(sim: Simulator, root: Path) -> Path:
-    path = root / "gatherer.toml"
-    path.write_text(
-        f"""
-[venue]
-rest_url = "{sim.rest_url}"
-ws_url = "{sim.ws_url}"
-registrations_per_s = 80
-rest_rate_scale = 20
-
-[storage]
-root = "{root}"
-
-[markets.kospi]
-max_symbols = 40
-
-[markets.ofutures]
-max_symbols = 10
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-async def start_run(reap: Reap, sim: Simulator, config: Path, *extra: str) -> asyncio.subprocess.Process:
-    """`gatherer run` on the simulator's clock (``--clock``), as every component of a test is."""
-    assert sim.clock_spec is not None
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gatherer", "run", "--config", str(config), "--clock", sim.clock_spec, *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
-    )  # fmt: skip
-    reap(proc.pid)
-    return proc
-
-
-async def wait_recording(proc: asyncio.subprocess.Process) -> None:
-    assert proc.stderr is not None
-    while True:
-        line = await asyncio.wait_for(proc.stderr.readline(), 60)
-        assert line, "the collector exited before recording"
-        if line.startswith(b"recording"):
-            return
+from ..helpers.procs import ENV, children, start_run, wait_recording, write_config
+from ..helpers.waiting import wait_until
 
 
 def burst_sim() -> Simulator:

@@ -27,10 +27,10 @@ from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
 
 from ..conftest import MIDDAY, Reap, sim_settings
-from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
-from ..e2e.test_demo import children
-from ..unit.test_journal import FillingDisk
-from .test_collector_process import start_run, wait_recording, write_config
+from ..helpers.disk import FillingDisk
+from ..helpers.procs import children, start_run, wait_recording, write_config
+from ..helpers.sim import CREDENTIALS, sim_config
+from ..helpers.waiting import wait_until
 
 
 def _sim_backlog(sim: Simulator) -> int:

@@ -23,8 +23,9 @@ from gatherer.venues.ls.hours import exchange_group, session_windows
 from gatherer.venues.ls.sessions import MarketStatus, read_jif
 
 from ..conftest import sim_settings
-from ..e2e.test_capture import CREDENTIALS, sim_config, wait_until
 from ..helpers.collect import RunResult, collect
+from ..helpers.sim import CREDENTIALS, sim_config
+from ..helpers.waiting import wait_until
 
 WED = dt.date(2026, 11, 25)
 

@@ -27,7 +27,8 @@ from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.hours import SessionWindows, session_windows
 
 from ..conftest import MIDDAY, sim_settings
-from ..e2e.test_capture import sim_config, wait_until
+from ..helpers.sim import sim_config
+from ..helpers.waiting import wait_until
 
 
 async def windows_around(now_ns: int) -> SessionWindows:

@@ -40,7 +40,7 @@ from gatherer.venues.ls.rest import RestClient
 from gatherer.venues.ls.ws import Session
 
 from ..conftest import MIDDAY, ls_example, sim_settings
-from .test_ws import Recorder as SessionRecorder
+from ..helpers.session import Recorder as SessionRecorder
 
 RATE_SCALE = 20.0
 CLIENT_LIMITS = with_overrides(TR_LIMITS, scale=RATE_SCALE)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import errno
 import itertools
 import json
-import os
 import random
 import shutil
 from collections.abc import Callable
@@ -37,8 +35,9 @@ from gatherer.capture import (
     verify,
 )
 from gatherer.capture.segment import encode_block, encode_record, encode_segment_header
-from gatherer.capture.writer import FileOps
 from gatherer.clock import ManualClock, seoul_ns
+
+from ..helpers.disk import FillingDisk
 
 T0 = seoul_ns(dt.date(2026, 11, 25), dt.time(10, 0))
 
@@ -338,49 +337,6 @@ def test_writer_matches_an_in_memory_model(
     model = [Record(k, n, T0, c, p) for n, (k, c, _, p) in enumerate(recs)]
     assert list(iter_records(root)) == model
     shutil.rmtree(root)
-
-
-class FillingDisk:
-    """The system calls of a disk that fills up, for ``FileOps``: the real calls, failing on demand.
-
-    ``room``: bytes that still fit (None: no limit); a write that does not fit writes what fits
-    (a short write, as a real disk does) and the next one raises ENOSPC. ``bad_syncs`` and
-    ``bad_truncates``: how many of the next fdatasync / ftruncate calls fail with EIO.
-    """
-
-    def __init__(self) -> None:
-        self.room: int | None = None
-        self.bad_syncs = 0
-        self.bad_truncates = 0
-        self.failures = 0
-
-    def write(self, fd: int, data: memoryview) -> int:
-        if self.room is not None:
-            if self.room <= 0:
-                self.failures += 1
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            data = data[: self.room]
-        n = os.write(fd, data)
-        if self.room is not None:
-            self.room -= n
-        return n
-
-    def datasync(self, fd: int) -> None:
-        if self.bad_syncs:
-            self.bad_syncs -= 1
-            self.failures += 1
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        os.fdatasync(fd)
-
-    def truncate(self, fd: int, size: int) -> None:
-        if self.bad_truncates:
-            self.bad_truncates -= 1
-            self.failures += 1
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        os.ftruncate(fd, size)
-
-    def ops(self) -> FileOps:
-        return FileOps(write=self.write, datasync=self.datasync, truncate=self.truncate)
 
 
 async def _eventually(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:

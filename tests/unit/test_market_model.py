@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import time
 from decimal import Decimal
 
 import pytest
@@ -477,29 +476,6 @@ def test_state_is_lazy_and_deterministic() -> None:
     assert len(a._states) == 1  # the laziness is the point
 
 
-def test_timing_figure(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not asserted: prints µs per produced frame with each market's default TRs."""
-    model = _model(37)
-    wants = {
-        "kospi": {"H1_", "S3_", "K1_"},
-        "kosdaq": {"HA_", "K3_", "OK_"},
-        "kfutures": {"FH9", "FC9"},
-        "koptions": {"OH0", "OC0"},
-        "ofutures": {"OVH", "OVC"},
-        "ooptions": {"WOH", "WOC"},
-    }
-    now = _at(10)
-    frames = 0
-    t0 = time.perf_counter()
-    for k in range(5000):
-        for inst in INSTRUMENTS:
-            frames += len(model.events(inst.market, inst.symbol, now + k * 10_000_000, wants[inst.market]))
-    elapsed = time.perf_counter() - t0
-    with capsys.disabled():
-        print(f"\nMarketModel.events: {elapsed / frames * 1e6:.2f} us/frame over {frames} frames")
-    assert frames > 0
-
-
 def test_bodies_handed_out_never_change_afterwards() -> None:
     """The model keeps each TR's last body and updates it in place: frames must get copies."""
     model = _model(41)
@@ -528,30 +504,3 @@ def test_incremental_rendering_matches_rendering_from_scratch(seed: int) -> None
                 st_.ranks.clear()
             got = cached.events(inst.market, inst.symbol, now, want)
             assert got == fresh.events(inst.market, inst.symbol, now, want), (inst.symbol, k)
-
-
-def test_micro_benchmark_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    """Not asserted: µs per produced frame for each market on its own, default TRs, 20,000 events each."""
-    wants = {
-        "kospi": {"H1_", "S3_", "K1_"},
-        "kfutures": {"FH9", "FC9"},
-        "koptions": {"OH0", "OC0"},
-        "ofutures": {"OVH", "OVC"},
-        "ooptions": {"WOH", "WOC"},
-    }
-    lines = []
-    for market, want in wants.items():
-        inst = next(i for i in INSTRUMENTS if i.market == market)
-        best, frames = float("inf"), 0
-        for _ in range(3):
-            model, frames = _model(53), 0
-            now = _at(10)
-            t0 = time.perf_counter()
-            for k in range(20_000):
-                frames += len(model.events(market, inst.symbol, now + k * 10_000_000, want))
-            best = min(best, time.perf_counter() - t0)
-        lines.append(
-            f"{market}/{inst.symbol}: {best / frames * 1e6:.2f} us/frame ({frames / 20_000:.2f} frames/event)"
-        )
-    with capsys.disabled():
-        print("\nMarketModel.events by market: " + "; ".join(lines))

@@ -18,7 +18,8 @@ from gatherer.errors import GathererError
 from gatherer.ops.query import QueryError, connect, csv_columns, export, run_query
 from gatherer.sinks.masters import write_master
 from gatherer.sinks.parquet import ParquetSink, ParquetSinkError
-from tests.unit.test_parquet_sink import DAY, T0, Batch, make_table, rows_for
+
+from ..helpers.batches import DAY, T0, Batch, make_table, rows_for
 
 # §6.3, written out by hand from the table (not built the way the code builds it).
 S3_CSV = (
