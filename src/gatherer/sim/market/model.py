@@ -138,13 +138,7 @@ class MarketModel:
         traded = trade(st, rng) if rng.random() < 0.4 else None
         if traded is None:
             quote(st, rng)
-        else:
-            self._record(st, traded, now_ns)
-        if st.family == "stock":
-            return self._stocks.render(st, want, now_ns, phase, traded)
-        if st.family == "deriv":
-            return self._derivs.render(st, want, phase, traded)
-        return self._overseas.render(st, want, now_ns, traded)
+        return self._render(st, want, now_ns, phase, traded)
 
     # -- state ---------------------------------------------------------------------------------
 
