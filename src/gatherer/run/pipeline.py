@@ -5,9 +5,10 @@ through its ``run.recorder.Recorder`` into the journal), its journal, and its de
 process (``run.store_process``) following that journal, from open to a drained stop. The worker
 process (``gatherer _worker``, ``run.worker_main``) runs it, and so do the tests.
 
-Store side: one worker's journal is turned into Parquet by one ``Store`` (``run.store``: the decoder, the
-volume chains, the Parquet sink and the quarantine, with checkpoints) fed by one ``JournalTail``
-(whole blocks, in seq order) through ``follow``. Every way of writing Parquet goes through here:
+Store side: one worker's journal is turned into Parquet by one ``Store`` (``run.store``: the
+decoder, the volume chains, the Parquet sink and the quarantine, with checkpoints) fed by one
+``JournalTail`` (whole blocks, in seq order) through ``follow``. Every way of writing Parquet goes
+through here:
 
 - ``store_worker``: the live decode-and-store process of one worker (``gatherer _store``, started
   by ``gatherer run``): it resumes after the worker's checkpoint and follows the journal as it
