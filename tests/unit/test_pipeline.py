@@ -68,9 +68,14 @@ async def test_a_rebuild_lands_on_the_live_stores_rows(tmp_path: Path) -> None:
     other_day.mkdir(parents=True)
     (other_day / "w00-0001.parquet").write_bytes(b"untouched")
 
-    report = rebuild_day(rebuilt, DAY, version="t", cutoffs=None)
+    seen: list[tuple[int, int, int]] = []
+    report = rebuild_day(
+        rebuilt, DAY, version="t", cutoffs=None, processes=2, progress=lambda *a: seen.append(a)
+    )
 
-    assert report.workers == ("w00", "w01") and not report.damage
+    assert report.workers == ("w00", "w01") and not report.damage and report.processes == 2
+    journal_bytes = sum(p.stat().st_size for p in (rebuilt / "journal").rglob("*.journal"))
+    assert seen[-1] == (journal_bytes, journal_bytes, report.records) and report.records > 6000
     assert report.rows == sum(f["rows"] for f in figures)
     assert report.quarantined == 12 and report.rows_outside_day == 0
     assert (other_day / "w00-0001.parquet").read_bytes() == b"untouched"
@@ -87,6 +92,17 @@ async def test_a_torn_journal_rebuilds_what_it_holds_and_reports_the_tear(tmp_pa
     report = rebuild_day(tmp_path, DAY, version="t", cutoffs=None)
     assert report.rows > 0
     assert [d.reason for d in report.damage] == ["torn tail"]
+
+
+async def test_one_process_and_two_rebuild_the_same_rows(tmp_path: Path) -> None:
+    for worker, seed in (("w00", 1), ("w01", 2)):
+        await write_journal(tmp_path / "a", worker, 2000, seed)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    one = rebuild_day(tmp_path / "a", DAY, version="t", cutoffs=None, processes=1)
+    two = rebuild_day(tmp_path / "b", DAY, version="t", cutoffs=None, processes=2)
+    assert (one.processes, two.processes) == (1, 2)
+    assert (one.rows, one.quarantined, one.records) == (two.rows, two.quarantined, two.records)
+    assert compare_days(tmp_path / "a", tmp_path / "b", DAY) == []
 
 
 def test_a_rebuild_without_a_journal_says_so(tmp_path: Path) -> None:

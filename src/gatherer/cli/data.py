@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -42,6 +43,10 @@ def add_rebuild(add: AddCommand) -> None:
     rb.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     rb.add_argument("--config", help="TOML config (for storage.root and the cutoffs)")
     rb.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    rb.add_argument(
+        "--processes", type=int, default=None, metavar="N",
+        help="rebuild up to N workers' journals at once (default: one process per core)",
+    )  # fmt: skip
     rb.set_defaults(func=_rebuild)
 
 
@@ -173,20 +178,42 @@ async def _config_check(args: argparse.Namespace) -> int:
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from gatherer.run.pipeline import rebuild_day
 
+    if args.processes is not None and args.processes < 1:
+        raise GathererError(f"--processes {args.processes}: give 1 or more")
     root, cutoffs = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
     console.print(f"rebuilding {day} under {root} from its journal")
-    report = await asyncio.to_thread(
-        rebuild_day, root, day, version=__version__, cutoffs=cutoffs
-    )
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[records]:>12,} records"),
+        TextColumn("{task.fields[rate]:>9,.0f}/s"), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("journal", total=None, records=0, rate=0.0)
+        started = time.monotonic()
+
+        def progress(done: int, total: int, records: int) -> None:
+            rate = records / max(1e-9, time.monotonic() - started)
+            bar.update(task, completed=done, total=total, records=records, rate=rate)
+
+        report = await asyncio.to_thread(
+            rebuild_day, root, day, version=__version__, cutoffs=cutoffs, processes=args.processes,
+            progress=progress,
+        )  # fmt: skip
     out.print(
         f"{day}: {report.rows:,} rows in {report.files} file(s) from worker(s) {', '.join(report.workers)};"
         f" {report.quarantined:,} frame(s) quarantined; {len(report.damage)} damaged journal block(s)"
         + (f"; {report.rows_outside_day:,} rows belong to another day (per-market cutoff)"
            if report.rows_outside_day else "")
     )  # fmt: skip
+    rate = report.records / max(1e-9, report.seconds)
+    out.print(
+        f"read {report.records:,} journal records in {report.seconds:.1f} s: {rate:,.0f} records/s"
+        f" with {report.processes} process(es)"
+    )
     return 0
 
 

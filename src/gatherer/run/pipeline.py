@@ -23,11 +23,14 @@ The journal between the two sides is the only queue, on disk.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
-import itertools
 import logging
+import multiprocessing
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,10 +168,28 @@ class RebuildReport:
     rows_outside_day: int
     """Rows the decoder placed on another trading day (a per-market cutoff); not written here."""
     damage: tuple[Damage, ...]
+    records: int = 0
+    """Journal records read (frames, sent registrations, events)."""
+    processes: int = 1
+    seconds: float = 0.0
 
 
 class RebuildError(GathererError):
     """A day cannot be rebuilt (no journal for it)."""
+
+
+Progress = Callable[[int, int, int], None]
+"""Called now and then with (journal bytes read, journal bytes in all, records read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rebuilt:
+    """One worker's part of a rebuild (what a rebuild process sends back)."""
+
+    files: int
+    rows: int
+    quarantined: int
+    damage: tuple[Damage, ...]
 
 
 def _journal_workers(journal_day: Path) -> dict[str, list[Path]]:
@@ -178,6 +199,57 @@ def _journal_workers(journal_day: Path) -> dict[str, list[Path]]:
     return workers
 
 
+def _rebuild_worker(
+    staging: Path,
+    worker: str,
+    segments: Sequence[Path],
+    day: dt.date,
+    *,
+    version: str,
+    venue: str,
+    cutoffs: Mapping[str, dt.time] | None,
+    tick: Callable[[int, int], None],
+) -> _Rebuilt:
+    """The live store over one worker's finished segments of the day, into ``staging``; ``tick``
+    gets (bytes, records) read since its last call, before every poll of the journal."""
+    store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
+    tail = JournalTail(staging, worker, finished=segments)
+
+    def polls() -> Iterator[bool]:
+        said = [0, 0]
+        while True:
+            now = [tail.bytes_read, store.stats.records]
+            tick(now[0] - said[0], now[1] - said[1])
+            said = now
+            yield True  # a finished journal: drain it and stop
+
+    follow(tail, store, stop_requested=polls())
+    mine = [w for w in store.written if w.trading_day == day]
+    return _Rebuilt(len(mine), sum(w.rows for w in mine), store.stats.quarantined, tuple(tail.damage))
+
+
+# A rebuild process's share of the progress counters (set by ``_init_child``).
+_COUNTERS: tuple[Any, Any] | None = None
+
+
+def _init_child(bytes_done: Any, records_done: Any) -> None:
+    global _COUNTERS
+    _COUNTERS = (bytes_done, records_done)
+
+
+def _child_tick(n_bytes: int, n_records: int) -> None:
+    assert _COUNTERS is not None
+    for counter, n in zip(_COUNTERS, (n_bytes, n_records), strict=True):
+        with counter.get_lock():
+            counter.value += n
+
+
+def _rebuild_in_child(
+    staging: Path, worker: str, segments: Sequence[Path], day: dt.date, **kw: Any
+) -> _Rebuilt:
+    return _rebuild_worker(staging, worker, segments, day, tick=_child_tick, **kw)
+
+
 def rebuild_day(
     root: Path | str,
     day: dt.date,
@@ -185,6 +257,8 @@ def rebuild_day(
     version: str,
     cutoffs: Mapping[str, dt.time] | None,
     venue: str = "rebuild",
+    processes: int | None = None,
+    progress: Progress | None = None,
 ) -> RebuildReport:
     """Re-derive ``parquet/date=DAY`` and ``quarantine/date=DAY`` from ``journal/date=DAY``.
 
@@ -192,26 +266,37 @@ def rebuild_day(
     that worker's id, into a staging root beside the data; the staged day then replaces the live
     one in one rename (``files.swap_in_dir``). Rows the per-market cutoffs put on another day are
     counted, not written. The day must not be one a worker is still writing.
+
+    Workers' journals are independent, so they are rebuilt in parallel: one process per worker, at
+    most ``processes`` (default: one per core); a single worker, or ``processes=1``, runs here.
     """
+    started = time.monotonic()
     root = Path(root)
     journal_day = root / "journal" / f"date={day.isoformat()}"
     workers = _journal_workers(journal_day) if journal_day.is_dir() else {}
     if not workers:
         raise RebuildError(f"no journal segments under {journal_day}; nothing to rebuild {day} from")
+    total = sum(p.stat().st_size for segs in workers.values() for p in segs)
+    jobs = max(1, min(processes or os.cpu_count() or 1, len(workers)))
+    say = progress or (lambda _b, _t, _r: None)
     (root / ".rebuild").mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"date={day.isoformat()}-", dir=root / ".rebuild"))
-    damage: list[Damage] = []
-    files = rows = quarantined = 0
+    kw: dict[str, Any] = {"version": version, "venue": venue, "cutoffs": cutoffs}
     try:
-        for worker, segments in sorted(workers.items()):
-            store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
-            tail = JournalTail(staging, worker, finished=segments)
-            follow(tail, store, stop_requested=itertools.repeat(True))
-            damage.extend(tail.damage)
-            mine = [w for w in store.written if w.trading_day == day]
-            files += len(mine)
-            rows += sum(w.rows for w in mine)
-            quarantined += store.stats.quarantined
+        if jobs == 1:
+            done = [0, 0]
+
+            def tick(n_bytes: int, n_records: int) -> None:
+                done[0] += n_bytes
+                done[1] += n_records
+                say(done[0], total, done[1])
+
+            parts = [
+                _rebuild_worker(staging, w, segs, day, tick=tick, **kw) for w, segs in sorted(workers.items())
+            ]
+            records = done[1]
+        else:
+            parts, records = _rebuild_in_processes(staging, workers, day, jobs, total, say, kw)
         outside = sum(
             int(file_metadata(p)["rows"])
             for p in (staging / "parquet").glob("date=*/*/*/*.parquet")
@@ -221,7 +306,45 @@ def rebuild_day(
             swap_in_dir(staging / kind / f"date={day.isoformat()}", root / kind / f"date={day.isoformat()}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RebuildReport(day, tuple(sorted(workers)), files, rows, quarantined, outside, tuple(damage))
+    return RebuildReport(
+        day,
+        tuple(sorted(workers)),
+        files=sum(p.files for p in parts),
+        rows=sum(p.rows for p in parts),
+        quarantined=sum(p.quarantined for p in parts),
+        rows_outside_day=outside,
+        damage=tuple(d for p in parts for d in p.damage),
+        records=records,
+        processes=jobs,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _rebuild_in_processes(
+    staging: Path,
+    workers: Mapping[str, list[Path]],
+    day: dt.date,
+    jobs: int,
+    total: int,
+    say: Progress,
+    kw: dict[str, Any],
+) -> tuple[list[_Rebuilt], int]:
+    """One process per worker's journal (spawned: a clean interpreter, no inherited threads),
+    progress read from shared counters every 0.2 s."""
+    ctx = multiprocessing.get_context("spawn")
+    bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
+    with concurrent.futures.ProcessPoolExecutor(
+        jobs, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
+    ) as pool:
+        futures = [
+            pool.submit(_rebuild_in_child, staging, w, segs, day, **kw) for w, segs in sorted(workers.items())
+        ]
+        pending = set(futures)
+        while pending:
+            _, pending = concurrent.futures.wait(pending, timeout=0.2)
+            say(bytes_done.value, total, records_done.value)
+        parts = [f.result() for f in futures]
+    return parts, int(records_done.value)
 
 
 __all__ = ["RebuildError", "RebuildReport", "Recorded", "StoreArgs", "rebuild_day", "record", "store_worker"]

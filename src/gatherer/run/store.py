@@ -156,6 +156,8 @@ class JournalTail:
         self._scanner = SegmentScanner()
         self.damage: list[Damage] = []
         self.last_seq = start_seq - 1
+        self.bytes_read = 0
+        """Journal bytes read so far (progress of a rebuild)."""
 
     def poll(self) -> list[Record]:
         """Every complete record written since the last poll (from ``start_seq`` on)."""
@@ -166,6 +168,7 @@ class JournalTail:
             assert self._file is not None
             data = self._file.read(self._read_bytes)
             if data:
+                self.bytes_read += len(data)
                 self._take(self._scanner.feed(data), out)
                 continue
             if not self._has_later_segment():
