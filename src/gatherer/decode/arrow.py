@@ -1,22 +1,26 @@
 """Row buffers -> Arrow: one ``Batch`` (a table with the TR's full schema) per TR and market.
 
-``to_batch`` turns the row tuples a ``RowPlan`` made (``rows.py``) into columns once per batch:
-the row columns, each field group in its Arrow type, ``trading_day`` from the market's cutoff and
-``<field>_ts`` from ``times.py``. Values are already typed and checked; nothing here refuses a row.
+Two ways in, one way out. ``to_batch`` takes rows a ``RowPlan`` already typed (``rows.py``, the
+per-value path); ``text_batch`` takes rows whose body values are still as sent and types them column
+by column (``columns.py``), dropping the rows with a bad value and returning their details. Both end
+in ``_assemble``: the row columns, each field group in its Arrow type, ``trading_day`` from the
+market's cutoff and ``<field>_ts`` from ``times.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from gatherer.decode.fields import units_to_decimal
-from gatherer.decode.schema import Layout, TimeSource, column_name
+from gatherer.decode.columns import Typer, decimal_array
+from gatherer.decode.schema import Layout, column_name
 from gatherer.decode.times import Zone, timestamps, trading_days
+
+__all__ = ["Batch", "decimal_array", "text_batch", "to_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +33,6 @@ class Batch:
     table: pa.Table
 
 
-def decimal_array(units: Sequence[int | None], scale: int, precision: int) -> pa.Array:
-    """A decimal128 column from scaled integers (``rows.py``), exactly."""
-    typ = pa.decimal128(precision, scale)
-    try:
-        ints = pa.array(units, pa.int64())
-    except (OverflowError, pa.ArrowInvalid):
-        return pa.array([None if u is None else units_to_decimal(u, scale) for u in units], typ)
-    # Same 16-byte layout: cast the scaled integers exactly, then re-read them with the scale.
-    return ints.cast(pa.decimal128(38, 0)).view(typ)
-
-
 def to_batch(
     lay: Layout,
     market: str,
@@ -49,43 +42,79 @@ def to_batch(
     seoul: Zone,
     local: Zone,
 ) -> Batch:
-    """One TR's rows of one market as a ``Batch``; ``cutoff`` is the market's trading-day cutoff,
-    ``seoul`` and ``local`` the wall clocks time fields are read in."""
-    tr_cd = lay.spec.tr_cd
-    n = len(rows)
+    """One TR's typed rows of one market as a ``Batch``; ``cutoff`` is the market's trading-day
+    cutoff, ``seoul`` and ``local`` the wall clocks time fields are read in. A row is
+    ``(seq, recv_ns, conn_id, symbol, extra, *values)`` (``RowPlan.values``)."""
     cols = list(zip(*rows, strict=True))
-    seq, recv, conn, symbol, extra = cols[:5]
+    fields: list[pa.Array] = []
+    pos = 5
+    for _ in lay.ints:
+        fields.append(pa.array(cols[pos], pa.int64()))
+        pos += 1
+    for _, scale, precision in lay.decs:
+        fields.append(decimal_array(cols[pos], scale, precision))
+        pos += 1
+    texts = cols[pos:]
+    for values in texts:
+        fields.append(pa.array(values, pa.string()))
+    table = _assemble(lay, cols[:5], fields, texts, cutoff=cutoff, seoul=seoul, local=local)
+    return Batch(lay.spec.tr_cd, market, lay.spec.channel, table)
+
+
+def text_batch(
+    lay: Layout,
+    market: str,
+    head: Sequence[Sequence[Any]],
+    values: list[Any],
+    *,
+    cutoff: dt.time,
+    seoul: Zone,
+    local: Zone,
+) -> tuple[Batch, dict[int, str]]:
+    """One TR's rows of one market with body values as sent: ``head`` the columns (seq, recv_ns,
+    conn_id, symbol, extra), ``values`` every row's field values in row order, one after the
+    other. Returns the batch of the good rows and, for each row left out, its ``bad_value`` detail."""
+    typer = Typer(lay)
+    fields = typer.columns(values)
+    first_time = len(lay.ints) + len(lay.decs) + len(lay.strs)
+    texts = [()] * len(lay.strs) + [a.to_pylist() for a in fields[first_time:]]
+    table = _assemble(lay, head, fields, texts, cutoff=cutoff, seoul=seoul, local=local)
+    if typer.bad:
+        keep = [i not in typer.bad for i in range(table.num_rows)]
+        table = table.filter(pa.array(keep, pa.bool_()))
+    return Batch(lay.spec.tr_cd, market, lay.spec.channel, table), typer.bad
+
+
+def _assemble(
+    lay: Layout,
+    head: Sequence[Sequence[Any]],
+    fields: list[pa.Array],
+    texts: Sequence[Sequence[Any]],
+    *,
+    cutoff: dt.time,
+    seoul: Zone,
+    local: Zone,
+) -> pa.Table:
+    """The table of a batch: ``fields`` in row order, ``texts`` the Python values of the string
+    fields (strs, times, dates; only times and dates are read)."""
+    seq, recv, conn, symbol, extra = head
+    n = len(seq)
     arrays: dict[str, pa.Array] = {
         "seq": pa.array(seq, pa.int64()),
         "recv_ns": pa.array(recv, pa.int64()),
         "trading_day": pa.array(trading_days(recv, cutoff), pa.date32()),
-        "tr_cd": pa.array([tr_cd] * n, pa.string()),
+        "tr_cd": pa.array([lay.spec.tr_cd] * n, pa.string()),
         "conn_id": pa.array(conn, pa.string()),
         "symbol": pa.array(symbol, pa.string()),
         "extra": pa.array(extra, pa.string()),
     }
-    pos = 5
-    by_name: dict[str, Sequence[Any]] = {}
-    for name in lay.ints:
-        arrays[column_name(name)] = pa.array(cols[pos], pa.int64())
-        pos += 1
-    for name, scale, precision in lay.decs:
-        arrays[column_name(name)] = decimal_array(cols[pos], scale, precision)
-        pos += 1
-    for name in lay.strs + lay.times + lay.dates:
-        by_name[name] = cols[pos]
-        arrays[column_name(name)] = pa.array(cols[pos], pa.string())
-        pos += 1
+    names = lay.ints + tuple(d[0] for d in lay.decs) + lay.strs + lay.times + lay.dates
+    for name, array in zip(names, fields, strict=True):
+        arrays[column_name(name)] = array
+    by_name = dict(zip(lay.strs + lay.times + lay.dates, texts, strict=True))
     for src in lay.time_sources:
         zone = seoul if src.clock == "seoul" else local
-        arrays[f"{src.field}_ts"] = _ts_array(src, by_name, recv, zone)
-    table = pa.Table.from_arrays([arrays[f.name] for f in lay.schema], schema=lay.schema)
-    return Batch(tr_cd, market, lay.spec.channel, table)
-
-
-def _ts_array(
-    src: TimeSource, by_name: Mapping[str, Sequence[Any]], recv: Sequence[int], zone: Zone
-) -> pa.Array:
-    dates = by_name[src.date_field] if src.date_field is not None else None
-    values = timestamps(by_name[src.field], dates, recv, zone)
-    return pa.array(values, pa.timestamp("ns", tz="Asia/Seoul"))
+        dates = by_name[src.date_field] if src.date_field is not None else None
+        values = timestamps(by_name[src.field], dates, recv, zone)
+        arrays[f"{src.field}_ts"] = pa.array(values, pa.timestamp("ns", tz="Asia/Seoul"))
+    return pa.Table.from_arrays([arrays[f.name] for f in lay.schema], schema=lay.schema)

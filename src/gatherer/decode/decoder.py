@@ -19,11 +19,14 @@ lacks null, ``symbol`` "005930". An OVC frame (§3.7) ``"curpr": "0. 14997.75"``
 "20230622" gives ``trdtm_ts`` 2023-06-22 00:16:40 in the overseas zone. Acks (§2.4: header with
 ``rsp_cd``, body null) are counted and skipped. Columns: ``schema.py`` and docs/formats.md.
 
-This module reads the envelope (header, ack, key, market) and keeps the row buffers and the
-quarantine; a body's values are typed by the TR's ``RowPlan`` (``rows.py``) in ``add``, so a bad
-value is quarantined at once, and the buffers become Arrow tables once per flush (``arrow.py``),
-with trading days and exchange times from ``times.py`` (where the date rule of dateless time
-fields is described).
+This module reads the envelope (header, ack, key, market) and keeps the quarantine. The common
+frame (catalog fields only, every value a string or null) is read by msgspec straight into the
+TR's values as sent, and ``buffers.TextRows`` types them a column at a time (``columns.py``) when
+rows become batches, so a bad value in such a frame is quarantined then, in arrival order. Any
+other frame (JSON numbers, unknown fields, a broken envelope) is read generically and typed value
+by value by the TR's ``RowPlan`` (``rows.py``) at once; ``per_value=True`` does that for every
+frame (the reference the column path is tested against). Trading days and exchange times come
+from ``times.py`` (where the date rule of dateless time fields is described).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +43,8 @@ import msgspec
 
 from gatherer.capture import Kind, Record
 from gatherer.clock import TradingDays
-from gatherer.decode.arrow import Batch, to_batch
+from gatherer.decode.arrow import Batch, text_batch, to_batch
+from gatherer.decode.buffers import TextRows, TypedRows
 from gatherer.decode.fields import BadValue, parse_key
 from gatherer.decode.rows import Refused, RowPlan
 from gatherer.decode.schema import layout
@@ -77,6 +81,21 @@ class Quarantined:
     detail: str = ""
 
 
+class _Header(msgspec.Struct):
+    tr_cd: str
+    tr_key: str | None = None
+    rsp_cd: Any = msgspec.UNSET
+
+
+class _Frame(msgspec.Struct):
+    """The common frame: a header with a string ``tr_cd``, and a body the TR's ``RowPlan`` reads
+    (catalog fields only, each a string or null). Anything else (no header, not JSON, acks with a
+    null body, unknown fields, JSON numbers) fails one of the two and is read again generically."""
+
+    header: _Header
+    body: msgspec.Raw
+
+
 class Decoder:
     """Journal records in, typed batches and quarantine entries out (see the module docstring).
 
@@ -85,6 +104,8 @@ class Decoder:
     to ``kospi``'s cutoff. ``overseas_zone`` is the wall clock of overseas exchange-local time fields.
     ``batch_rows``: a (TR, market) with this many pending rows is turned into a batch at once.
     ``symbol_markets`` (symbol -> ``kospi``/``kosdaq``) places rows of TRs that serve both markets.
+    ``per_value``: type every value as its frame is added (the reference the column-wise typing is
+    tested against; slower). Either way the batches and the quarantine are the same.
     """
 
     def __init__(
@@ -94,25 +115,28 @@ class Decoder:
         overseas_zone: str = "America/Chicago",
         batch_rows: int = 50_000,
         symbol_markets: Mapping[str, str] | None = None,
+        per_value: bool = False,
     ) -> None:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
         self._days = TradingDays(cutoffs)
         self._seoul = Zone("Asia/Seoul")
         self._local = Zone(overseas_zone)
-        self._batch_rows = batch_rows
         self._symbol_markets = symbol_markets or {}
         self._json = msgspec.json.Decoder(float_hook=Decimal)
+        self._frames = msgspec.json.Decoder(_Frame)
         self._extra_json = msgspec.json.Encoder(decimal_format="number")
         self._plans: dict[str, RowPlan] = {}
         self._symbols: dict[tuple[str, str], str] = {}
-        self._pending: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        self._ready: list[Batch] = []
-        self._quarantine: list[Quarantined] = []
+        self._per_value = per_value
+        self._typed = TypedRows(batch_rows, self._typed_batch)
+        self._texts = TextRows(batch_rows, self._text_batch, self._refuse_row)
+        self._rows: TypedRows | TextRows = self._typed if per_value else self._texts
+        self._quarantine: list[tuple[int, Quarantined]] = []
+        self._unsorted = False
         self._logged_reasons: set[str] = set()
         self.frames_total = 0
         """FRAME records seen (data, acks and quarantined alike)."""
-        self.rows_total = 0
         self.skipped_total = 0
         """Records that are not venue data: SENT and EVENT records, and the venue's acks (the worker
         and the ledger account for registrations; here they are only skipped)."""
@@ -129,7 +153,7 @@ class Decoder:
         try:
             self._add_frame(record)
         except Refused as r:
-            self._quarantine_one(record, r.tr_cd, r.reason, r.detail)
+            self._quarantine_one(self.frames_total, record, r.tr_cd, r.reason, r.detail)
 
     def add_all(self, records: Iterable[Record]) -> None:
         for record in records:
@@ -137,74 +161,104 @@ class Decoder:
 
     def flush(self) -> list[Batch]:
         """Every pending row as batches (one per TR and market, oldest first); pending is emptied."""
-        out = self._ready
-        self._ready = []
-        for (tr_cd, market), rows in self._pending.items():
-            if rows:
-                out.append(self._batch(tr_cd, market, rows))
-        self._pending = {}
-        return out
+        return self._rows.flush()
+
+    @property
+    def rows_total(self) -> int:
+        """Rows decoded into batches (a frame's values are typed by the time it is in a batch)."""
+        return self._rows.rows_total
 
     @property
     def quarantined(self) -> list[Quarantined]:
-        """Quarantine entries not yet taken (a copy)."""
-        return list(self._quarantine)
+        """Quarantine entries not yet taken (a copy). A bad value in a frame of strings is found
+        when its rows are typed (at ``batch_rows``, ``pending_rows`` or ``flush``); entries are in
+        the order the frames were added."""
+        return [q for _, q in self._sorted_quarantine()]
 
     def take_quarantine(self) -> list[Quarantined]:
         """Quarantine entries since the last take; the list is emptied."""
-        out = self._quarantine
+        out = [q for _, q in self._sorted_quarantine()]
         self._quarantine = []
         return out
 
     @property
     def pending_rows(self) -> int:
-        return sum(map(len, self._pending.values())) + sum(int(b.table.num_rows) for b in self._ready)
+        """Rows not yet flushed (see ``buffers.TextRows.pending_rows``: exact from ``batch_rows`` on)."""
+        return self._rows.pending_rows
 
     # -- per frame ------------------------------------------------------------------------------
 
     def _add_frame(self, record: Record) -> None:
+        if not self._per_value:
+            try:
+                frame = self._frames.decode(record.payload)
+            except msgspec.DecodeError:
+                pass  # not the common form: read generically below, for the exact reason or row
+            else:
+                header = frame.header
+                if header.rsp_cd is not msgspec.UNSET:
+                    self.skipped_total += 1
+                    return
+                plan = self._plan(header.tr_cd)
+                try:
+                    values = msgspec.structs.astuple(plan.body_decoder.decode(frame.body))
+                except msgspec.DecodeError:
+                    pass
+                else:
+                    key_value = values[plan.key_pos] if header.tr_key is None and plan.key_pos >= 0 else None
+                    symbol = self._symbol(plan, header.tr_key, key_value)
+                    key = (plan.tr_cd, self._market(plan, symbol))
+                    first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
+                    self._texts.add(key, (*first, symbol, None), values)
+                    return
         try:
             obj = self._json.decode(record.payload)
         except msgspec.DecodeError as e:
             raise Refused("not_json", f"not JSON: {e}") from None
         if obj.__class__ is not dict:
             raise Refused("no_header", f"top level is {type(obj).__name__}, not an object")
-        header = obj.get("header")
-        if header.__class__ is not dict:
+        head = obj.get("header")
+        if head.__class__ is not dict:
             raise Refused("no_header", "no header object")
-        if "rsp_cd" in header:  # an ack (LS_OPENAPI.md §2.4): venues.ls.envelope's rule
+        if "rsp_cd" in head:  # an ack (LS_OPENAPI.md §2.4): venues.ls.envelope's rule
             self.skipped_total += 1
             return
-        tr_cd = header.get("tr_cd")
+        tr_cd = head.get("tr_cd")
         if tr_cd.__class__ is not str:
             raise Refused("no_header", f"header tr_cd is {tr_cd!r}")
+        plan = self._plan(tr_cd)
+        body = obj.get("body")
+        if body.__class__ is not dict:
+            raise Refused("body_not_object", f"{tr_cd} body is {type(body).__name__}", tr_cd)
+        self._add_row(record, plan, head.get("tr_key"), body)
+
+    def _plan(self, tr_cd: str) -> RowPlan:
         plan = self._plans.get(tr_cd)
         if plan is None:
             if tr_cd not in CATALOG:
                 raise Refused("unknown_tr", f"TR {tr_cd[:20]!r} is not in the catalog", tr_cd[:20])
             plan = self._plans[tr_cd] = RowPlan(layout(tr_cd))
-        body = obj.get("body")
-        if body.__class__ is not dict:
-            raise Refused("body_not_object", f"{tr_cd} body is {type(body).__name__}", tr_cd)
-        symbol = self._symbol(plan, header.get("tr_key"), body)
-        values, present = plan.values(body)
+        return plan
+
+    def _add_row(self, record: Record, plan: RowPlan, tr_key: object, body: dict[str, Any]) -> None:
+        """One data frame's row, read generically (its values typed now, one by one)."""
+        key_value = body.get(plan.layout.key) if tr_key is None and plan.layout.key else None
+        symbol = self._symbol(plan, tr_key, key_value)
+        values, present = plan.values(body) if self._per_value else plan.texts(body)
         extra = None
         if len(body) > present:
             unknown = {k: v for k, v in body.items() if k not in plan.known}
             if unknown:
                 extra = self._extra_json.encode(unknown).decode()
-        market = self._market(plan, symbol)
-        key = (tr_cd, market)
-        rows = self._pending.get(key)
-        if rows is None:
-            rows = self._pending[key] = []
-        rows.append((record.seq, record.recv_ns, record.conn_id, symbol, extra, *values))
-        self.rows_total += 1
-        if len(rows) >= self._batch_rows:
-            self._ready.append(self._batch(tr_cd, market, rows))
-            self._pending[key] = []
+        key = (plan.tr_cd, self._market(plan, symbol))
+        if self._per_value:
+            self._typed.add(key, (record.seq, record.recv_ns, record.conn_id, symbol, extra, *values))
+        else:
+            first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
+            self._texts.add(key, (*first, symbol, extra), values)
 
-    def _symbol(self, plan: RowPlan, tr_key: object, body: dict[str, Any]) -> str:
+    def _symbol(self, plan: RowPlan, tr_key: object, key_value: object) -> str:
+        """The row's symbol: from the header ``tr_key``, else from the body's key field's value."""
         tr_cd = plan.tr_cd
         if tr_key.__class__ is str:
             cached = self._symbols.get((tr_cd, tr_key))
@@ -223,7 +277,7 @@ class Decoder:
             if not plan.layout.key:
                 return "0"
             try:
-                key = parse_key(body.get(plan.layout.key))
+                key = parse_key(key_value)
             except BadValue:
                 key = None
             if key:
@@ -239,23 +293,37 @@ class Decoder:
         market = self._symbol_markets.get(symbol)
         return market if market in markets else STOCK_MARKET
 
-    def _quarantine_one(self, record: Record, tr_cd: str | None, reason: str, detail: str) -> None:
-        detail = detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 3] + "..."
-        self.quarantined_total[reason] += 1
-        self._quarantine.append(
-            Quarantined(record.seq, record.recv_ns, record.conn_id, tr_cd, reason, record.payload, detail)
-        )
-        if reason not in self._logged_reasons:
-            self._logged_reasons.add(reason)
+    def _quarantine_one(
+        self, index: int, record: Record, tr_cd: str | None, reason: str, detail: str
+    ) -> None:
+        q = Quarantined(record.seq, record.recv_ns, record.conn_id, tr_cd, reason, record.payload, detail)
+        self._quarantine_item(index, q)
+
+    def _quarantine_item(self, index: int, q: Quarantined) -> None:
+        if len(q.detail) > _MAX_DETAIL:
+            q = replace(q, detail=q.detail[: _MAX_DETAIL - 3] + "...")
+        self.quarantined_total[q.reason] += 1
+        if self._quarantine and index < self._quarantine[-1][0]:
+            self._unsorted = True
+        self._quarantine.append((index, q))
+        if q.reason not in self._logged_reasons:
+            self._logged_reasons.add(q.reason)
             log.warning(
                 "Frame quarantined (first with this reason): %s",
-                detail,
-                extra={"reason": reason, "conn_id": record.conn_id, "tr_cd": tr_cd, "seq": record.seq},
+                q.detail,
+                extra={"reason": q.reason, "conn_id": q.conn_id, "tr_cd": q.tr_cd, "seq": q.seq},
             )
+
+    def _sorted_quarantine(self) -> list[tuple[int, Quarantined]]:
+        if self._unsorted:
+            self._quarantine.sort(key=lambda item: item[0])
+            self._unsorted = False
+        return self._quarantine
 
     # -- per batch ------------------------------------------------------------------------------
 
-    def _batch(self, tr_cd: str, market: str, rows: list[tuple[Any, ...]]) -> Batch:
+    def _typed_batch(self, key: tuple[str, str], rows: list[tuple[Any, ...]]) -> Batch:
+        tr_cd, market = key
         return to_batch(
             self._plans[tr_cd].layout,
             market,
@@ -264,3 +332,24 @@ class Decoder:
             seoul=self._seoul,
             local=self._local,
         )
+
+    def _text_batch(
+        self, key: tuple[str, str], heads: list[tuple[Any, ...]], values: list[Any]
+    ) -> tuple[Batch, dict[int, str]]:
+        tr_cd, market = key
+        cols = list(zip(*heads, strict=True))
+        return text_batch(
+            self._plans[tr_cd].layout,
+            market,
+            cols[1:4] + cols[5:7],
+            values,
+            cutoff=self._days.cutoff(market),
+            seoul=self._seoul,
+            local=self._local,
+        )
+
+    def _refuse_row(self, key: tuple[str, str], row: tuple[Any, ...], detail: str) -> None:
+        """A text row with a bad value (``buffers.TextRows``): its frame goes to quarantine."""
+        index, seq, recv_ns, conn_id, payload = row[:5]
+        tr_cd = key[0]
+        self._quarantine_item(index, Quarantined(seq, recv_ns, conn_id, tr_cd, "bad_value", payload, detail))

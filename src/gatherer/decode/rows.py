@@ -5,8 +5,10 @@ value with the parsers of ``fields.py``, so a bad value is refused at once, nami
 value; the decoder turns ``Refused`` into a quarantine entry. Nothing here reads the envelope, keeps
 rows or builds Arrow arrays.
 
-Speed: rows are kept as tuples, and the common all-digits case of integer fields is checked and
-converted for the whole frame at once; decimals of the plain form are scaled without a regex.
+This is the per-value path: every frame with ``Decoder(per_value=True)``, and otherwise the frames
+the column path does not read (JSON numbers, unknown fields), whose typed values ``texts`` writes
+back as text. ``body_decoder`` reads the common body (catalog fields, strings or null) straight
+into a tuple in row order for the column path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
+from gatherer.decode.columns import bad_detail, canonical_text
 from gatherer.decode.fields import (
     BadValue,
     parse_date,
@@ -38,10 +43,7 @@ class Refused(Exception):
 
 def bad_value(tr_cd: str, field: str, value: object, err: BadValue) -> Refused:
     """The ``bad_value`` refusal of one field, with the value shown (shortened)."""
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return Refused("bad_value", f"{tr_cd} field {field}={shown}: {err}", tr_cd)
+    return Refused("bad_value", bad_detail(tr_cd, field, value, err), tr_cd)
 
 
 class RowPlan:
@@ -52,9 +54,12 @@ class RowPlan:
     """
 
     __slots__ = (
+        "body_decoder",
         "decs",
         "get_order",
         "key_index",
+        "key_pos",
+        "kinds",
         "known",
         "layout",
         "n_int",
@@ -76,7 +81,29 @@ class RowPlan:
         )
         self.n_int = len(lay.ints)
         self.key_index = lay.strs.index(lay.key) if lay.key else -1
+        self.key_pos = self.get_order.index(lay.key) if lay.key else -1
+        # A body of catalog fields, each a string or null, decodes straight to a tuple in row
+        # order; anything else (unknown fields, JSON numbers) fails and takes the generic path.
+        body = msgspec.defstruct(
+            f"Body_{self.tr_cd}",
+            [(name, str | None, None) for name in self.get_order],
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        self.body_decoder = msgspec.json.Decoder(body)
         self.known = lay.field_names
+        self.kinds: tuple[tuple[str, int], ...] = (
+            tuple(("int", 0) for _ in lay.ints)
+            + tuple(("dec", d[1]) for d in lay.decs)
+            + tuple(("text", 0) for _ in lay.strs + lay.times + lay.dates)
+        )
+
+    def texts(self, body: dict[str, Any]) -> tuple[list[str | None], int]:
+        """As ``values``, but each typed value written back as text that ``columns.py`` types to
+        exactly that value (for frames with JSON numbers, which the column path does not take)."""
+        values, present = self.values(body)
+        kinds = self.kinds
+        return [canonical_text(k, v, s) for (k, s), v in zip(kinds, values, strict=True)], present
 
     def values(self, body: dict[str, Any]) -> tuple[list[Any], int]:
         """The typed field values of a body in row order, and how many catalog fields the body had
