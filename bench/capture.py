@@ -368,7 +368,8 @@ async def ceiling_main(seconds: float, connections: int, per_connection: int, n_
         half = await worker_run(ws_url, token, groups, seconds, clock, proc.pid)
         print(
             f"worker at {half_rate:,.0f} frames/s asked: {half['fps']:,.0f} frames/s,"
-            f" {half['cpu_us']:.2f} CPU µs/frame, p50/p99 {half['p50_ms']:.1f}/{half['p99_ms']:.1f} ms",
+            f" {half['cpu_us']:.2f} CPU µs/frame, producer {half['producer_cpu_share']:.0%},"
+            f" p50/p99 {half['p50_ms']:.1f}/{half['p99_ms']:.1f} ms",
             flush=True,
         )
     finally:
@@ -431,6 +432,18 @@ every 50 ms, fsync) as `gatherer run` runs it; the worker again with the produce
 worker's measured rate. CPU µs/frame is the bench process's CPU time over the window (for the
 worker: receive loop plus the journal's compress-and-fsync thread) divided by frames.
 RSS is the bench process's, before the worker starts, at the end and the highest seen.
+
+How to read it: the bare client pays only picows' framing and one Python call per message, so the
+ratio says as much about how cheap that is as about the worker; the worker's own figures are its
+ceiling and CPU µs/frame, split between the receive loop (stamp, journal append with its CRC, the
+stream count, the ack check) and the journal's threads (zstd, write, fsync). At the ceiling the
+journal's backpressure sets the pace: once `max_pending_bytes` (64 MiB) are unwritten the
+connections stop reading until the flusher has compressed, written and fsync'd that whole batch,
+so the receive loop and the journal's thread mostly take turns instead of running side by side
+(the process's share of a core stays near one of two), receive-to-durable there is the time to
+drain that backlog, and RSS grows by about the backlog once and stays there (the half-rate pass
+starts from it). Nothing is dropped on the way: frames wait in TCP buffers and the producer's
+transport buffer. The latency that matters in production is the half-rate pass's.
 The machine is shared and noisy: compare the passes of one run, not across runs.
 """,
     )

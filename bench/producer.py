@@ -104,8 +104,9 @@ class Budget:
         return n
 
     def wait_s(self) -> float:
-        """How long until one more frame may go (at least 0.5 ms, to keep the loop calm)."""
-        return max(0.0005, (1.0 - self._credit) / self.rate) if self.rate > 0 else 0.0
+        """How long until a whole chunk may go, at least 1 ms: at a set rate frames leave in
+        bursts of up to 1 ms, so that waking up and writing stay cheap next to the client."""
+        return max(0.001, (CHUNK_FRAMES - self._credit) / self.rate) if self.rate > 0 else 0.0
 
 
 class _Connection(WSListener):
