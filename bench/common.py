@@ -50,3 +50,26 @@ def record(section: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def cpu_s(pid: int | str = "self") -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s() -> tuple[float, float]:
+    """CPU time of this process so far: (its main thread, all its other threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = rest = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended while we looked
+        t = (int(fields[11]) + int(fields[12])) / tick
+        if task.name == str(os.getpid()):
+            main += t
+        else:
+            rest += t
+    return main, rest
