@@ -307,7 +307,7 @@ class Journal:
                 self._kick.clear()
                 self._has_data.clear()
                 self._seal()
-                chunks, self._sealed = self._sealed, []
+                chunks, self._sealed = self._slice(self._sealed)
                 started = loop.time()
                 if chunks:
                     try:
@@ -324,11 +324,23 @@ class Journal:
                         self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
                 first_pending_at = started if (self._chunk.count or self._sealed) else None
+                if self._sealed:
+                    self._kick.set()  # the rest of a backlog goes next, without waiting
                 if self._closing and first_pending_at is None:
                     return
         finally:
             self._writable.set()
             self._wake_durable_waiters()
+
+    def _slice(self, sealed: list[Chunk]) -> tuple[list[Chunk], list[Chunk]]:
+        """The sealed blocks to write now (at least one, at most ``write_slice_bytes`` raw), and the rest."""
+        total, n = 0, 0
+        for chunk in sealed:
+            if n and total + chunk.nbytes > self._settings.write_slice_bytes:
+                break
+            total += chunk.nbytes
+            n += 1
+        return sealed[:n], sealed[n:]
 
     def _committed(self, chunks: list[Chunk]) -> None:
         if not chunks:

@@ -24,6 +24,10 @@ class JournalSettings:
     """A segment rolls before a block would take it past this size."""
     block_bytes: int = 1024 * 1024
     """Raw size at which a block is sealed and written without waiting for the interval."""
+    write_slice_bytes: int = 8 * 1024 * 1024
+    """At most this many raw bytes of sealed blocks per write-and-fsync: a backlog is written in
+    slices, each made durable (and its bytes released) before the next, so the receive path resumes
+    reading after the first slice instead of waiting for the whole backlog."""
     cutoff: dt.time = DEFAULT_CUTOFF
     """Trading-day cutoff, Asia/Seoul wall time."""
     zstd_level: int = 3
