@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 
 from gatherer.clock import trading_day_of
 from gatherer.config import MarketConfig
-from gatherer.ledger import Backfiller, read_backfill, read_gaps, write_ledger
+from gatherer.ledger import read_backfill, read_gaps, write_ledger
+from gatherer.ledger.backfill import Backfiller
 from gatherer.ops.query import run_query
 from gatherer.run.prepare import rest_client
 from gatherer.sim.server import Simulator

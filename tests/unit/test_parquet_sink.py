@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from gatherer.clock import seoul_ns
-from gatherer.sinks import file_metadata, partition_files, read_partition
+from gatherer.sinks import file_metadata
 from gatherer.sinks import parquet as sink_mod
 from gatherer.sinks.parquet import ParquetSink, ParquetSinkError, partition_dir, write_quarantine
+from gatherer.sinks.partitions import partition_files, read_partition
 
 from ..helpers.batches import DAY, T0, Batch, make_table, rows_for
 from ..helpers.lake import compare_days, read_quarantine

@@ -254,7 +254,8 @@ async def _backfill(args: argparse.Namespace) -> int:
 
     from gatherer.clock import SystemClock
     from gatherer.config import load_config
-    from gatherer.ledger import Backfiller, write_ledger
+    from gatherer.ledger import write_ledger
+    from gatherer.ledger.backfill import Backfiller
     from gatherer.run.prepare import rest_client
     from gatherer.venues.ls.auth import credentials_from_env
 

@@ -11,10 +11,24 @@
 Formats: docs/formats.md, "Gaps, backfill and the ledger".
 """
 
-from gatherer.ledger.backfill import BACKFILL_TRS, Backfiller, BackfillResult, PassStats
+from typing import Any
+
 from gatherer.ledger.chain import CHAIN_FIELDS, VolumeChains, VolumeGap
 from gatherer.ledger.day import Coverage, Dark, Gap, Ledger, build_ledger, write_ledger
 from gatherer.ledger.gapfile import read_backfill, read_gaps
+
+_BACKFILL = ("BACKFILL_TRS", "Backfiller", "BackfillResult", "PassStats")
+"""From ``backfill``, imported on first use: it needs the REST client (aiohttp), which the store
+process, which finds gaps but never fills them, does not."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BACKFILL:
+        from gatherer.ledger import backfill
+
+        return getattr(backfill, name)
+    raise AttributeError(f"module 'gatherer.ledger' has no attribute {name!r}")
+
 
 __all__ = [
     "BACKFILL_TRS",

@@ -16,7 +16,8 @@ from pathlib import Path
 from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import GathererError
-from gatherer.ledger import Backfiller, PassStats, write_ledger
+from gatherer.ledger import write_ledger
+from gatherer.ledger.backfill import Backfiller, PassStats
 from gatherer.run.prepare import Progress
 from gatherer.venues.ls.rest import RestClient
 

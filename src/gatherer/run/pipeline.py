@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -267,8 +268,9 @@ def rebuild_day(
     one in one rename (``files.swap_in_dir``). Rows the per-market cutoffs put on another day are
     counted, not written. The day must not be one a worker is still writing.
 
-    Workers' journals are independent, so they are rebuilt in parallel: one process per worker, at
-    most ``processes`` (default: one per core); a single worker, or ``processes=1``, runs here.
+    Workers' journals are independent, so they are rebuilt in parallel, up to ``processes`` at a
+    time (default: one per core): this process takes its share and spawned processes the rest; a
+    single worker, or ``processes=1``, runs here alone.
     """
     started = time.monotonic()
     root = Path(root)
@@ -283,20 +285,7 @@ def rebuild_day(
     staging = Path(tempfile.mkdtemp(prefix=f"date={day.isoformat()}-", dir=root / ".rebuild"))
     kw: dict[str, Any] = {"version": version, "venue": venue, "cutoffs": cutoffs}
     try:
-        if jobs == 1:
-            done = [0, 0]
-
-            def tick(n_bytes: int, n_records: int) -> None:
-                done[0] += n_bytes
-                done[1] += n_records
-                say(done[0], total, done[1])
-
-            parts = [
-                _rebuild_worker(staging, w, segs, day, tick=tick, **kw) for w, segs in sorted(workers.items())
-            ]
-            records = done[1]
-        else:
-            parts, records = _rebuild_in_processes(staging, workers, day, jobs, total, say, kw)
+        parts, records = _rebuild_workers(staging, workers, day, jobs, total, say, kw)
         outside = sum(
             int(file_metadata(p)["rows"])
             for p in (staging / "parquet").glob("date=*/*/*/*.parquet")
@@ -320,7 +309,7 @@ def rebuild_day(
     )
 
 
-def _rebuild_in_processes(
+def _rebuild_workers(
     staging: Path,
     workers: Mapping[str, list[Path]],
     day: dt.date,
@@ -329,22 +318,36 @@ def _rebuild_in_processes(
     say: Progress,
     kw: dict[str, Any],
 ) -> tuple[list[_Rebuilt], int]:
-    """One process per worker's journal (spawned: a clean interpreter, no inherited threads),
-    progress read from shared counters every 0.2 s."""
+    """Every worker's journal through the store: ``jobs`` at a time, this process taking its share
+    (every ``jobs``-th worker, with its imports warm) while ``jobs - 1`` spawned processes (clean
+    interpreters, no inherited threads) take the rest; progress from shared counters."""
+    names = sorted(workers)
+    mine, theirs = names[::jobs], [w for i, w in enumerate(names) if i % jobs]
     ctx = multiprocessing.get_context("spawn")
     bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
-    with concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
-    ) as pool:
-        futures = [
-            pool.submit(_rebuild_in_child, staging, w, segs, day, **kw) for w, segs in sorted(workers.items())
-        ]
+    here = [0, 0]
+
+    def tick(n_bytes: int, n_records: int) -> None:
+        here[0] += n_bytes
+        here[1] += n_records
+        say(here[0] + bytes_done.value, total, here[1] + records_done.value)
+
+    futures: list[concurrent.futures.Future[_Rebuilt]] = []
+    with contextlib.ExitStack() as stack:
+        if theirs:
+            pool = stack.enter_context(
+                concurrent.futures.ProcessPoolExecutor(
+                    jobs - 1, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
+                )
+            )
+            futures = [pool.submit(_rebuild_in_child, staging, w, workers[w], day, **kw) for w in theirs]
+        done = {w: _rebuild_worker(staging, w, workers[w], day, tick=tick, **kw) for w in mine}
         pending = set(futures)
         while pending:
             _, pending = concurrent.futures.wait(pending, timeout=0.2)
-            say(bytes_done.value, total, records_done.value)
-        parts = [f.result() for f in futures]
-    return parts, int(records_done.value)
+            tick(0, 0)
+        done.update(zip(theirs, (f.result() for f in futures), strict=True))
+    return [done[w] for w in names], here[1] + int(records_done.value)
 
 
 __all__ = ["RebuildError", "RebuildReport", "Recorded", "StoreArgs", "rebuild_day", "record", "store_worker"]

@@ -40,7 +40,7 @@ import pyarrow as pa
 from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
-from gatherer.ledger import PassStats
+from gatherer.ledger.backfill import PassStats
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes

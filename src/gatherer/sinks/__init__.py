@@ -3,6 +3,8 @@
 Public API; see ``gatherer.sinks.parquet`` for the layout and docs/formats.md for the formats.
 """
 
+from typing import Any
+
 from gatherer.sinks.masters import master_path, write_master
 from gatherer.sinks.parquet import (
     BatchLike,
@@ -10,11 +12,23 @@ from gatherer.sinks.parquet import (
     ParquetSinkError,
     QuarantineLike,
     WrittenFile,
+    file_metadata,
     partition_dir,
     quarantine_path,
     write_quarantine,
 )
-from gatherer.sinks.partitions import file_metadata, partition_files, read_partition
+
+_READING = ("partition_files", "read_partition")
+"""From ``partitions``, imported on first use: reading pulls in pyarrow.dataset (and pandas), which
+the writing processes never need."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READING:
+        from gatherer.sinks import partitions
+
+        return getattr(partitions, name)
+    raise AttributeError(f"module 'gatherer.sinks' has no attribute {name!r}")
 
 __all__ = [
     "BatchLike",

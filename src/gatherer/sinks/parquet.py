@@ -328,3 +328,9 @@ def write_quarantine(root: Path | str, day: dt.date, worker_id: str, items: Iter
     """
     lines = [json.dumps(quarantine_line(i), ensure_ascii=False) + "\n" for i in items]
     return append_jsonl(quarantine_path(root, day, worker_id), lines)
+
+
+def file_metadata(path: Path) -> dict[str, str]:
+    """The ``gatherer.*`` key-value metadata of one file (footer only)."""
+    kv = pq.read_metadata(path).metadata or {}
+    return {k.decode()[len(META) :]: v.decode() for k, v in kv.items() if k.startswith(META.encode())}

@@ -12,18 +12,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from gatherer.sinks.parquet import META, SORT_KEYS, ParquetSinkError, partition_dir
+from gatherer.sinks.parquet import SORT_KEYS, ParquetSinkError, partition_dir
 
 
 def partition_files(root: Path | str, day: dt.date, market: str, channel: str) -> list[Path]:
     d = partition_dir(root, day, market, channel)
     return sorted(d.glob("*.parquet")) if d.is_dir() else []
-
-
-def file_metadata(path: Path) -> dict[str, str]:
-    """The ``gatherer.*`` key-value metadata of one file (footer only)."""
-    kv = pq.read_metadata(path).metadata or {}
-    return {k.decode()[len(META) :]: v.decode() for k, v in kv.items() if k.startswith(META.encode())}
 
 
 def read_partition(
