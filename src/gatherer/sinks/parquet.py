@@ -15,7 +15,8 @@ Layout, format version 1 (repeated in docs/formats.md, "Parquet layout")::
 - One file holds one TR (one schema). A channel fed by two TRs on one day (legacy ``FH0`` next
   to ``FH9``) gets separate files, told apart by the ``gatherer.tr_cd`` / ``gatherer.layout``
   metadata (and the ``tr_cd`` column).
-- Rows in a file are sorted by (symbol, recv_ns, seq); zstd; row groups of ``row_group_rows``.
+- Rows in a file are sorted by (symbol, recv_ns, seq); zstd; row groups of ``row_group_rows``;
+  ``recv_ns`` and ``seq`` DELTA_BINARY_PACKED, every other column dictionary-encoded where it pays.
 - A file is written as ``.<worker>-<NNNN>.parquet.tmp`` in the same directory, fsync'd, renamed,
   and the directory fsync'd. The dot keeps it out of globs and pyarrow datasets.
 - File key-value metadata (strings): ``gatherer.format`` ("1"), ``gatherer.tr_cd``,
@@ -50,6 +51,8 @@ QUARANTINE_VERSION = 1
 META = "gatherer."
 SORT_KEYS = ("symbol", "recv_ns", "seq")
 REQUIRED_COLUMNS = ("recv_ns", "trading_day", "symbol", "seq")
+_DELTA_COLUMNS = ("recv_ns", "seq")
+"""Written with Parquet's DELTA_BINARY_PACKED encoding instead of a dictionary."""
 
 DEFAULT_ROW_GROUP_ROWS = 131_072
 DEFAULT_ROTATE_ROWS = 1_048_576
@@ -273,6 +276,10 @@ class ParquetSink:
                 compression="zstd",
                 row_group_size=self.row_group_rows,
                 write_statistics=True,
+                # Sorted by symbol then receive time: recv_ns and seq climb within each symbol, so
+                # their deltas are small (about 4 B/row less than dictionary + zstd); the rest as before.
+                use_dictionary=[n for n in table.column_names if n not in _DELTA_COLUMNS],
+                column_encoding={n: "DELTA_BINARY_PACKED" for n in _DELTA_COLUMNS if n in table.column_names},
             )
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
