@@ -302,3 +302,17 @@ def test_compare_days_reports_missing_rows_partitions_and_unsorted_files(tmp_pat
     path = partition_files(b, DAY, "kospi", "trade")[0]
     pq.write_table(pq.read_table(path).sort_by([("recv_ns", "descending")]), path)
     assert any("not in (symbol, recv_ns, seq) order" in d for d in compare_days(a, b, DAY))
+
+
+def test_buffers_are_bounded_in_bytes_too_the_largest_written_first(tmp_path: Path) -> None:
+    wide = make_table("H1_", rows_for(["005930", "000660"], 400))
+    narrow = make_table("S3_", rows_for(["005930"], 100))
+    cap = wide.nbytes + narrow.nbytes // 2
+    with sink(tmp_path, max_buffered_rows=10**9, max_buffered_bytes=cap) as s:
+        s.write([Batch("S3_", "kospi", "trade", narrow)])
+        assert s.buffered_rows == 100  # under the cap: buffered
+        s.write([Batch("H1_", "kospi", "book", wide)])  # over it: the book (the larger) goes to disk
+        assert s.buffered_rows == 100
+        assert partition_files(tmp_path, DAY, "kospi", "book")
+        assert not partition_files(tmp_path, DAY, "kospi", "trade")
+    assert partition_files(tmp_path, DAY, "kospi", "trade")  # and the rest at close

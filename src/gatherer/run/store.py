@@ -41,6 +41,11 @@ from gatherer.sinks import ParquetSink, WrittenFile, file_metadata, write_quaran
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+POLL_RECORDS = 20_000
+"""A poll returns once it holds this many records (a read's worth more at most)."""
+STORE_BUFFER_BYTES = 96 * 1024 * 1024
+"""The store's Parquet buffers, all partitions together, in Arrow bytes: beyond it the largest is
+written (before the checkpoint timer), so a store's memory stays bounded however wide the TRs."""
 
 
 def checkpoint_path(root: Path, worker_id: str) -> Path:
@@ -160,7 +165,9 @@ class JournalTail:
         """Journal bytes read so far (progress of a rebuild)."""
 
     def poll(self) -> list[Record]:
-        """Every complete record written since the last poll (from ``start_seq`` on)."""
+        """The complete records written since the last poll (from ``start_seq`` on): all of them, or
+        once at least ``POLL_RECORDS`` are in hand the rest waits for the next poll, so a backlog
+        (a store catching up, a rebuild) is read a slice at a time, never into memory whole."""
         out: list[Record] = []
         while True:
             if self._file is None and not self._open_next():
@@ -170,6 +177,8 @@ class JournalTail:
             if data:
                 self.bytes_read += len(data)
                 self._take(self._scanner.feed(data), out)
+                if len(out) >= POLL_RECORDS:
+                    return out
                 continue
             if not self._has_later_segment():
                 return out  # following the live segment: more may come
@@ -247,16 +256,22 @@ class Store:
         version: str,
         venue: str,
         cutoffs: Mapping[str, dt.time] | None = None,
-        decode_batch_rows: int = 50_000,
+        decode_batch_rows: int = 20_000,
         chains: Mapping[str, list[Any]] | None = None,
     ) -> None:
         self.root = root
         self.worker_id = worker_id
         self._days = TradingDays(cutoffs)
         self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows)
-        # Bounded memory in the store process: at most ~1M decoded rows buffered across partitions.
+        # Bounded memory in the store process: at most ~1M decoded rows, STORE_BUFFER_BYTES of them.
         self._sink = ParquetSink(
-            root, worker_id, version=version, venue=venue, rotate_rows=500_000, max_buffered_rows=1_000_000
+            root,
+            worker_id,
+            version=version,
+            venue=venue,
+            rotate_rows=500_000,
+            max_buffered_rows=1_000_000,
+            max_buffered_bytes=STORE_BUFFER_BYTES,
         )
         self._batch_rows = decode_batch_rows
         self.stats = StoreStats()

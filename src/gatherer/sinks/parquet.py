@@ -121,6 +121,7 @@ class _Buffer:
     schema: pa.Schema
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
+    nbytes: int = 0
 
 
 def partition_dir(root: Path | str, day: dt.date, market: str, channel: str) -> Path:
@@ -150,9 +151,12 @@ class ParquetSink:
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         rotate_rows: int = DEFAULT_ROTATE_ROWS,
         max_buffered_rows: int = DEFAULT_MAX_BUFFERED_ROWS,
+        max_buffered_bytes: int | None = None,
     ) -> None:
         if row_group_rows < 1 or rotate_rows < 1 or max_buffered_rows < 1:
             raise ValueError("row_group_rows, rotate_rows and max_buffered_rows must be positive")
+        if max_buffered_bytes is not None and max_buffered_bytes < 1:
+            raise ValueError("max_buffered_bytes must be positive")
         self.root = Path(root)
         self.worker_id = worker_id
         self.version = version
@@ -160,9 +164,12 @@ class ParquetSink:
         self.row_group_rows = row_group_rows
         self.rotate_rows = rotate_rows
         self.max_buffered_rows = max_buffered_rows
+        self.max_buffered_bytes = max_buffered_bytes
+        """Also bound the buffers' Arrow bytes (wide TRs make rows a poor measure of memory)."""
         self.written: list[WrittenFile] = []
         self._buffers: dict[PartitionKey, _Buffer] = {}
         self._buffered_rows = 0
+        self._buffered_bytes = 0
         self._next_number: dict[Path, int] = {}
         self._name = re.compile(rf"{re.escape(worker_id)}-(\d+)\.parquet")
 
@@ -208,7 +215,9 @@ class ParquetSink:
             buf = self._buffers[key] = _Buffer(part.schema)
         buf.tables.append(part)
         buf.rows += part.num_rows
+        buf.nbytes += part.nbytes
         self._buffered_rows += part.num_rows
+        self._buffered_bytes += part.nbytes
         while buf.rows >= self.rotate_rows:
             table = pa.concat_tables(buf.tables)
             self._write_file(key, table.slice(0, self.rotate_rows))
@@ -216,15 +225,20 @@ class ParquetSink:
             buf.tables = [rest] if rest.num_rows else []
             buf.rows -= self.rotate_rows
             self._buffered_rows -= self.rotate_rows
+            self._buffered_bytes += rest.nbytes - buf.nbytes
+            buf.nbytes = rest.nbytes
         while self._buffered_rows > self.max_buffered_rows:
-            largest = max(self._buffers, key=lambda k: (self._buffers[k].rows, k))
-            self._drain(largest)
+            self._drain(max(self._buffers, key=lambda k: (self._buffers[k].rows, k)))
+        cap = self.max_buffered_bytes
+        while cap is not None and self._buffered_bytes > cap:
+            self._drain(max(self._buffers, key=lambda k: (self._buffers[k].nbytes, k)))
 
     def _drain(self, key: PartitionKey) -> None:
         buf = self._buffers.pop(key, None)
         if buf is None or buf.rows == 0:
             return
         self._buffered_rows -= buf.rows
+        self._buffered_bytes -= buf.nbytes
         self._write_file(key, pa.concat_tables(buf.tables))
 
     # -- files ---------------------------------------------------------------------------------
