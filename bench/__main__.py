@@ -3,7 +3,16 @@
 import runpy
 import sys
 
-for name in ("bench.capture", "bench.store", "bench.rebuild", "bench.plan", "bench.sim", "bench.decode"):
+BENCHES = (
+    "bench.capture",
+    "bench.store",
+    "bench.rebuild",
+    "bench.journal_bytes",
+    "bench.plan",
+    "bench.sim",
+    "bench.decode",
+)
+for name in BENCHES:
     print(f"== {name}", flush=True)
     sys.argv = [name]
     runpy.run_module(name, run_name="__main__")
