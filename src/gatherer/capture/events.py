@@ -83,8 +83,9 @@ CLOSED_BY_US = "closed by us"
 """``Disconnected.reason`` when we closed the connection (a stop): not an outage."""
 
 
-class DiskFull(_Event, tag="disk_full"):
-    """A journal write failed for space (ENOSPC, EDQUOT, EFBIG), timed when writes started failing."""
+class _DiskFailed(_Event):
+    """Journal writes started failing (timed then): where, the errno's name, its text, and the bytes
+    waiting to be written."""
 
     path: str
     errno: str
@@ -92,13 +93,12 @@ class DiskFull(_Event, tag="disk_full"):
     pending_bytes: int
 
 
-class DiskError(_Event, tag="disk_error"):
+class DiskFull(_DiskFailed, tag="disk_full"):
+    """A journal write failed for space (ENOSPC, EDQUOT, EFBIG)."""
+
+
+class DiskError(_DiskFailed, tag="disk_error"):
     """A journal write failed with another OSError."""
-
-    path: str
-    errno: str
-    error: str
-    pending_bytes: int
 
 
 class DiskOk(_Event, tag="disk_ok"):

@@ -112,11 +112,11 @@ async def record(
             token=token,
             on_token_refused=on_token_refused,
             journal=journal,
-            groups=[list(g) for g in groups],
-            keys=list(keys),
+            groups=groups,
+            keys=keys,
             clock=clock,
             sessions=sessions,
-            session_groups=dict(session_groups or {}),
+            session_groups=session_groups,
             settings=settings,
         )
         done.connections = worker.stats
