@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 
+from gatherer.clock import DEFAULT_CUTOFF, EXCHANGE_CUTOFFS
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS
+from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS, SESSIONS
 
 MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
 
@@ -61,8 +62,14 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """"all", or a list of venue codes (005930, A0166000, ESZ26) and fnmatch patterns ("A016*")."""
     channels: list[str] | None = None
     """Which feeds to record; default: every channel the market has."""
-    cutoff: str = "07:30"
-    """Trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous day."""
+    cutoff: str | None = None
+    """A fixed trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous
+    day. Default: the exchange's own trading date — KRX markets the KST calendar date of the session
+    (the night session the next KRX session date), overseas markets 07:30 (clock.EXCHANGE_CUTOFFS)."""
+    sessions: list[str] = msgspec.field(default_factory=lambda: ["day"])
+    """KRX derivatives (kfutures, koptions): ``["day"]``, ``["night"]`` or ``["day", "night"]``. The
+    night session (18:00–06:00 KST, DH0/DC0, instruments from master t8455) is off by default: it
+    doubles the market's registrations for thinner trading; rows carry ``session = "night"``."""
     max_symbols: int | None = None
     """Take at most this many codes, in master order (for trials and demos)."""
     symbols_file: str | None = None
@@ -91,7 +98,10 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     products: list[str] | None = None
     """Overseas futures/options: only these products ("ES", "NQ", "CL"; "O_ES" also accepted)."""
 
-    def cutoff_time(self) -> dt.time:
+    def cutoff_time(self, market: str | None = None) -> dt.time:
+        """The configured cutoff, else the market's exchange rule (07:30 without a market)."""
+        if self.cutoff is None:
+            return EXCHANGE_CUTOFFS.get(market or "", DEFAULT_CUTOFF)
         hh, mm = self.cutoff.split(":")
         return dt.time(int(hh), int(mm))
 
@@ -116,6 +126,10 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
+
+    def cutoffs(self) -> dict[str, dt.time]:
+        """Market -> its configured ``cutoff`` (markets without one follow their exchange's rule)."""
+        return {m: mc.cutoff_time() for m, mc in self.markets.items() if mc.cutoff is not None}
 
     def channels_of(self, market: str) -> list[str]:
         chosen = self.markets[market].channels
@@ -164,6 +178,18 @@ def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
     if mc.products and any(not p or p != p.strip() for p in mc.products):
         problems.append(f'markets.{market}.products: {mc.products!r}; expected codes such as "ES" or "O_ES"')
     return problems
+
+
+def _session_problems(market: str, mc: MarketConfig) -> list[str]:
+    if mc.sessions == ["day"]:
+        return []
+    where = f"markets.{market}.sessions"
+    if market not in NIGHT_CHANNELS:
+        return [f'{where}: {mc.sessions!r}; only {", ".join(NIGHT_CHANNELS)} have a night session']
+    bad = [s for s in mc.sessions if s not in SESSIONS]
+    if bad or not mc.sessions or len(set(mc.sessions)) < len(mc.sessions):
+        return [f'{where}: {mc.sessions!r}; expected "day", "night" or both, each once']
+    return []
 
 
 def _validate(cfg: Config) -> list[str]:
@@ -219,7 +245,8 @@ def _validate(cfg: Config) -> list[str]:
                 )
             if not mc.channels:
                 problems.append(f"markets.{market}.channels: empty; leave the market out instead")
-        if not _CUTOFF.match(mc.cutoff):
+        problems.extend(_session_problems(market, mc))
+        if mc.cutoff is not None and not _CUTOFF.match(mc.cutoff):
             problems.append(f'markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as "07:30"')
     return problems
 

@@ -81,6 +81,7 @@ SERVED_TRS: Mapping[str, ServedTr] = {
     "t8467": ServedTr("/futureoption/market-data", 2, ("gubun",)),
     "t8432": ServedTr("/futureoption/market-data", 2, ("gubun",)),
     "t8433": ServedTr("/futureoption/market-data", 2, ("dummy",)),
+    "t8455": ServedTr("/futureoption/market-data", 2, ("gubun",)),
     "o3101": ServedTr("/overseas-futureoption/market-data", 1, ("gubun",)),
     "o3121": ServedTr("/overseas-futureoption/market-data", 1, ("MktGb", "BscGdsCd")),
     # backfill (§8.1): limits per second, personal column

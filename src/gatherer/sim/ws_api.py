@@ -248,7 +248,7 @@ class WsHub:
         targets = list(self._subs.wanted.items())
         # Activity per session group (a market, or an overseas product's exchange).
         model = self.model
-        groups = {ms: model.group(*ms) for ms in self._subs.wanted}
+        groups = {ms: model.group(*ms, want, now_ns) for ms, want in self._subs.wanted.items()}
         activity = {g: model.activity(g, now_ns) for g in set(groups.values())}
         cum: list[float] = list(itertools.accumulate(activity[groups[ms]] for ms, _w in targets))
         self._target_cache = (self._subs.version, now_real, targets, cum)

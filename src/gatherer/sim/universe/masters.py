@@ -320,6 +320,46 @@ def o3121_rows(universe: Universe, mkt_gb: str, bsc_gds_cd: str) -> list[Row]:
     ]
 
 
+_NIGHT_OPTION_EXPIRIES = 3
+"""KOSPI200 option expiries the night session lists (the nearest; KRX lists the near months)."""
+
+
+def t8455_rows(universe: Universe, gubun: str) -> list[Row]:
+    """t8455 KRX야간파생 마스터 (§5): ``NFU`` the KOSPI200 futures (no spreads), ``NOP`` the options of
+    the nearest expiries with ``atmgb`` (1 ATM, 2 ITM, 3 OTM). The other families (mini, KOSDAQ150,
+    commodity, weekly) are not in the simulated universe: an empty answer, as for an unknown
+    ``gubun``."""
+    if gubun == "NFU":
+        insts = [i for i in universe.instruments["kfutures"] if i.kind == "future"]
+        unit = "250000.00000000"
+    elif gubun == "NOP":
+        expiries = sorted({i.expiry for i in universe.instruments["koptions"]})[:_NIGHT_OPTION_EXPIRIES]
+        insts = [i for i in universe.instruments["koptions"] if i.expiry in expiries]
+        unit = "250000.00000000"
+    else:
+        return []
+    step = Decimal("2.5")
+    out: list[Row] = []
+    for inst in insts:
+        atm = ""
+        if inst.strike is not None:
+            if abs(inst.strike - K200_LEVEL) < step:
+                atm = "1"
+            else:
+                itm = inst.strike < K200_LEVEL if inst.kind == "call" else inst.strike > K200_LEVEL
+                atm = "2" if itm else "3"
+        out.append(
+            {
+                "hname": inst.name,
+                "shcode": inst.symbol,
+                "expcode": isin("KR4", inst.symbol),
+                "tradeunit": unit,
+                "atmgb": atm,
+            }
+        )
+    return out
+
+
 def master_rows(universe: Universe, tr_cd: str, inblock: Mapping[str, object]) -> list[Row]:
     """The OutBlock rows a master TR answers for an InBlock (§4). Missing fields raise KeyError."""
     if tr_cd == "t8436":
@@ -331,6 +371,8 @@ def master_rows(universe: Universe, tr_cd: str, inblock: Mapping[str, object]) -
     if tr_cd == "t8433":
         _ = inblock["dummy"]
         return t8433_rows(universe)
+    if tr_cd == "t8455":
+        return t8455_rows(universe, str(inblock["gubun"]))
     if tr_cd == "o3101":
         _ = inblock["gubun"]
         return o3101_rows(universe)
