@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,11 +31,11 @@ from gatherer.venues.ls.catalog import CATALOG
 
 from ..conftest import Reap, sim_settings
 from ..helpers.lake import compare_days
-from .test_stops import Started, journal_in_parquet_once, until
+from .test_stops import GATHERER, Started, journal_in_parquet_once, until
 from .test_store import as_sent
 
 EVENING = dt.date(2026, 12, 24)  # a Thursday and a KRX session; the 25th (Friday) is a holiday
-START = dt.datetime(2026, 12, 24, 23, 58, 0, tzinfo=SEOUL)
+START = dt.datetime(2026, 12, 24, 23, 58, 40, tzinfo=SEOUL)  # 10 s to midnight at 8x
 MIDNIGHT_NS = int(dt.datetime(2026, 12, 25, 0, 0, tzinfo=SEOUL).timestamp()) * 1_000_000_000
 NIGHT_DATE = dt.date(2026, 12, 28)  # the next KRX session: Monday
 
@@ -67,7 +68,7 @@ max_symbols = 4
 @pytest.fixture
 async def night_venue() -> AsyncIterator[Simulator]:
     settings = sim_settings(
-        start=START, speed=6.0, stream=StreamSettings(rate_fps=1500.0), limits=VenueLimits(rest_rate_scale=20)
+        start=START, speed=8.0, stream=StreamSettings(rate_fps=1500.0), limits=VenueLimits(rest_rate_scale=20)
     )
     async with Simulator(settings) as sim:
         yield sim
@@ -84,7 +85,7 @@ async def test_a_night_session_across_midnight_and_a_holiday_lands_on_the_next_s
     run = Started(["run", "--config", str(config), "--clock", sim.clock_spec], tmp_path, reap)
 
     def journaled_after_midnight() -> bool:
-        return sim.clock.time_ns() > MIDNIGHT_NS + 30 * 1_000_000_000 and "recording" in run.err
+        return sim.clock.time_ns() > MIDNIGHT_NS + 16 * 1_000_000_000 and "recording" in run.err
 
     await until(journaled_after_midnight, "recording past midnight", 120)
     os.killpg(run.proc.pid, signal.SIGINT)
@@ -128,3 +129,22 @@ async def test_a_night_session_across_midnight_and_a_holiday_lands_on_the_next_s
     rebuilt = Started(args, tmp_path / "rb", reap)
     assert await rebuilt.exit_status() == 0, rebuilt.err
     assert compare_days(root, copy, NIGHT_DATE) == []
+
+
+def test_sessions_lists_the_night_session_and_nxt_hours(tmp_path: Path) -> None:
+    config = tmp_path / "gatherer.toml"
+    config.write_text('[markets.kospi]\n[markets.kfutures]\nsessions = ["day", "night"]\n', encoding="utf-8")
+
+    def listing(day: str) -> str:
+        done = subprocess.run(
+            [GATHERER, "sessions", "--date", day, "--config", str(config)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"}, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    thursday = listing("2026-12-24")
+    assert "kospi     08:00–20:00   on NXT (Nextrade)" in thursday
+    assert (
+        "kfutures  00:00–06:00, 18:00–24:00   night session (DH0/DC0, 18:00–06:00):"
+        " this evening's is dated 2026-12-28"
+    ) in thursday

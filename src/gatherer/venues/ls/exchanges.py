@@ -83,6 +83,14 @@ _KRX_NIGHT = ExchangeHours(
     (_span("18:00", "06:00", end_day=1),),
     night=True,
 )
+_NXT = ExchangeHours(
+    # Nextrade (NXT) for KOSPI and KOSDAQ stocks: 08:00–20:00 on KRX's dates — the pre-market
+    # 08:00–08:50, the main market 09:00:30–15:20 and the after-market 15:30–20:00 (§2.3). Shown by
+    # `gatherer sessions`; the NXT feeds themselves are the venue settings' (NH1/NS3/NK1).
+    "Asia/Seoul",
+    "XKRX",
+    (_span("08:00", "20:00"),),
+)
 _CME = ExchangeHours(
     # CME Globex (CME, CBOT, NYMEX, COMEX: equity, rates, FX, energy, metals): Sunday–Friday
     # 17:00–16:00 Chicago time, the session for D opening the evening before, with the daily
@@ -133,6 +141,7 @@ EXCHANGE_HOURS: Mapping[str, ExchangeHours] = {
     "kfutures": _KRX_DERIVATIVES,
     "koptions": _KRX_DERIVATIVES,
     "knight": _KRX_NIGHT,
+    "nxt": _NXT,
     "CME": _CME,
     "HKEX": _HKEX,
     "SGX": _SGX,
