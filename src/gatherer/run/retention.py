@@ -4,7 +4,8 @@ The journal is the source of truth. A day may go only when every data frame of i
 accounted for in the derived files: for each worker, the set of journal sequence numbers
 of the day's data frames equals the sequence numbers found in that worker's Parquet rows
 (the day itself and its neighbours, since a per-market cutoff can move rows by a day, and the
-trading date of the night session that starts on its evening) plus its quarantine lines. Anything less keeps the day, and says so.
+trading date of the night session that starts on its evening) plus its quarantine lines.
+Anything less keeps the day, and says so.
 """
 
 from __future__ import annotations
