@@ -21,6 +21,7 @@ from gatherer.errors import ConfigError
 from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS, SESSIONS
 
 MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
+PRIORITIES: tuple[str, ...] = ("liquidity", "code")
 
 LS_REST_URL = "https://openapi.ls-sec.co.kr:8080"
 LS_WS_URL = "wss://openapi.ls-sec.co.kr:9443/websocket"
@@ -120,8 +121,16 @@ class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Worker processes; default one per core."""
 
 
+class PlanConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    priority: str = "liquidity"
+    """What to leave out when the selection does not fit the app keys: ``"liquidity"`` keeps each
+    market's most traded codes by yesterday's traded value (t8407, stocks; other markets by code) and
+    records the rest of the plan; ``"code"`` refuses to run, leaving out the last in code order."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     run: RunConfig = msgspec.field(default_factory=RunConfig)
+    plan: PlanConfig = msgspec.field(default_factory=PlanConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
@@ -218,6 +227,8 @@ def _validate(cfg: Config) -> list[str]:
             f"storage.journal_keep_days: {cfg.storage.journal_keep_days!r};"
             " expected at least 1 (or leave it out to keep every day)"
         )
+    if cfg.plan.priority not in PRIORITIES:
+        problems.append(f"plan.priority: {cfg.plan.priority!r}; expected one of {', '.join(PRIORITIES)}")
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():

@@ -16,8 +16,9 @@ import pyarrow as pa
 from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError
-from gatherer.plan import Limits, Plan, Selection, explain, pack, select_with_notes
+from gatherer.plan import Limits, Plan, Selection, explain, pack
 from gatherer.plan.select import night_master_key
+from gatherer.run.liquidity import select_day
 from gatherer.run.retention import apply_retention
 from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
@@ -82,8 +83,9 @@ def venue_limits(cfg: Config, workers: int) -> Limits:
 def plan_day(
     cfg: Config, tables: dict[str, pa.Table], *, app_keys: int, workers: int, say: Progress
 ) -> tuple[Selection, Plan]:
-    """Select and pack; a plan that does not fit is a ConfigError saying what to change."""
-    selection = select_with_notes(cfg, tables)
+    """Select (cut to fit by liquidity, ``[plan] priority``) and pack; a plan that does not fit is a
+    ConfigError saying what to change."""
+    selection = select_day(cfg, tables, app_keys=app_keys)
     for note in selection.notes:
         say(note)
     plan = pack(selection.registrations, app_keys=app_keys, limits=venue_limits(cfg, workers))

@@ -42,6 +42,7 @@ TR_LIMITS: Mapping[str, TrLimit] = MappingProxyType(
         "t8436": TrLimit(_STOCK_ETC, 2),
         "t8430": TrLimit(_STOCK_ETC, 2),
         "t9945": TrLimit(_STOCK_DATA, 2),
+        "t8407": TrLimit(_STOCK_DATA, 2),
         "t8467": TrLimit(_FO_DATA, 2),
         "t8432": TrLimit(_FO_DATA, 2),
         "t8433": TrLimit(_FO_DATA, 2),
