@@ -46,6 +46,9 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """Multiplies LS's per-TR REST limits (personal accounts, LS_OPENAPI.md §1.4); corporate go higher."""
     reconnect_stagger_s: float = 0.2
     """Spacing of one app key's connection attempts, so a venue restart does not bring all back at once."""
+    limits_file: str | None = None
+    """Limits measured by `gatherer probe-limits` (JSON), used for the three limits above that the
+    config leaves at their defaults; default ``<storage.root>/state/venue-limits.json`` when it exists."""
 
 
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
