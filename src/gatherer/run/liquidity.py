@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
+from gatherer.errors import ApiError
 from gatherer.plan import Selection, select_with_notes
 from gatherer.plan.priority import prioritize, values_key, values_of
 from gatherer.sinks.masters import master_path, write_master
@@ -70,7 +71,11 @@ async def fetch_values_if_short(
         table = await asyncio.to_thread(_cached, cfg.storage.root, day, market, codes)
         if table is None:
             say(f"the selection does not fit: fetching {len(codes):,} {market} codes' traded values (t8407)")
-            table = await fetch_values(client, market, codes)
+            try:
+                table = await fetch_values(client, market, codes)
+            except ApiError as exc:
+                say(f"{market}: traded values unavailable ({exc}); its codes are ranked in code order")
+                continue
             if store:
                 await asyncio.to_thread(write_master, Path(cfg.storage.root), day, values_key(market), table)
         tables[values_key(market)] = table
