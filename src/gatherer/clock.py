@@ -128,13 +128,29 @@ def next_cutoff_ns(ns: int, cutoff: dt.time = DEFAULT_CUTOFF) -> int:
     return seoul_ns(day + dt.timedelta(days=1), cutoff)
 
 
+EXCHANGE_CUTOFFS: Mapping[str, dt.time] = {
+    "kospi": dt.time(0, 0),
+    "kosdaq": dt.time(0, 0),
+    "kfutures": dt.time(0, 0),
+    "koptions": dt.time(0, 0),
+    "stock": dt.time(0, 0),
+}
+"""The exchange's own rule where no ``cutoff`` is configured: KRX's stocks and day derivatives trade
+on the KST calendar date of their session (a cutoff of 00:00). Overseas markets take 07:30, the
+original tool's rule. The KRX night session (DH0/DC0) has a rule of its own, the next session
+date (``venues.ls.night``), applied by the decoder per TR."""
+
+
 class TradingDays:
     """The trading-day rule, fed the configured cutoffs (``[markets.<m>] cutoff``).
 
-    A row's ``trading_day`` is the Seoul date of (receive time − its market's cutoff); two-market
-    stock TRs whose market is unknown (``stock``) take KOSPI's. Everything that is not one market's
-    row — journal segments, quarantine lines, the ledger, retention, the run's day — goes by the
-    default 07:30 (``of(ns)`` with no market), so a journal day and its quarantine always agree.
+    A row's ``trading_day`` is the Seoul date of (receive time − its market's cutoff): the
+    configured one, else the exchange's (``EXCHANGE_CUTOFFS``: KRX the calendar date), else 07:30;
+    two-market stock TRs whose market is unknown (``stock``) take KOSPI's. Everything that is not
+    one market's row — journal segments, quarantine lines, the ledger, retention, the run's day —
+    goes by the default 07:30 (``of(ns)`` with no market), so a journal day and its quarantine
+    always agree; a journal day D holds KRX's day session of D and the night session starting on
+    D's evening (whose rows are dated the next KRX session date).
     """
 
     __slots__ = ("_cutoffs",)
@@ -148,7 +164,9 @@ class TradingDays:
         cut = self._cutoffs.get(market)
         if cut is None and market == "stock":
             cut = self._cutoffs.get("kospi")
-        return cut or DEFAULT_CUTOFF
+        if cut is None:
+            cut = EXCHANGE_CUTOFFS.get(market)
+        return DEFAULT_CUTOFF if cut is None else cut
 
     def of(self, ns: int, market: str | None = None) -> dt.date:
         """The trading day of a receive time, for a market's rows (or, with none, the run's day)."""

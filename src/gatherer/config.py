@@ -16,10 +16,12 @@ from typing import Any
 
 import msgspec
 
+from gatherer.clock import DEFAULT_CUTOFF, EXCHANGE_CUTOFFS
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS
+from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS, SESSIONS
 
 MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
+PRIORITIES: tuple[str, ...] = ("liquidity", "code")
 
 LS_REST_URL = "https://openapi.ls-sec.co.kr:8080"
 LS_WS_URL = "wss://openapi.ls-sec.co.kr:9443/websocket"
@@ -44,6 +46,9 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     """Multiplies LS's per-TR REST limits (personal accounts, LS_OPENAPI.md §1.4); corporate go higher."""
     reconnect_stagger_s: float = 0.2
     """Spacing of one app key's connection attempts, so a venue restart does not bring all back at once."""
+    limits_file: str | None = None
+    """Limits measured by `gatherer probe-limits` (JSON), used for the three limits above that the
+    config leaves at their defaults; default ``<storage.root>/state/venue-limits.json`` when it exists."""
 
 
 class StorageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -61,8 +66,14 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """"all", or a list of venue codes (005930, A0166000, ESZ26) and fnmatch patterns ("A016*")."""
     channels: list[str] | None = None
     """Which feeds to record; default: every channel the market has."""
-    cutoff: str = "07:30"
-    """Trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous day."""
+    cutoff: str | None = None
+    """A fixed trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous
+    day. Default: the exchange's own trading date — KRX markets the KST calendar date of the session
+    (the night session the next KRX session date), overseas markets 07:30 (clock.EXCHANGE_CUTOFFS)."""
+    sessions: list[str] = msgspec.field(default_factory=lambda: ["day"])
+    """KRX derivatives (kfutures, koptions): ``["day"]``, ``["night"]`` or ``["day", "night"]``. The
+    night session (18:00–06:00 KST, DH0/DC0, instruments from master t8455) is off by default: it
+    doubles the market's registrations for thinner trading; rows carry ``session = "night"``."""
     max_symbols: int | None = None
     """Take at most this many codes, in master order (for trials and demos)."""
     symbols_file: str | None = None
@@ -91,7 +102,10 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     products: list[str] | None = None
     """Overseas futures/options: only these products ("ES", "NQ", "CL"; "O_ES" also accepted)."""
 
-    def cutoff_time(self) -> dt.time:
+    def cutoff_time(self, market: str | None = None) -> dt.time:
+        """The configured cutoff, else the market's exchange rule (07:30 without a market)."""
+        if self.cutoff is None:
+            return EXCHANGE_CUTOFFS.get(market or "", DEFAULT_CUTOFF)
         hh, mm = self.cutoff.split(":")
         return dt.time(int(hh), int(mm))
 
@@ -110,12 +124,24 @@ class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     """Worker processes; default one per core."""
 
 
+class PlanConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    priority: str = "liquidity"
+    """What to leave out when the selection does not fit the app keys: ``"liquidity"`` keeps each
+    market's most traded codes by yesterday's traded value (t8407, stocks; other markets by code) and
+    records the rest of the plan; ``"code"`` refuses to run, leaving out the last in code order."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     run: RunConfig = msgspec.field(default_factory=RunConfig)
+    plan: PlanConfig = msgspec.field(default_factory=PlanConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
+
+    def cutoffs(self) -> dict[str, dt.time]:
+        """Market -> its configured ``cutoff`` (markets without one follow their exchange's rule)."""
+        return {m: mc.cutoff_time() for m, mc in self.markets.items() if mc.cutoff is not None}
 
     def channels_of(self, market: str) -> list[str]:
         chosen = self.markets[market].channels
@@ -166,6 +192,18 @@ def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
     return problems
 
 
+def _session_problems(market: str, mc: MarketConfig) -> list[str]:
+    if mc.sessions == ["day"]:
+        return []
+    where = f"markets.{market}.sessions"
+    if market not in NIGHT_CHANNELS:
+        return [f'{where}: {mc.sessions!r}; only {", ".join(NIGHT_CHANNELS)} have a night session']
+    bad = [s for s in mc.sessions if s not in SESSIONS]
+    if bad or not mc.sessions or len(set(mc.sessions)) < len(mc.sessions):
+        return [f'{where}: {mc.sessions!r}; expected "day", "night" or both, each once']
+    return []
+
+
 def _validate(cfg: Config) -> list[str]:
     problems: list[str] = []
     for name, url, schemes in (
@@ -192,6 +230,8 @@ def _validate(cfg: Config) -> list[str]:
             f"storage.journal_keep_days: {cfg.storage.journal_keep_days!r};"
             " expected at least 1 (or leave it out to keep every day)"
         )
+    if cfg.plan.priority not in PRIORITIES:
+        problems.append(f"plan.priority: {cfg.plan.priority!r}; expected one of {', '.join(PRIORITIES)}")
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():
@@ -219,7 +259,8 @@ def _validate(cfg: Config) -> list[str]:
                 )
             if not mc.channels:
                 problems.append(f"markets.{market}.channels: empty; leave the market out instead")
-        if not _CUTOFF.match(mc.cutoff):
+        problems.extend(_session_problems(market, mc))
+        if mc.cutoff is not None and not _CUTOFF.match(mc.cutoff):
             problems.append(f'markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as "07:30"')
     return problems
 

@@ -72,7 +72,7 @@ async def collect(
             if on_start is not None:
                 on_start(result)
 
-        cutoffs = {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
+        cutoffs = cfg.cutoffs()
         done = await record(
             root,
             WorkerSettings(

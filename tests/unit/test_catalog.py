@@ -39,9 +39,18 @@ def _example(tr_cd: str) -> dict[str, Any] | None:
 WS_EXAMPLES = [tr for tr in CATALOG if _example(tr) is not None]
 
 
-def test_every_catalog_tr_without_an_example_is_a_2026_layout() -> None:
+def test_every_catalog_tr_without_an_example_is_a_2026_layout_or_the_night_session() -> None:
     missing = {tr for tr in CATALOG if _example(tr) is None}
-    assert missing == {"FH9", "FC9"}
+    # DH0/DC0: LS documents their fields (§3.6, "FH0's list", "FC0's plus date, eqva, impv,
+    # timevalue") but shows no example frame.
+    assert missing == {"FH9", "FC9", "DH0", "DC0"}
+
+
+def test_night_trs_are_the_day_lists_as_ls_describes_them() -> None:
+    assert spec("DH0").names == spec("FH0").names
+    assert spec("DC0").names == ("date", *spec("FC0").names, "eqva", "impv", "timevalue")
+    assert {spec(tr).session for tr in CATALOG if spec(tr).session != "day"} == {"night"}
+    assert {tr for tr in CATALOG if spec(tr).session == "night"} == {"DH0", "DC0"}
 
 
 @pytest.mark.parametrize("tr_cd", WS_EXAMPLES)

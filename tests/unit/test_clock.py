@@ -65,5 +65,6 @@ def test_trading_days_follow_each_markets_cutoff_and_the_default_for_the_rest() 
     assert days.of(at_0700, "kospi") == dt.date(2026, 11, 25)  # after its 06:00 cutoff
     assert days.of(at_0700, "stock") == dt.date(2026, 11, 25)  # a two-market stock TR goes by KOSPI's
     assert days.of(at_0700, "ofutures") == dt.date(2026, 11, 24)  # before its 08:00 cutoff
-    assert days.of(at_0700, "kosdaq") == dt.date(2026, 11, 24)  # not configured: 07:30
+    assert days.of(at_0700, "kosdaq") == dt.date(2026, 11, 25)  # not configured: KRX's calendar date
+    assert days.of(at_0700, "ooptions") == dt.date(2026, 11, 24)  # not configured, overseas: 07:30
     assert days.of(at_0700) == dt.date(2026, 11, 24)  # the journal's and the run's day: 07:30

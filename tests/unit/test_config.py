@@ -15,7 +15,9 @@ def test_defaults_point_at_ls_and_all_channels() -> None:
     assert cfg.venue.rest_url == "https://openapi.ls-sec.co.kr:8080"
     assert cfg.venue.ws_url == "wss://openapi.ls-sec.co.kr:9443/websocket"
     assert cfg.channels_of("kospi") == ["book", "trade", "broker"]
-    assert cfg.markets["kospi"].cutoff_time() == dt.time(7, 30)
+    assert cfg.markets["kospi"].cutoff is None and cfg.cutoffs() == {}  # the exchange's own rule
+    assert cfg.markets["kospi"].cutoff_time("kospi") == dt.time(0, 0)  # KRX: the KST calendar date
+    assert cfg.markets["kospi"].sessions == ["day"]
     assert effective(cfg)["markets"]["kospi"]["channels"] == ["book", "trade", "broker"]
 
 

@@ -320,10 +320,23 @@ def test_batches_split_at_batch_rows_in_order_and_by_market() -> None:
 def test_trading_day_turns_at_the_cutoff() -> None:
     dec = Decoder()
     before = _at(DAY, 7, 29, 59, 999_999_999)
-    dec.add(_record(_frame("H1_", {}), recv_ns=before, seq=1))
-    dec.add(_record(_frame("H1_", {}), recv_ns=before + 1, seq=2))
+    dec.add(_record(_frame("OVC", {}), recv_ns=before, seq=1))
+    dec.add(_record(_frame("OVC", {}), recv_ns=before + 1, seq=2))
     (b,) = dec.flush()
     assert b.table.column("trading_day").to_pylist() == [DAY - dt.timedelta(days=1), DAY]
+
+
+def test_krx_rows_take_the_calendar_date_unless_a_cutoff_is_configured() -> None:
+    before_midnight = _at(DAY - dt.timedelta(days=1), 23, 59, 59, 999_999_999)
+    for cutoffs, want in (
+        (None, [DAY - dt.timedelta(days=1), DAY, DAY]),  # the exchange's rule: the KST date
+        ({"kospi": dt.time(7, 30)}, [DAY - dt.timedelta(days=1)] * 2 + [DAY]),  # a fixed clock time
+    ):
+        dec = Decoder(cutoffs=cutoffs)
+        for i, at in enumerate((before_midnight, before_midnight + 1, _at(DAY, 7, 30))):
+            dec.add(_record(_frame("H1_", {}), recv_ns=at, seq=i + 1))
+        (b,) = dec.flush()
+        assert b.table.column("trading_day").to_pylist() == want, cutoffs
 
 
 def test_trading_day_cutoff_is_per_market() -> None:

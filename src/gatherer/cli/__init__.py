@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import data, internal, journal, run, sim
+from gatherer.cli import data, internal, journal, probe, run, sim
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_symbols(add)
     run.add_run(add)
     run.add_plan(add)
+    probe.add_probe(add)
     run.add_demo(add)
     sim.add_replay(add)
     journal.add_journal(add, common)

@@ -98,7 +98,7 @@ def _root_and_cutoffs(config: str | None, root: str | None) -> tuple[str, dict[s
     from gatherer.config import Config, load_config
 
     cfg = load_config(config) if config else Config()
-    return root or cfg.storage.root, {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
+    return root or cfg.storage.root, cfg.cutoffs()
 
 
 def _parse_day(text: str) -> dt.date:

@@ -206,7 +206,8 @@ async def _rebuild(args: argparse.Namespace) -> int:
     out.print(
         f"{day}: {report.rows:,} rows in {report.files} file(s) from worker(s) {', '.join(report.workers)};"
         f" {report.quarantined:,} frame(s) quarantined; {len(report.damage)} damaged journal block(s)"
-        + (f"; {report.rows_outside_day:,} rows belong to another day (per-market cutoff)"
+        + (f"; {report.rows_outside_day:,} rows belong to another day (per-market cutoff, or the"
+           " day session of an evening read for its night session)"
            if report.rows_outside_day else "")
     )  # fmt: skip
     rate = report.records / max(1e-9, report.seconds)

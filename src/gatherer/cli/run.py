@@ -181,6 +181,10 @@ async def _plan(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if not cfg.markets:
         raise GathererError(f"{args.config}: no [markets.*] table; nothing to plan")
+    from gatherer.run.limits import with_measured_limits
+
+    cfg, said = with_measured_limits(cfg)
+    console.print(said)
     credentials = credentials_list_from_env(os.environ)
     keys = args.app_keys or len(credentials)
     supervisor = Supervisor(
@@ -200,6 +204,10 @@ async def _run(args: argparse.Namespace) -> int:
         raise GathererError(
             f"{args.config}: no [markets.*] table; nothing to record (see README, configuration)"
         )
+    from gatherer.run.limits import with_measured_limits
+
+    cfg, said = with_measured_limits(cfg)
+    progress(said)
     credentials = credentials_list_from_env(os.environ)
     return await _run_supervised(
         args, cfg, credentials, "gatherer run", _workers_of(cfg, args.workers), _clock_of(args.clock)

@@ -43,6 +43,11 @@ def add_sim(add: AddCommand) -> None:
     s.add_argument("--max-connections", type=int, default=20, help="connections per app key")
     s.add_argument("--max-registrations", type=int, default=2000, help="registrations per connection")
     s.add_argument("--max-registration-rate", type=float, default=100.0, help="registrations/s per app key")
+    s.add_argument(
+        "--silent-past-limit",
+        action="store_true",
+        help="acknowledge registrations past --max-registrations but never stream them",
+    )
     s.add_argument("--faults", help="comma-separated faults to inject in turn, e.g. drop,stall,malformed")
     s.add_argument("--fault-every", type=float, default=10.0, help="seconds between injected faults")
     s.add_argument("--rest-rate-scale", type=float, default=1.0, help="multiply LS's per-TR REST limits")
@@ -115,6 +120,7 @@ async def _sim(args: argparse.Namespace) -> int:
             registrations_per_connection=args.max_registrations,
             registrations_per_s=args.max_registration_rate,
             rest_rate_scale=args.rest_rate_scale,
+            silent_past_limit=args.silent_past_limit,
         ),
         stream=StreamSettings(rate_fps=args.rate),
         start=await asyncio.to_thread(_parse_start, args.start),

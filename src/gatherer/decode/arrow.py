@@ -19,6 +19,7 @@ import pyarrow as pa
 from gatherer.decode.columns import Typer, decimal_array
 from gatherer.decode.schema import Layout, column_name
 from gatherer.decode.times import Zone, timestamps, trading_days
+from gatherer.venues.ls.night import NIGHT, NIGHT_DATES
 
 __all__ = ["Batch", "decimal_array", "text_batch", "to_batch"]
 
@@ -99,15 +100,19 @@ def _assemble(
     fields (strs, times, dates; only times and dates are read)."""
     seq, recv, conn, symbol, extra = head
     n = len(seq)
+    night = lay.spec.session == NIGHT
+    days = NIGHT_DATES.trading_days(recv) if night else trading_days(recv, cutoff)
     arrays: dict[str, pa.Array] = {
         "seq": pa.array(seq, pa.int64()),
         "recv_ns": pa.array(recv, pa.int64()),
-        "trading_day": pa.array(trading_days(recv, cutoff), pa.date32()),
+        "trading_day": pa.array(days, pa.date32()),
         "tr_cd": pa.array([lay.spec.tr_cd] * n, pa.string()),
         "conn_id": pa.array(conn, pa.string()),
         "symbol": pa.array(symbol, pa.string()),
         "extra": pa.array(extra, pa.string()),
     }
+    if night:
+        arrays["session"] = pa.array([NIGHT] * n, pa.string())
     names = lay.ints + tuple(d[0] for d in lay.decs) + lay.strs + lay.times + lay.dates
     for name, array in zip(names, fields, strict=True):
         arrays[column_name(name)] = array

@@ -51,6 +51,7 @@ from gatherer.decode.schema import layout
 from gatherer.decode.times import FUTURE_SLACK_S, Zone
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
+from gatherer.venues.ls.night import DERIVATIVE_MARKETS, derivative_market
 
 __all__ = ["FUTURE_SLACK_S", "REASONS", "STATUS_MARKET", "STOCK_MARKET", "Batch", "Decoder", "Quarantined"]
 
@@ -291,7 +292,11 @@ class Decoder:
         if not markets:
             return STATUS_MARKET
         market = self._symbol_markets.get(symbol)
-        return market if market in markets else STOCK_MARKET
+        if market in markets:
+            return market
+        if markets == DERIVATIVE_MARKETS:
+            return derivative_market(symbol)  # DH0/DC0: the code says future or option
+        return STOCK_MARKET
 
     def _quarantine_one(
         self, index: int, record: Record, tr_cd: str | None, reason: str, detail: str

@@ -9,8 +9,10 @@ Column conventions (repeated in docs/formats.md, "Decoded columns"):
   decimal128(length + scale, scale), ``str``/``time``/``date`` -> string as sent. Each ``time``
   field is followed by ``<field>_ts``, timestamp[ns, tz=Asia/Seoul] (the instant; which wall
   clock it was read in is in ``TIME_SOURCES``).
-- A body field whose name is a row column (``symbol`` in OVH/OVC/WOH/WOC) is stored as
-  ``body_<name>``.
+- A body field whose name is a row column (``symbol`` in OVH/OVC/WOH/WOC) or a partition key
+  (``date`` in DC0) is stored as ``body_<name>``.
+- Night-session TRs (DH0/DC0) add ``session`` = ``"night"`` before ``extra``; their
+  ``trading_day`` is the KRX night rule's (``venues.ls.night``), not the market's cutoff.
 - ``extra`` string last: a JSON object of body fields the catalog does not know, or null.
 
 Every column is nullable except the row columns. Nothing here parses a frame.
@@ -36,6 +38,7 @@ from typing import Literal
 import pyarrow as pa
 
 from gatherer.venues.ls.catalog import CATALOG, Field, TrSpec
+from gatherer.venues.ls.night import NIGHT
 
 SCHEMA_VERSION = "1"
 SEOUL_TZ = "Asia/Seoul"
@@ -48,7 +51,10 @@ ROW_COLUMNS: tuple[pa.Field, ...] = (
     pa.field("conn_id", pa.string(), nullable=False),
     pa.field("symbol", pa.string(), nullable=False),
 )
-_ROW_NAMES = frozenset(f.name for f in ROW_COLUMNS) | {"extra"}
+PARTITION_NAMES = frozenset({"date", "market", "channel"})
+"""The Parquet layout's hive partition keys (``date=/market=/channel=``): a body field of that name
+(DC0's ``date``) is stored as ``body_<name>`` too, so a hive-partitioned read cannot shadow it."""
+_ROW_NAMES = frozenset(f.name for f in ROW_COLUMNS) | {"extra"} | PARTITION_NAMES
 
 Clock = Literal["seoul", "local"]
 """Which wall clock a time field is read in: Asia/Seoul, or the overseas exchange's zone."""
@@ -129,6 +135,9 @@ def layout(tr_cd: str) -> Layout:
         columns.append(pa.field(column_name(f.name), _arrow_type(f)))
         if f.kind == "time":
             columns.append(pa.field(f"{f.name}_ts", TS_TYPE))
+    if spec.session == NIGHT:
+        # The KRX night session's rows say so (the session-phase column's value for them).
+        columns.append(pa.field("session", pa.string(), nullable=False))
     columns.append(pa.field("extra", pa.string()))
     metadata = {
         "gatherer.schema": SCHEMA_VERSION,

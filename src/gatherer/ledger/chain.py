@@ -1,7 +1,7 @@
 """The cumulative-volume chain: trades that were printed but never reached us.
 
 Every trade feed carries the instrument's cumulative volume with each print (``volume`` on
-S3_/K3_/NS3/US3/FC0/FC9/OC0, ``totq`` on OVC/WOC) beside the print's own size (``cvolume`` /
+S3_/K3_/NS3/US3/FC0/FC9/OC0/DC0, ``totq`` on OVC/WOC) beside the print's own size (``cvolume`` /
 ``trdq``). Along one (TR, symbol) stream, ``volume[i] = volume[i-1] + cvolume[i]``; a print whose
 volume is larger than that says prints are missing, and by how much (LS_OPENAPI.md §8.5):
 ``missing = V_b - c_b - V_a`` with ``V_a`` the last volume before the hole and ``V_b``, ``c_b``
@@ -31,6 +31,7 @@ CHAIN_FIELDS: Mapping[str, tuple[str, str, str]] = {
     "FC0": ("volume", "cvolume", "chetime"),
     "FC9": ("volume", "cvolume", "chetime"),
     "OC0": ("volume", "cvolume", "chetime"),
+    "DC0": ("volume", "cvolume", "chetime"),  # the night session (no REST backfill here: not_fillable)
     "OVC": ("totq", "trdq", "trdtm"),
     "WOC": ("totq", "trdq", "trdtm"),
 }

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from gatherer.clock import SEOUL, to_seoul
 from gatherer.config import MARKETS, Config, load_config
 from gatherer.errors import GathererError
+from gatherer.venues.ls.catalog import NIGHT_CHANNELS
 from gatherer.venues.ls.hours import (
     KNOWN_PRODUCTS,
     KRX_MARKETS,
@@ -35,6 +36,7 @@ from gatherer.venues.ls.hours import (
     seoul_text,
     session_windows,
 )
+from gatherer.venues.ls.night import NIGHT, NIGHT_DATES, held
 
 _GROUP_NAMES = {
     "CME": "CME Group (CME, CBOT, NYMEX, COMEX)",
@@ -89,6 +91,9 @@ def sessions_report(day: dt.date, cfg: Config | None) -> SessionsReport:
     for market in markets:
         if market in KRX_MARKETS:
             groups[(market, None)] = market
+            extra = _krx_extra(cfg, market)
+            if extra is not None:
+                groups[(market, extra)] = "knight" if extra == NIGHT else "nxt"
             continue
         exchanges, source = _products(cfg, market, day)
         notes.append(f"{market}: products and exchanges from {source}")
@@ -104,6 +109,16 @@ def sessions_report(day: dt.date, cfg: Config | None) -> SessionsReport:
         for start, end in day_windows(windows, group, day)
     ]
     return SessionsReport(day, rows, groups, notes)
+
+
+def _krx_extra(cfg: Config | None, market: str) -> str | None:
+    """The other KRX hours a market shows: its night session (configured, or without a config any
+    market that has one), or NXT's for stocks."""
+    if market in ("kospi", "kosdaq"):
+        return "nxt"
+    if market in NIGHT_CHANNELS and (cfg is None or NIGHT in cfg.markets[market].sessions):
+        return NIGHT
+    return None
 
 
 def _products(cfg: Config | None, market: str, day: dt.date) -> tuple[dict[str, str], str]:
@@ -175,6 +190,17 @@ def render_text(report: SessionsReport) -> str:
         spans = _spans(by_key.get((market, product), []), day)
         if product is None:
             lines.append(f"  {market:<9} {spans}")  # a KRX market
+            continue
+        if group == "nxt":
+            lines.append(f"  {market:<9} {spans}   on NXT (Nextrade): pre-market, main market, after-market")
+            continue
+        if group == "knight":
+            evening = (
+                f"this evening's is dated {NIGHT_DATES.date_of(day)}"
+                if held(day, NIGHT_DATES.sessions(day.year))
+                else "none this evening"
+            )
+            lines.append(f"  {market:<9} {spans}   night session (DH0/DC0, 18:00–06:00): {evening}")
             continue
         key = (market, group)
         lines_of.setdefault(key, []).append(product)

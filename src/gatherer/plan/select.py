@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from gatherer.config import Config, MarketConfig
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS
+from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS
 from gatherer.venues.ls.keys import format_tr_key
 
 _MONTHS = "FGHJKMNQUVXZ"  # futures month codes, January to December
@@ -319,12 +319,46 @@ def select_with_notes(cfg: Config, masters: Mapping[str, Master]) -> Selection:
                 f" max_symbols = {mc.max_symbols} excluded"
             )
             symbols = symbols[: mc.max_symbols]
-        for channel in cfg.channels_of(market):
-            tr_cd = MARKET_CHANNELS[market][channel]
-            out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
+        if "day" in mc.sessions:
+            for channel in cfg.channels_of(market):
+                tr_cd = MARKET_CHANNELS[market][channel]
+                out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
+        if "night" in mc.sessions:
+            out.registrations.extend(_night(cfg, market, symbols, masters, out.notes, problems))
     if problems:
         raise ConfigError("; ".join(problems))
     return out
+
+
+def night_master_key(market: str) -> str:
+    """The ``masters`` key (and stored master name) of a market's night-session instruments (t8455)."""
+    return f"{market}.night"
+
+
+def _night(
+    cfg: Config,
+    market: str,
+    symbols: list[str],
+    masters: Mapping[str, Master],
+    notes: list[str],
+    problems: list[str],
+) -> list[Registration]:
+    """The night session's registrations (DH0/DC0): the day selection's codes that t8455 lists, so
+    every filter and ``max_symbols`` applies at night as by day."""
+    key = night_master_key(market)
+    if key not in masters:
+        problems.append(f"markets.{market}.sessions: the night session needs the t8455 master ({key})")
+        return []
+    listed = {r["symbol"] for r in _rows(masters[key])}
+    night = [s for s in symbols if s in listed]
+    if len(night) < len(symbols):
+        left = len(symbols) - len(night)
+        notes.append(f"{market}: {left:,} selected codes do not trade at night (not in t8455)")
+    return [
+        Registration(market, channel, NIGHT_CHANNELS[market][channel], s)
+        for channel in cfg.channels_of(market)
+        for s in night
+    ]
 
 
 def select(cfg: Config, masters: Mapping[str, Master]) -> list[Registration]:

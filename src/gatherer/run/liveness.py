@@ -21,6 +21,7 @@ from gatherer.clock import Clock, trading_day_of
 from gatherer.plan.select import Registration
 from gatherer.run.recorder import ConnectionStats
 from gatherer.venues.ls.hours import SessionWindows, group_of
+from gatherer.venues.ls.night import NIGHT_TRS
 from gatherer.venues.ls.sessions import MarketStatus, read_jif
 from gatherer.venues.ls.ws import Session
 
@@ -54,7 +55,10 @@ class Liveness:
 
     def groups_of(self, group: Sequence[Registration]) -> set[str]:
         """The session groups a connection's registrations trade in (JIF's ``all`` is none)."""
-        found = {group_of(r.market, r.symbol, self._session_groups) for r in group}
+        found = {
+            "knight" if r.tr_cd in NIGHT_TRS else group_of(r.market, r.symbol, self._session_groups)
+            for r in group
+        }
         return {g for g in found if g is not None}
 
     def update_sessions(self, windows: SessionWindows) -> None:

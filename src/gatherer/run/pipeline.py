@@ -48,6 +48,8 @@ from gatherer.run.store_process import drain_store, finish_store, start_store
 from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSettings
 from gatherer.sinks import file_metadata
 from gatherer.venues.ls.hours import SessionWindows
+from gatherer.venues.ls.night import MAX_GAP_DAYS as NIGHT_MAX_GAP_DAYS
+from gatherer.venues.ls.night import NIGHT_DATES
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +195,26 @@ class _Rebuilt:
     damage: tuple[Damage, ...]
 
 
+def journal_dir(root: Path, day: dt.date) -> Path:
+    return root / "journal" / f"date={day.isoformat()}"
+
+
+def night_evenings(root: Path, day: dt.date) -> list[dt.date]:
+    """Journal days before ``day`` whose evening's KRX night session is dated ``day`` (the rows of
+    DH0/DC0 take the next session date, ``venues.ls.night``): a rebuild of ``day`` reads them too.
+    The XKRX calendar is built only when such a journal day exists."""
+    candidates = [
+        day - dt.timedelta(days=back)
+        for back in range(NIGHT_MAX_GAP_DAYS + 3, 0, -1)
+        if journal_dir(root, day - dt.timedelta(days=back)).is_dir()
+    ]
+    return [d for d in candidates if NIGHT_DATES.date_of(d) == day]
+
+
 def _journal_workers(journal_day: Path) -> dict[str, list[Path]]:
     workers: dict[str, list[Path]] = {}
+    if not journal_day.is_dir():
+        return workers
     for seg in list_segments(journal_day):
         workers.setdefault(seg.name.rsplit("-", 1)[0], []).append(seg)
     return workers
@@ -261,7 +281,8 @@ def rebuild_day(
     processes: int | None = None,
     progress: Progress | None = None,
 ) -> RebuildReport:
-    """Re-derive ``parquet/date=DAY`` and ``quarantine/date=DAY`` from ``journal/date=DAY``.
+    """Re-derive ``parquet/date=DAY`` and ``quarantine/date=DAY`` from ``journal/date=DAY`` (and the
+    journal days whose evening's night session is dated DAY, ``night_evenings``).
 
     Each worker's segments of the day go through the live store (``Store`` and ``follow``) under
     that worker's id, into a staging root beside the data; the staged day then replaces the live
@@ -275,7 +296,10 @@ def rebuild_day(
     started = time.monotonic()
     root = Path(root)
     journal_day = root / "journal" / f"date={day.isoformat()}"
-    workers = _journal_workers(journal_day) if journal_day.is_dir() else {}
+    workers: dict[str, list[Path]] = {}
+    for evening in [*night_evenings(root, day), day]:
+        for worker, segments in _journal_workers(journal_dir(root, evening)).items():
+            workers.setdefault(worker, []).extend(segments)
     if not workers:
         raise RebuildError(f"no journal segments under {journal_day}; nothing to rebuild {day} from")
     total = sum(p.stat().st_size for segs in workers.values() for p in segs)

@@ -16,11 +16,13 @@ import pyarrow as pa
 from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError
-from gatherer.plan import Limits, Plan, Selection, explain, pack, select_with_notes
+from gatherer.plan import Limits, Plan, Selection, explain, pack
+from gatherer.plan.select import night_master_key
+from gatherer.run.liquidity import select_day
 from gatherer.run.retention import apply_retention
 from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.masters import fetch_master
+from gatherer.venues.ls.masters import fetch_master, fetch_night_master
 from gatherer.venues.ls.ratelimit import TR_LIMITS, with_overrides
 from gatherer.venues.ls.rest import RestClient
 
@@ -58,6 +60,12 @@ async def fetch_masters(
         tables[market] = await fetch_master(client, market)
         if store:
             await asyncio.to_thread(write_master, cfg.storage.root, day, market, tables[market])
+        if "night" in cfg.markets[market].sessions:
+            say(f"fetching the {market} night-session master (t8455)")
+            night = night_master_key(market)
+            tables[night] = await fetch_night_master(client, market)
+            if store:
+                await asyncio.to_thread(write_master, cfg.storage.root, day, night, tables[night])
     return tables
 
 
@@ -75,8 +83,9 @@ def venue_limits(cfg: Config, workers: int) -> Limits:
 def plan_day(
     cfg: Config, tables: dict[str, pa.Table], *, app_keys: int, workers: int, say: Progress
 ) -> tuple[Selection, Plan]:
-    """Select and pack; a plan that does not fit is a ConfigError saying what to change."""
-    selection = select_with_notes(cfg, tables)
+    """Select (cut to fit by liquidity, ``[plan] priority``) and pack; a plan that does not fit is a
+    ConfigError saying what to change."""
+    selection = select_day(cfg, tables, app_keys=app_keys)
     for note in selection.notes:
         say(note)
     plan = pack(selection.registrations, app_keys=app_keys, limits=venue_limits(cfg, workers))

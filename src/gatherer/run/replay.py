@@ -38,6 +38,7 @@ from gatherer.errors import ConfigError
 from gatherer.sinks.masters import master_path
 from gatherer.venues.ls.envelope import OK_CODE
 from gatherer.venues.ls.masters import MARKET_FIELDS
+from gatherer.venues.ls.night import NIGHT_GUBUN
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class _Masters:
             import pyarrow.parquet as pq
 
             table: pa.Table = pq.read_table(master_path(self.root, self.day, market))
-            names = [n for n, _t in MARKET_FIELDS[market]]
+            names = [n for n, _t in MARKET_FIELDS.get(market, ())] or table.column_names
             self.cache[market] = [
                 {n: _json_value(row.get(n)) for n in names} for row in table.select(names).to_pylist()
             ]
@@ -146,6 +147,12 @@ class _Masters:
             return [] if str(inblock.get("gubun", "")) in ("V", "S") else self.rows("kfutures")
         if tr_cd == "t8433":
             return self.rows("koptions")
+        if tr_cd == "t8455":  # the night session's instruments, stored as <market>.night
+            gubun = str(inblock.get("gubun", ""))
+            market = next((m for m, gs in NIGHT_GUBUN.items() if gubun in gs), None)
+            return (
+                [] if market is None else [r for r in self.rows(f"{market}.night") if r.get("gubun") == gubun]
+            )
         if tr_cd == "o3101":
             return self.rows("ofutures")
         if tr_cd == "o3121":
@@ -167,6 +174,7 @@ _GROUP_OF = {
     "t8467": "/futureoption/market-data",
     "t8432": "/futureoption/market-data",
     "t8433": "/futureoption/market-data",
+    "t8455": "/futureoption/market-data",
     "o3101": "/overseas-futureoption/market-data",
     "o3121": "/overseas-futureoption/market-data",
 }

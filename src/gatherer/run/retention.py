@@ -3,8 +3,9 @@
 The journal is the source of truth. A day may go only when every data frame of it is
 accounted for in the derived files: for each worker, the set of journal sequence numbers
 of the day's data frames equals the sequence numbers found in that worker's Parquet rows
-(the day itself and its neighbours, since a per-market cutoff can move rows by a day) plus
-its quarantine lines. Anything less keeps the day, and says so.
+(the day itself and its neighbours, since a per-market cutoff can move rows by a day, and the
+trading date of the night session that starts on its evening) plus its quarantine lines.
+Anything less keeps the day, and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow.dataset as ds
 
 from gatherer.capture import Kind, PruneReport, iter_records, prune_journal
 from gatherer.clock import Clock, trading_day_of
+from gatherer.venues.ls.night import NIGHT_DATES
 
 log = logging.getLogger(__name__)
 _ACK = b'"rsp_cd"'
@@ -61,9 +63,14 @@ def stored_seqs(root: Path, day: dt.date, worker: str, low: int, high: int) -> s
 
 
 def day_verified(root: Path, day: dt.date) -> bool:
-    """True when every data frame of the journal day is in Parquet or quarantine."""
+    """True when every data frame of the journal day is in Parquet or quarantine (the rows of the
+    night session starting that evening are on its trading date, looked at when frames are missing
+    from the days around)."""
     for worker, seqs in journal_frame_seqs(root, day).items():
         missing = seqs - stored_seqs(root, day, worker, min(seqs), max(seqs))
+        night = NIGHT_DATES.date_of(day) if missing else day
+        if missing and night > day + dt.timedelta(days=1):
+            missing -= stored_seqs(root, night - dt.timedelta(days=1), worker, min(seqs), max(seqs))
         if missing:
             log.warning(
                 "journal day %s kept: %d frame(s) of %s are not in Parquet or quarantine;"

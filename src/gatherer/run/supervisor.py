@@ -43,8 +43,9 @@ from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
-from gatherer.plan.select import Registration, select_with_notes
+from gatherer.plan.select import Registration
 from gatherer.run.gaps import GapKeeper
+from gatherer.run.liquidity import fetch_values_if_short, select_day
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
@@ -136,6 +137,8 @@ class Supervisor:
     async def _masters(self, client: RestClient) -> dict[str, pa.Table]:
         tables = await fetch_masters(client, self.cfg, self.clock, self.say)
         self.result.masters.update({m: t.num_rows for m, t in tables.items()})
+        keys = len(self.credentials)
+        await fetch_values_if_short(client, self.cfg, self.clock, tables, app_keys=keys, say=self.say)
         return tables
 
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
@@ -149,8 +152,11 @@ class Supervisor:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
         async with rest_client(self.cfg, self.credentials[0], self.clock) as client:
             tables = await fetch_masters(client, self.cfg, self.clock, self.say, store=False)
-        selection = select_with_notes(self.cfg, tables)
-        keys = app_keys or len(self.credentials)
+            keys = app_keys or len(self.credentials)
+            await fetch_values_if_short(
+                client, self.cfg, self.clock, tables, app_keys=keys, say=self.say, store=False
+            )
+        selection = select_day(self.cfg, tables, app_keys=keys)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
         return explain(selection, with_market_status(plan)), plan.fits
 

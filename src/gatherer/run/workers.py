@@ -60,7 +60,7 @@ def worker_specs(
     sessions: SessionWindows | None = None,
     session_groups: dict[str, str] | None = None,
 ) -> list[tuple[WorkerSpec, frozenset[int]]]:
-    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items()}
+    cutoffs = {m: mc.cutoff for m, mc in cfg.markets.items() if mc.cutoff is not None}
     _keys_of_one_worker(plan)
     out = []
     for worker, conns in sorted(plan.by_worker().items()):

@@ -81,6 +81,8 @@ SERVED_TRS: Mapping[str, ServedTr] = {
     "t8467": ServedTr("/futureoption/market-data", 2, ("gubun",)),
     "t8432": ServedTr("/futureoption/market-data", 2, ("gubun",)),
     "t8433": ServedTr("/futureoption/market-data", 2, ("dummy",)),
+    "t8455": ServedTr("/futureoption/market-data", 2, ("gubun",)),
+    "t8407": ServedTr("/stock/market-data", 2, ("nrec", "shcode")),
     "o3101": ServedTr("/overseas-futureoption/market-data", 1, ("gubun",)),
     "o3121": ServedTr("/overseas-futureoption/market-data", 1, ("MktGb", "BscGdsCd")),
     # backfill (§8.1): limits per second, personal column
@@ -91,6 +93,8 @@ SERVED_TRS: Mapping[str, ServedTr] = {
     "o3116": ServedTr("/overseas-futureoption/market-data", 1, ("shcode",)),
     "o3136": ServedTr("/overseas-futureoption/market-data", 1, ("mktgb", "shcode")),
 }
+ARRAY_IN_OUTBLOCK1 = frozenset({"t8407"})
+"""TRs whose rows LS returns in ``<tr>OutBlock1`` (t8407's one block, its rows)."""
 GROUP_PATHS = (
     "/stock/etc",
     "/stock/market-data",
@@ -271,7 +275,8 @@ async def _tr(ctx: RestContext, request: web.Request) -> web.Response:
     page, key = _page(ctx, tr_cd, rows, offset)
     msg = OK_MSG_OVERSEAS if tr_cd.startswith("o") else OK_MSG
     headers = {"tr_cd": tr_cd, "tr_cont": "Y" if key else "N", "tr_cont_key": key}
-    return _json({"rsp_cd": OK_CODE, "rsp_msg": msg, f"{tr_cd}OutBlock": page}, 200, headers)
+    block = f"{tr_cd}OutBlock1" if tr_cd in ARRAY_IN_OUTBLOCK1 else f"{tr_cd}OutBlock"
+    return _json({"rsp_cd": OK_CODE, "rsp_msg": msg, block: page}, 200, headers)
 
 
 def _backfill(

@@ -36,6 +36,9 @@ class VenueLimits:
     """Multiplies every per-TR REST rate limit (tests use more than 1 to run faster)."""
     master_page_rows: int = 0
     """When above 0, master TRs answer in pages of this many rows (tr_cont=Y); 0 = one response."""
+    silent_past_limit: bool = False
+    """Registrations past ``registrations_per_connection`` are acknowledged (00000) but never
+    stream: the silent non-delivery some venues are said to have (`gatherer probe-limits` finds it)."""
 
 
 @dataclass(frozen=True, slots=True)

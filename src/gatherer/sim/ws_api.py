@@ -40,6 +40,7 @@ from gatherer.sim.ws_protocol import (
     BAD_TOKEN,
     OK,
     REFUSED,
+    SILENT,
     TOO_FAST,
     TOO_MANY_CONNECTIONS,
     TOO_MANY_REGISTRATIONS,
@@ -148,7 +149,12 @@ class WsHub:
             return
         tr_type, tr_cd, tr_key = reg.header.tr_type, reg.body.tr_cd, reg.body.tr_key
         verdict = self._judge(conn, reg.header.token, tr_type, tr_cd, tr_key)
-        if verdict is OK:
+        if verdict is SILENT:
+            conn.silent.add((tr_cd, tr_key))  # acknowledged as accepted, never streamed
+            verdict = OK
+        elif verdict is OK and tr_type == "4" and (tr_cd, tr_key) in conn.silent:
+            conn.silent.discard((tr_cd, tr_key))
+        elif verdict is OK:
             if tr_type == "3":
                 self._subs.add(conn, tr_cd, tr_key)
             else:
@@ -173,7 +179,8 @@ class WsHub:
         if not pacer.allow(self.clock.monotonic()):
             return TOO_FAST
         if tr_type == "4":
-            return OK if (tr_cd, tr_key) in conn.registrations else BAD_REQUEST
+            known = (tr_cd, tr_key) in conn.registrations or (tr_cd, tr_key) in conn.silent
+            return OK if known else BAD_REQUEST
         spec = CATALOG.get(tr_cd)
         if spec is None or tr_cd in self.stream.reject_trs:
             return UNKNOWN_TR
@@ -187,10 +194,10 @@ class WsHub:
             and not any(self.model.instrument(m, symbol) for m in spec.markets)
         ):
             return BAD_REQUEST
-        if (tr_cd, tr_key) in conn.registrations:
+        if (tr_cd, tr_key) in conn.registrations or (tr_cd, tr_key) in conn.silent:
             return OK
         if len(conn.registrations) >= self.limits.registrations_per_connection:
-            return TOO_MANY_REGISTRATIONS
+            return SILENT if self.limits.silent_past_limit else TOO_MANY_REGISTRATIONS
         if (tr_cd, symbol) in self.faults.refuse_only or self.faults.take("refuse_registrations"):
             return REFUSED
         return OK
@@ -248,7 +255,7 @@ class WsHub:
         targets = list(self._subs.wanted.items())
         # Activity per session group (a market, or an overseas product's exchange).
         model = self.model
-        groups = {ms: model.group(*ms) for ms in self._subs.wanted}
+        groups = {ms: model.group(*ms, want, now_ns) for ms, want in self._subs.wanted.items()}
         activity = {g: model.activity(g, now_ns) for g in set(groups.values())}
         cum: list[float] = list(itertools.accumulate(activity[groups[ms]] for ms, _w in targets))
         self._target_cache = (self._subs.version, now_real, targets, cum)

@@ -20,6 +20,9 @@ from gatherer.sim.rest_api import UNKNOWN_TR as UNKNOWN_TR
 from gatherer.venues.ls.catalog import CATALOG
 
 OK = ("00000", "정상처리되었습니다")
+SILENT: tuple[str, str] = (str(OK[0]), "".join([OK[1]]))
+"""OK as the client sees it, for a registration past the limit that will never stream (a distinct
+object: the venue's own verdict, compared by identity)."""
 # Refusal codes: the token, TR and rate codes are the REST side's (rest_api); the rest
 # are this simulator's, as LS does not publish its own (LS_OPENAPI.md §7.4).
 BAD_REQUEST = ("IGW40014", "요청 메시지 형식이 올바르지 않습니다.")

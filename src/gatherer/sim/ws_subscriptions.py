@@ -26,6 +26,8 @@ class SimConnection:
     request: web.Request
     appkey: str | None = None
     registrations: set[tuple[str, str]] = field(default_factory=set)
+    silent: set[tuple[str, str]] = field(default_factory=set)
+    """Registrations acknowledged past the limit that never stream (``silent_past_limit``)."""
     stalled: bool = False
     frames_sent: int = 0
     outbox: list[bytes] = field(default_factory=list)

@@ -31,6 +31,8 @@ class DerivFrames:
 
     def render(self, st: _State, want: Collection[str], phase: str, traded: _Traded | None) -> list[Frame]:
         futures = st.inst.market == "kfutures"
+        if "DH0" in want or "DC0" in want:
+            return self._night(st, want, phase, traded)
         book_trs = ("FH9", "FH0") if futures else ("OH0",)
         trade_trs = ("FC9", "FC0") if futures else ("OC0",)
         out: list[Frame] = []
@@ -52,10 +54,29 @@ class DerivFrames:
                 out.append((tr, trade if tr == trade_trs[0] else dict(trade)))
         return out
 
+    def _night(self, st: _State, want: Collection[str], phase: str, traded: _Traded | None) -> list[Frame]:
+        """DH0 (FH0's fields, ``futcode`` for futures and options alike) and DC0 (``date``, FC0's
+        fields, then ``eqva``, ``impv``, ``timevalue``): the night session, LS_OPENAPI.md §3.6."""
+        out: list[Frame] = []
+        if "DH0" in want:
+            out.append(("DH0", self._deriv_book(st, "DH0", phase)))
+        if traded is None or "DC0" not in want:
+            return out
+        futures = st.inst.market == "kfutures"
+        day = self._fut_trade(st, phase) if futures else self._opt_trade(st, phase)
+        body: Body = {"date": self._now.ymd}
+        for name in _FC0_NAMES:
+            body[name] = day.get(name, "0.00")
+        body["futcode"] = st.inst.symbol
+        for name in ("eqva", "impv", "timevalue"):
+            body[name] = day.get(name, "0.00")
+        out.append(("DC0", body))
+        return out
+
     def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
         shown = st.shown.get(tr)
         if shown is None:
-            code = "futcode" if st.inst.market == "kfutures" else "optcode"
+            code = "futcode" if st.inst.market == "kfutures" or tr == "DH0" else "optcode"
             shown = st.shown[tr] = _Shown(tr, {code: st.inst.symbol, "alloc_gubun": ""}, 1, st.depth, 6)
         body = _levels(st, shown, st.pcache.__getitem__)
         body["hotime"] = self._now.hms
@@ -124,6 +145,14 @@ class DerivFrames:
         body["jnilvolume"] = str(int(st.krx.volume * st.jnil_ratio))
         body["optcode"] = st.inst.symbol
         return body
+
+
+_FC0_NAMES = (
+    "chetime", "sign", "change", "drate", "price", "open", "high", "low", "cgubun", "cvolume", "volume",
+    "value", "mdvolume", "mdchecnt", "msvolume", "mschecnt", "cpower", "offerho1", "bidho1", "openyak",
+    "k200jisu", "theoryprice", "kasis", "sbasis", "ibasis", "openyakcha", "jgubun", "jnilvolume",
+)  # fmt: skip
+"""FC0's fields before ``futcode`` (the catalog's table), in order: DC0 sends them after ``date``."""
 
 
 def _levels(st: _State, shown: _Shown, pstr: Callable[[int], str]) -> Body:

@@ -48,6 +48,9 @@ from gatherer.sim.market.wire import Frame, _scaled, _sign
 from gatherer.sim.universe.instruments import Instrument
 from gatherer.venues.ls.hours import EXCHANGE_HOURS, SessionWindows
 
+_NIGHT_TRS = ("DH0", "DC0")
+"""The KRX night session's TRs (LS_OPENAPI.md §3.6), streamed while the ``knight`` group trades."""
+
 
 class MarketModel:
     """Books, tapes and frames for a universe of instruments; see the module docstring."""
@@ -82,9 +85,15 @@ class MarketModel:
     def instrument(self, market: str, symbol: str) -> Instrument | None:
         return self._instruments.get((market, symbol))
 
-    def group(self, market: str, symbol: str) -> str:
-        """The session group an instrument trades in: its market for KRX, its exchange overseas."""
-        return self._rhythm.group(market, symbol)
+    def group(self, market: str, symbol: str, want: Collection[str] = (), now_ns: int = 0) -> str:
+        """The session group an instrument trades in: its market for KRX, its exchange overseas; a
+        KRX derivative asked for on DH0/DC0 trades in ``knight`` while the night session is on
+        (or always, when asked for on nothing else)."""
+        if not want or market not in ("kfutures", "koptions") or not any(tr in _NIGHT_TRS for tr in want):
+            return self._rhythm.group(market, symbol)
+        if all(tr in _NIGHT_TRS for tr in want) or self._rhythm.phase("knight", now_ns) != "closed":
+            return "knight"
+        return market
 
     @property
     def sessions(self) -> SessionWindows | None:
@@ -119,9 +128,12 @@ class MarketModel:
             st = self._states[(market, symbol)] = self._new_state(inst, now_ns)
         if now_ns // _NS != self._now.sec:
             self._tick_time(now_ns)
-        phase = self._phases.get(st.group)
+        group = st.group if st.family != "deriv" else self.group(market, symbol, want, now_ns)
+        phase = self._phases.get(group)
         if phase is None:
-            phase = self._phases[st.group] = self._rhythm.phase(st.group, now_ns)
+            phase = self._phases[group] = self._rhythm.phase(group, now_ns)
+        if st.family == "deriv":  # day TRs are silent at night, night TRs by day
+            want = [tr for tr in want if (tr in _NIGHT_TRS) == (group == "knight")]
         day = self._now.day
         if day != st.day:
             self._new_day(st, day)

@@ -9,6 +9,9 @@ it reads the universe and nothing else.
 
 from __future__ import annotations
 
+import math
+import random
+import zlib
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -320,6 +323,90 @@ def o3121_rows(universe: Universe, mkt_gb: str, bsc_gds_cd: str) -> list[Row]:
     ]
 
 
+_NIGHT_OPTION_EXPIRIES = 3
+"""KOSPI200 option expiries the night session lists (the nearest; KRX lists the near months)."""
+
+
+def t8455_rows(universe: Universe, gubun: str) -> list[Row]:
+    """t8455 KRX야간파생 마스터 (§5): ``NFU`` the KOSPI200 futures (no spreads), ``NOP`` the options of
+    the nearest expiries with ``atmgb`` (1 ATM, 2 ITM, 3 OTM). The other families (mini, KOSDAQ150,
+    commodity, weekly) are not in the simulated universe: an empty answer, as for an unknown
+    ``gubun``."""
+    if gubun == "NFU":
+        insts = [i for i in universe.instruments["kfutures"] if i.kind == "future"]
+        unit = "250000.00000000"
+    elif gubun == "NOP":
+        expiries = sorted({i.expiry for i in universe.instruments["koptions"]})[:_NIGHT_OPTION_EXPIRIES]
+        insts = [i for i in universe.instruments["koptions"] if i.expiry in expiries]
+        unit = "250000.00000000"
+    else:
+        return []
+    step = Decimal("2.5")
+    out: list[Row] = []
+    for inst in insts:
+        atm = ""
+        if inst.strike is not None:
+            if abs(inst.strike - K200_LEVEL) < step:
+                atm = "1"
+            else:
+                itm = inst.strike < K200_LEVEL if inst.kind == "call" else inst.strike > K200_LEVEL
+                atm = "2" if itm else "3"
+        out.append(
+            {
+                "hname": inst.name,
+                "shcode": inst.symbol,
+                "expcode": isin("KR4", inst.symbol),
+                "tradeunit": unit,
+                "atmgb": atm,
+            }
+        )
+    return out
+
+
+T8407_MAX = 50
+
+
+def previous_value(inst: Instrument) -> int:
+    """The simulator's traded value of a stock on the previous session, KRW millions (t8407
+    ``value``): heavy-tailed as KRX's is (a few codes carry most of the day's value), the same on
+    every start for a code, ETFs and ETNs an order of magnitude lower."""
+    rnd = random.Random(zlib.crc32(inst.symbol.encode()))
+    scale = 0.1 if inst.kind in ("etf", "etn") else 1.0
+    return max(1, int(math.exp(rnd.gauss(7.0, 2.0)) * scale))
+
+
+def t8407_rows(universe: Universe, nrec: object, shcode: object) -> list[Row]:
+    """t8407 API용주식멀티현재가조회 for ``nrec`` codes concatenated in ``shcode`` (6 characters each,
+    at most 50): one OutBlock1 row per listed code, today's quote at the previous close and
+    ``value`` the previous session's traded value (as LS shows before the open). Unknown codes are
+    left out."""
+    text = str(shcode)
+    try:
+        count = int(str(nrec))
+    except ValueError:
+        raise MasterRequestError(f"t8407 nrec {nrec!r} is not a number") from None
+    if not 1 <= count <= T8407_MAX or len(text) != 6 * count:
+        raise MasterRequestError(f"t8407 nrec {count} does not match shcode of {len(text)} characters")
+    stocks = {i.symbol: i for m in ("kospi", "kosdaq") for i in universe.instruments[m]}
+    out: list[Row] = []
+    for code in (text[i : i + 6] for i in range(0, len(text), 6)):
+        inst = stocks.get(code)
+        if inst is None:
+            continue
+        price = int(inst.ref_price)
+        up, down = stock_limits(inst.ref_price, inst.kind)
+        out.append(
+            {
+                "shcode": code, "hname": inst.name, "price": price, "sign": "3", "change": 0, "diff": "0.00",
+                "volume": 0, "offerho": 0, "bidho": 0, "cvolume": 0, "chdegree": "0.00", "open": 0,
+                "high": 0, "low": 0, "value": previous_value(inst), "offerrem": 0, "bidrem": 0,
+                "totofferrem": 0, "totbidrem": 0, "jnilclose": price, "uplmtprice": int(up),
+                "dnlmtprice": int(down),
+            }
+        )  # fmt: skip
+    return out
+
+
 def master_rows(universe: Universe, tr_cd: str, inblock: Mapping[str, object]) -> list[Row]:
     """The OutBlock rows a master TR answers for an InBlock (§4). Missing fields raise KeyError."""
     if tr_cd == "t8436":
@@ -331,6 +418,10 @@ def master_rows(universe: Universe, tr_cd: str, inblock: Mapping[str, object]) -
     if tr_cd == "t8433":
         _ = inblock["dummy"]
         return t8433_rows(universe)
+    if tr_cd == "t8407":
+        return t8407_rows(universe, inblock["nrec"], inblock["shcode"])
+    if tr_cd == "t8455":
+        return t8455_rows(universe, str(inblock["gubun"]))
     if tr_cd == "o3101":
         _ = inblock["gubun"]
         return o3101_rows(universe)

@@ -51,6 +51,8 @@ class TrSpec:
     """Every field of the table, in table order."""
     layout: str
     """Which documented layout this is: ``2025-12`` (S1) or ``2026`` (FH9/FC9)."""
+    session: str = "day"
+    """``night`` for the KRX night derivatives session's TRs (DH0/DC0, §3.6); ``day`` otherwise."""
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -338,6 +340,19 @@ _OC0 = _cat(
 )
 
 
+# DH0 / DC0 KRX야간파생 (§3.6): DH0 is FH0's list exactly; DC0 is FC0's list with `date` first and
+# `eqva`, `impv`, `timevalue` (OC0's types) last, so one TR serves night futures and options.
+_DH0 = _fh(6, 6, "futcode")
+_DC0 = _cat(
+    _f("date", "date", 8),
+    _fc(6),
+    _f("eqva", "dec", 7, 2),
+    _f("impv", "dec", 6, 2),
+    _f("timevalue", "dec", 6, 2),
+)
+_DERIVS = ("kfutures", "koptions")
+
+
 def _ovh(symbol_len: int) -> tuple[Field, ...]:
     """OVH (§3.7); WOH has the same list with a 16-char symbol. offernoN/bidnoN are order counts."""
     return _cat(
@@ -438,6 +453,8 @@ def _build() -> dict[str, TrSpec]:
             _S1,
         ),
         TrSpec("OC0", "KOSPI200옵션체결", "trade", ("koptions",), "krx", "optcode", "deriv8", _OC0, _S1),
+        TrSpec("DH0", "KRX야간파생 호가", "book", _DERIVS, "krx", "futcode", "deriv8", _DH0, _S1, "night"),
+        TrSpec("DC0", "KRX야간파생 체결", "trade", _DERIVS, "krx", "futcode", "deriv8", _DC0, _S1, "night"),
         TrSpec(
             "OVH", "해외선물 호가", "book", ("ofutures",), "overseas", "symbol", "overseas8", _ovh(8), _S1
         ),
@@ -478,6 +495,17 @@ MARKET_CHANNELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     }
 )
 """market -> channel -> the TR that carries it by default (DESIGN.md market table)."""
+
+NIGHT_CHANNELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "kfutures": MappingProxyType({"book": "DH0", "trade": "DC0"}),
+        "koptions": MappingProxyType({"book": "DH0", "trade": "DC0"}),
+    }
+)
+"""market -> channel -> the TR of the KRX night session (``sessions = ["night"]``, §3.6)."""
+
+SESSIONS: tuple[str, ...] = ("day", "night")
+"""The values of ``[markets.<m>] sessions``; night only where ``NIGHT_CHANNELS`` has the market."""
 
 LEGACY: Mapping[str, str] = MappingProxyType({"FH9": "FH0", "FC9": "FC0"})
 """2026 TR -> the Dec-2025 TR to fall back to when the venue rejects the new code (§3.2)."""

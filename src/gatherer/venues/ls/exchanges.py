@@ -47,6 +47,9 @@ class ExchangeHours:
     shift_specials: bool = False
     """KRX: the calendar's late open and late close (the year's first session, the 수능 day) move
     every span by the same offsets."""
+    night: bool = False
+    """KRX night session: only evenings ``venues.ls.night.held`` says hold one (none ahead of a long
+    holiday)."""
 
 
 def _t(hhmm: str) -> dt.time:
@@ -71,6 +74,22 @@ _KRX_DERIVATIVES = ExchangeHours(
     "XKRX",
     (_span("08:45", "15:35"),),
     shift_specials=True,
+)
+_KRX_NIGHT = ExchangeHours(
+    # The KRX night derivatives session (DH0/DC0): 18:00–06:00 from the evening of a KRX session
+    # date (venues/ls/night.py); its rows take the next session date as their trading date.
+    "Asia/Seoul",
+    "XKRX",
+    (_span("18:00", "06:00", end_day=1),),
+    night=True,
+)
+_NXT = ExchangeHours(
+    # Nextrade (NXT) for KOSPI and KOSDAQ stocks: 08:00–20:00 on KRX's dates — the pre-market
+    # 08:00–08:50, the main market 09:00:30–15:20 and the after-market 15:30–20:00 (§2.3). Shown by
+    # `gatherer sessions`; the NXT feeds themselves are the venue settings' (NH1/NS3/NK1).
+    "Asia/Seoul",
+    "XKRX",
+    (_span("08:00", "20:00"),),
 )
 _CME = ExchangeHours(
     # CME Globex (CME, CBOT, NYMEX, COMEX: equity, rates, FX, energy, metals): Sunday–Friday
@@ -121,6 +140,8 @@ EXCHANGE_HOURS: Mapping[str, ExchangeHours] = {
     "kosdaq": _KRX_STOCKS,
     "kfutures": _KRX_DERIVATIVES,
     "koptions": _KRX_DERIVATIVES,
+    "knight": _KRX_NIGHT,
+    "nxt": _NXT,
     "CME": _CME,
     "HKEX": _HKEX,
     "SGX": _SGX,

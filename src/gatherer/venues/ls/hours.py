@@ -64,6 +64,7 @@ __all__ = [
     "day_windows",
     "exchange_group",
     "group_of",
+    "krx_sessions",
     "latest_trading_day",
     "master_hours",
     "overseas_groups",
@@ -175,6 +176,10 @@ def session_windows(first: dt.date, last: dt.date, groups: Iterable[str] | None 
 def _spans_ns(hours: ExchangeHours, days: list[_Day]) -> list[tuple[int, int]]:
     zone = ZoneInfo(hours.zone)
     out: list[tuple[int, int]] = []
+    if hours.night:
+        from gatherer.venues.ls.night import NIGHT_DATES, held
+
+        days = [d for d in days if held(d.day, NIGHT_DATES.sessions(d.day.year))]
     for d in days:
         spans = hours.spans
         early = d.close is not None and d.close_shift < dt.timedelta(0)
@@ -190,6 +195,12 @@ def _spans_ns(hours: ExchangeHours, days: list[_Day]) -> list[tuple[int, int]]:
             if end > start:
                 out.append((_utc_ns(start), _utc_ns(end)))
     return out
+
+
+def krx_sessions(lo: dt.date, hi: dt.date) -> list[dt.date]:
+    """The XKRX session dates in ``[lo, hi]``, sorted (weekdays where the calendar has no data).
+    Seconds of CPU on first use in a process."""
+    return [d.day for d in _trading_days("XKRX", lo, hi)]
 
 
 def _utc_ns(local: dt.datetime) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from gatherer.errors import ApiError, AuthError, DecodeError, RateLimited
+from gatherer.venues.ls.night import NIGHT_GUBUN
 from gatherer.venues.ls.rest import RestClient
 
 STR = pa.string()
@@ -111,6 +112,15 @@ _O3121: tuple[tuple[str, pa.DataType], ...] = (
     ("OptMinOrcPrc", dec(9)),
     ("OptMinBaseOrcPrc", dec(9)),
 )
+_T8455: tuple[tuple[str, pa.DataType], ...] = (
+    ("hname", STR),
+    ("shcode", STR),
+    ("expcode", STR),
+    ("tradeunit", dec(8, 30)),
+    ("atmgb", STR),
+)
+"""t8455 KRX야간파생 마스터 (LS_OPENAPI.md §5): ``tradeunit`` 거래승수 is 21.8."""
+
 MARKET_FIELDS: Mapping[str, tuple[tuple[str, pa.DataType], ...]] = {
     "kospi": _T8436,
     "kosdaq": _T8436,
@@ -263,4 +273,18 @@ async def fetch_master(client: RestClient, market: str) -> pa.Table:
     raise ValueError(f"unknown market {market!r}; expected one of {', '.join(MARKET_FIELDS)}")
 
 
-__all__ = ["MARKET_FIELDS", "fetch_master", "rows_to_table", "to_decimal", "to_int"]
+async def fetch_night_master(client: RestClient, market: str) -> pa.Table:
+    """The night session's instruments of ``kfutures`` or ``koptions``: t8455 for each of the market's
+    ``gubun`` values (``venues.ls.night.NIGHT_GUBUN``), one table with a ``gubun`` column; stored
+    as the master ``<market>.night``."""
+    rows: list[Mapping[str, Any]] = []
+    gubuns: list[str] = []
+    for gubun in NIGHT_GUBUN[market]:
+        found = _out_rows(await client.call("t8455", {"gubun": gubun}), "t8455")
+        rows.extend(found)
+        gubuns.extend([gubun] * len(found))
+    table = rows_to_table(rows, _T8455, tr_cd="t8455", market=market, symbol_field="shcode")
+    return table.append_column("gubun", pa.array(gubuns, type=STR))
+
+
+__all__ = ["MARKET_FIELDS", "fetch_master", "fetch_night_master", "rows_to_table", "to_decimal", "to_int"]

@@ -42,9 +42,11 @@ TR_LIMITS: Mapping[str, TrLimit] = MappingProxyType(
         "t8436": TrLimit(_STOCK_ETC, 2),
         "t8430": TrLimit(_STOCK_ETC, 2),
         "t9945": TrLimit(_STOCK_DATA, 2),
+        "t8407": TrLimit(_STOCK_DATA, 2),
         "t8467": TrLimit(_FO_DATA, 2),
         "t8432": TrLimit(_FO_DATA, 2),
         "t8433": TrLimit(_FO_DATA, 2),
+        "t8455": TrLimit(_FO_DATA, 2),
         "o3101": TrLimit(_OVS_DATA, 1),
         "o3121": TrLimit(_OVS_DATA, 1),
         # backfill (§8.1)
