@@ -39,9 +39,10 @@ def _example(tr_cd: str) -> dict[str, Any] | None:
 WS_EXAMPLES = [tr for tr in CATALOG if _example(tr) is not None]
 
 
-def test_every_catalog_tr_without_an_example_is_a_2026_layout() -> None:
+def test_every_catalog_tr_without_an_example_is_listed() -> None:
     missing = {tr for tr in CATALOG if _example(tr) is None}
-    assert missing == {"FH9", "FC9"}
+    # NVI/UVI/YF9/YOC: LS prints no example frame for them; their tables are LS_OPENAPI.md §3.5/§3.6.
+    assert missing == {"FH9", "FC9", "NVI", "UVI", "YF9", "YOC"}
 
 
 @pytest.mark.parametrize("tr_cd", WS_EXAMPLES)

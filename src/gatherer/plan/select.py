@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from gatherer.config import Config, MarketConfig
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, VENUE_CHANNELS
 from gatherer.venues.ls.keys import format_tr_key
 
 _MONTHS = "FGHJKMNQUVXZ"  # futures month codes, January to December
@@ -319,12 +319,34 @@ def select_with_notes(cfg: Config, masters: Mapping[str, Master]) -> Selection:
                 f" max_symbols = {mc.max_symbols} excluded"
             )
             symbols = symbols[: mc.max_symbols]
-        for channel in cfg.channels_of(market):
-            tr_cd = MARKET_CHANNELS[market][channel]
-            out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
+        _add_channels(cfg, market, symbols, out)
     if problems:
         raise ConfigError("; ".join(problems))
     return out
+
+
+MARKET_STATUS = Registration("all", "status", "JIF", "0")
+"""JIF (tr_key ``0``): one registration serves every market (``plan.pack.MARKET_STATUS`` too)."""
+
+
+def _add_channels(cfg: Config, market: str, symbols: list[str], out: Selection) -> None:
+    """The registrations of a market's channels on each of its venues, per symbol. ``vi`` is one
+    registration per venue for every stock (``000000``), shared by KOSPI and KOSDAQ; ``status``
+    is JIF, one for all markets. A channel a venue does not serve is left out with a note."""
+    for venue in cfg.venues_of(market):
+        table = VENUE_CHANNELS[market][venue]
+        for channel in cfg.channels_of(market):
+            tr_cd = table.get(channel)
+            if tr_cd is None:
+                out.notes.append(f"{market}: {venue} has no {channel} feed; not recorded there")
+            elif channel == "status":
+                if MARKET_STATUS not in out.registrations:
+                    out.registrations.append(MARKET_STATUS)
+            elif channel == "vi":
+                if not any(r.tr_cd == tr_cd and r.symbol == ALL_SYMBOLS for r in out.registrations):
+                    out.registrations.append(Registration(market, channel, tr_cd, ALL_SYMBOLS))
+            else:
+                out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
 
 
 def select(cfg: Config, masters: Mapping[str, Master]) -> list[Registration]:
