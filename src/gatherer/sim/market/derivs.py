@@ -39,6 +39,9 @@ class DerivFrames:
             if tr in want:
                 book = book or self._deriv_book(st, tr, phase)
                 out.append((tr, book if tr == book_trs[0] else dict(book)))
+        expected_tr = "YF9" if futures else "YOC"
+        if traded is None and phase in _AUCTIONS and expected_tr in want:
+            out.append((expected_tr, self._expected(st, "futcode" if futures else "optcode")))
         if traded is None:
             return out
         if futures and st.inst.kind == "future":
@@ -51,6 +54,19 @@ class DerivFrames:
                 trade = trade or (self._fut_trade(st, phase) if futures else self._opt_trade(st, phase))
                 out.append((tr, trade if tr == trade_trs[0] else dict(trade)))
         return out
+
+    def _expected(self, st: _State, key: str) -> Body:
+        """YF9/YOC (§3.6): the call auction's expected price and quantity so far."""
+        sign, change, rate = self._change(st, st.yeprice)
+        return {
+            "ychetime": self._now.hms,
+            "yeprice": st.pcache[st.yeprice],
+            "jnilysign": sign,
+            "jnilchange": change,
+            "jnilydrate": rate,
+            key: st.inst.symbol,
+            "expct_ccls_q": str(st.auction_vol),
+        }
 
     def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
         shown = st.shown.get(tr)
