@@ -260,12 +260,15 @@ class WsHub:
         if not targets or cum[-1] <= 0:
             return 0.0
         picks = self.rng.choices(targets, cum_weights=cum, k=max(1, int(budget)))
+        everyone = self._subs.everyone
         for (market, symbol), wanted in picks:
             if budget < 1.0:
                 break
             sent = False
-            for tr_cd, body in self.model.events(market, symbol, now_ns, wanted):
+            for tr_cd, body in self.model.events(market, symbol, now_ns, wanted | everyone.keys()):
                 subs = self._subs.by_key.get((tr_cd, symbol))
+                if tr_cd in everyone:
+                    subs = {**everyone[tr_cd], **(subs or {})}
                 if not subs:
                     continue
                 if self.faults.skip and self._skip(tr_cd, symbol, subs, body):
