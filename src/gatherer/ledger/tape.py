@@ -1,0 +1,191 @@
+"""The consolidated-tape check: does LS's KRX+NXT feed agree with the venues' own feeds?
+
+Built from the day's Parquet rows (so it can be built again at any time and always says the
+same), written next to the coverage as ``ledger/date=D/tape.parquet``, one row per check and
+symbol (docs/formats.md, "The consolidated-tape check"):
+
+- ``us3_krx`` / ``us3_nxt``: every US3 print whose ``exchname`` names KRX (NXT) is matched to a
+  print of the venue's own trade feed (S3_/K3_; NS3) of the same symbol with the same
+  ``chetime``, ``price`` and ``cvolume``, as multisets: ``checked`` US3 prints, ``mismatches`` those
+  with no venue print left to match. Checked only for a symbol whose venue feed was recorded, and
+  only from a second after both feeds' first acknowledgement that day (``MARGIN_NS``).
+- ``krx_us3`` / ``nxt_us3``: the other way: venue prints with no US3 print (checked only for a
+  symbol US3 was recorded for).
+- ``uh1_levels``: every UH1 row's consolidated quantities equal KRX + NXT on each of the ten
+  levels of both sides and in the totals (``unt_offerremN = krx_offerremN + nxt_offerremN`` …);
+  ``mismatches`` counts rows where any one differs.
+
+Prints at the edges of a subscription (a venue registered seconds after US3) show as mismatches:
+the counts are data to read with the coverage, not an alarm by themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gatherer.files import write_parquet_atomic
+from gatherer.ledger.scan import Ledger
+from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.keys import symbol_of
+
+TAPE_SCHEMA = pa.schema(
+    [
+        ("check", pa.string()),
+        ("market", pa.string()),
+        ("symbol", pa.string()),
+        ("checked", pa.int64()),
+        ("mismatches", pa.int64()),
+    ]
+)
+_KRX_TRADES = ("S3_", "K3_")
+_PRINT = ("symbol", "recv_ns", "chetime", "price", "cvolume")
+_LEVELS = range(1, 11)
+
+
+def _files(root: Path, day: dt.date, channel: str) -> Iterator[tuple[str, Path]]:
+    base = root / "parquet" / f"date={day.isoformat()}"
+    for market_dir in sorted(base.glob("market=*")):
+        for path in sorted((market_dir / f"channel={channel}").glob("*.parquet")):
+            yield market_dir.name.removeprefix("market="), path
+
+
+def _tr_of(path: Path) -> str:
+    meta = pq.read_schema(path).metadata or {}
+    return (meta.get(b"gatherer.tr_cd") or meta.get(b"tr_cd") or b"").decode()
+
+
+Print = tuple[str, int, object, object, object]
+"""(symbol, recv_ns, chetime, price, cvolume)."""
+
+
+def _prints(root: Path, day: dt.date) -> tuple[dict[str, list[Print]], dict[str, str]]:
+    """Per feed (``krx``, ``nxt``, ``us3_krx``, ``us3_nxt``): its prints; and each symbol's market."""
+    feeds: dict[str, list[Print]] = {k: [] for k in ("krx", "nxt", "us3_krx", "us3_nxt")}
+    markets: dict[str, str] = {}
+    for market, path in _files(root, day, "trade"):
+        tr = _tr_of(path)
+        if tr not in (*_KRX_TRADES, "NS3", "US3"):
+            continue
+        cols = [*_PRINT, "exchname"]
+        table = pq.read_table(path, columns=cols)
+        for row in zip(*(table.column(c).to_pylist() for c in cols), strict=True):
+            symbol = str(row[0])
+            markets.setdefault(symbol, market)
+            if tr == "US3":
+                feed = "us3_nxt" if str(row[5] or "").strip().upper() == "NXT" else "us3_krx"
+            else:
+                feed = "nxt" if tr == "NS3" else "krx"
+            feeds[feed].append((symbol, row[1], row[2], row[3], row[4]))
+    return feeds, markets
+
+
+_FEED_TRS = {"krx": _KRX_TRADES, "nxt": ("NS3",), "us3_krx": ("US3",), "us3_nxt": ("US3",)}
+MARGIN_NS = 1_000_000_000
+"""Prints within this long after the later of the two feeds' first acknowledgement are not compared:
+frames of one print travel on different connections and may straddle an acknowledgement."""
+
+
+def _acks(ledger: Ledger) -> dict[tuple[str, str], int]:
+    """(tr_cd, symbol) -> the first acknowledgement of its registration that day."""
+    out: dict[tuple[str, str], int] = {}
+    for (tr_cd, tr_key), cov in ledger.coverage.items():
+        if cov.acked_ns is None or tr_cd not in CATALOG:
+            continue
+        try:
+            symbol = symbol_of(tr_cd, tr_key)
+        except ValueError:
+            continue
+        key = (tr_cd, symbol)
+        out[key] = min(out.get(key, cov.acked_ns), cov.acked_ns)
+    return out
+
+
+def _compare(
+    check: str,
+    left: str,
+    right: str,
+    feeds: dict[str, list[Print]],
+    acks: dict[tuple[str, str], int],
+    markets: dict[str, str],
+) -> list[dict[str, object]]:
+    def since(feed: str, symbol: str) -> int | None:
+        times = [acks[(tr, symbol)] for tr in _FEED_TRS[feed] if (tr, symbol) in acks]
+        return min(times) if times else None
+
+    starts: dict[str, int | None] = {}
+    for symbol in {p[0] for p in feeds[left]}:
+        a, b = since(left, symbol), since(right, symbol)
+        starts[symbol] = None if a is None or b is None else max(a, b) + MARGIN_NS
+
+    def counted(feed: str) -> Counter[tuple[object, ...]]:
+        out: Counter[tuple[object, ...]] = Counter()
+        for symbol, recv, *rest in feeds[feed]:
+            begin = starts.get(symbol)
+            if begin is not None and recv >= begin:
+                out[(symbol, *rest)] += 1
+        return out
+
+    have, other = counted(left), counted(right)
+    checked: Counter[str] = Counter()
+    missing: Counter[str] = Counter()
+    for key, n in have.items():
+        symbol = str(key[0])
+        checked[symbol] += n
+        missing[symbol] += max(0, n - other.get(key, 0))
+    return [
+        {"check": check, "market": markets.get(s, ""), "symbol": s, "checked": n, "mismatches": missing[s]}
+        for s, n in sorted(checked.items())
+    ]
+
+
+def _uh1_rows(root: Path, day: dt.date) -> list[dict[str, object]]:
+    checked: Counter[tuple[str, str]] = Counter()
+    bad: Counter[tuple[str, str]] = Counter()
+    for market, path in _files(root, day, "book"):
+        if _tr_of(path) != "UH1":
+            continue
+        table = pq.read_table(path)
+        wrong = pa.array([False] * table.num_rows)
+        for side in ("offer", "bid"):
+            names = [f"{side}rem{i}" for i in _LEVELS] + [f"tot{side}rem"]
+            for name in names:
+                unt = table.column(f"unt_{name}")
+                total = pc.add(pc.fill_null(table.column(f"krx_{name}"), 0), pc.fill_null(table.column(f"nxt_{name}"), 0))
+                differs = pc.fill_null(pc.not_equal(pc.fill_null(unt, 0), total), True)
+                wrong = pc.or_(wrong, differs)
+        for symbol, w in zip(table.column("symbol").to_pylist(), wrong.to_pylist(), strict=True):
+            checked[(market, symbol)] += 1
+            bad[(market, symbol)] += int(bool(w))
+    return [
+        {"check": "uh1_levels", "market": m, "symbol": s, "checked": n, "mismatches": bad[(m, s)]}
+        for (m, s), n in sorted(checked.items())
+    ]
+
+
+def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
+    """The day's consolidated-tape check (see the module docstring); ``ledger`` gives each
+    registration's first acknowledgement, from which two feeds are compared."""
+    feeds, markets = _prints(root, day)
+    acks = _acks(ledger)
+    rows = [
+        *_compare("us3_krx", "us3_krx", "krx", feeds, acks, markets),
+        *_compare("us3_nxt", "us3_nxt", "nxt", feeds, acks, markets),
+        *_compare("krx_us3", "krx", "us3_krx", feeds, acks, markets),
+        *_compare("nxt_us3", "nxt", "us3_nxt", feeds, acks, markets),
+        *_uh1_rows(root, day),
+    ]
+    return pa.Table.from_pylist(rows, schema=TAPE_SCHEMA)
+
+
+def write_tape(root: Path, day: dt.date, base: Path, ledger: Ledger) -> pa.Table:
+    """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table."""
+    table = tape_table(root, day, ledger)
+    write_parquet_atomic(table, base / "tape.parquet")
+    return table
