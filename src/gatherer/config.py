@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS, STOCK_VENUES, VENUE_CHANNELS, market_channels
+from gatherer.venues.ls.catalog import MARKET_CHANNELS
+from gatherer.venues.ls.channels import STOCK_VENUES, VENUE_CHANNELS, market_channels
 
 MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
 

@@ -129,7 +129,9 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     (day_dir,) = (tmp_path / "parquet").iterdir()
     for market in ("kospi", "kosdaq"):
         ns3 = [pq.read_table(p) for p in (day_dir / f"market={market}" / "channel=trade").glob("*.parquet")]
-        symbols = {s for t in ns3 if t.column("tr_cd")[0].as_py() == "NS3" for s in t.column("symbol").to_pylist()}
+        symbols = {
+            s for t in ns3 if t.column("tr_cd")[0].as_py() == "NS3" for s in t.column("symbol").to_pylist()
+        }
         assert symbols and (symbols <= set(us3)) == (market == "kospi"), (market, symbols)
 
     day = dt.date.fromisoformat(day_dir.name.removeprefix("date="))

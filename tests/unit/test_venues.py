@@ -32,7 +32,8 @@ DAY = dt.date(2026, 5, 15)  # a Friday KRX trades
 
 def test_venues_multiply_the_channels_vi_and_status_are_one_registration_each() -> None:
     cfg = parse_config(
-        '[markets.kospi]\nvenues = ["krx", "nxt", "unified"]\nchannels = ["book", "trade", "vi", "auction", "status"]\n'
+        '[markets.kospi]\nvenues = ["krx", "nxt", "unified"]\n'
+        'channels = ["book", "trade", "vi", "auction", "status"]\n'
         '[markets.kosdaq]\nvenues = ["nxt"]\nchannels = ["trade", "vi"]\n'
     )
     sel = select_with_notes(cfg, MASTERS)
@@ -89,7 +90,12 @@ def _hm(h: int, m: int) -> int:
 
 # The simulated day, stated literally: KRX stocks 08:30 opening auction, 09:00-15:20 continuous,
 # closing auction to 15:30; NXT pre-market 08:00-08:50, after-market 15:30-20:00.
-KRX_DAY = [(_hm(8, 30), "pre_open"), (_hm(9, 0), "continuous"), (_hm(15, 20), "closing_auction"), (_hm(15, 30), "closed")]
+KRX_DAY = [
+    (_hm(8, 30), "pre_open"),
+    (_hm(9, 0), "continuous"),
+    (_hm(15, 20), "closing_auction"),
+    (_hm(15, 30), "closed"),
+]
 NXT_DAY = [(_hm(8, 0), "nxt_pre"), (_hm(8, 50), "closed"), (_hm(9, 0), "continuous"), (_hm(15, 20), "closed"),
            (_hm(15, 30), "nxt_after"), (_hm(20, 0), "closed")]  # fmt: skip
 
@@ -134,7 +140,8 @@ def test_session_follows_the_days_jif_transitions_and_vi() -> None:
     records = _day_records()
     rows = _rows(Decoder(batch_rows=5000), records)
     assert {(r["symbol"], r["market"]) for r in rows if r["tr_cd"] in ("NS3", "NH1", "US3")} == {
-        ("005930", "kospi"), ("086520", "kosdaq")
+        ("005930", "kospi"),
+        ("086520", "kosdaq"),
     }
     seen: Counter[tuple[str, object]] = Counter()
     for r in rows:
@@ -154,11 +161,19 @@ def test_session_follows_the_days_jif_transitions_and_vi() -> None:
             assert want == "continuous", (r["tr_cd"], sod)
         else:
             assert session == want, (r["tr_cd"], sod, session, want)
-    for expect in [("krx", "pre_open"), ("krx", "continuous"), ("krx", "closing_auction"), ("nxt", "nxt_pre"),
-                   ("nxt", "continuous"), ("nxt", "nxt_after"), ("unified", "nxt_after"), ("krx", "halted")]:  # fmt: skip
+    wanted = [
+        ("krx", "pre_open"), ("krx", "continuous"), ("krx", "closing_auction"), ("krx", "halted"),
+        ("nxt", "nxt_pre"), ("nxt", "continuous"), ("nxt", "nxt_after"), ("unified", "nxt_after"),
+    ]  # fmt: skip
+    for expect in wanted:
         assert seen[expect] > 0, (expect, seen)
     # JIF rows carry the phase they announce.
-    assert {r["session"] for r in rows if r["tr_cd"] == "JIF"} >= {"pre_open", "continuous", "nxt_pre", "nxt_after"}
+    assert {r["session"] for r in rows if r["tr_cd"] == "JIF"} >= {
+        "pre_open",
+        "continuous",
+        "nxt_pre",
+        "nxt_after",
+    }
 
 
 def test_a_decoder_resumed_from_its_state_labels_rows_as_one_that_read_everything() -> None:
@@ -179,5 +194,7 @@ def test_vi_rows_of_every_stock_take_their_symbol_and_market_from_the_body() -> 
     assert rows and {r["symbol"] for r in rows} <= {"005930", "086520"}
     assert all(CATALOG[str(r["tr_cd"])].channel == "vi" for r in rows)
     # A VI's own row is halted when it starts in continuous trading; its release may come later.
-    assert all(r["session"] == "halted" for r in rows if r["vi_gubun"] != "0" and r["session"] != "closed"), rows
+    assert all(r["session"] == "halted" for r in rows if r["vi_gubun"] != "0" and r["session"] != "closed"), (
+        rows
+    )
     assert dt.datetime.fromtimestamp(int(rows[0]["recv_ns"]) / 1e9, SEOUL).date() == DAY  # type: ignore[call-overload]

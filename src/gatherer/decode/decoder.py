@@ -231,7 +231,8 @@ class Decoder:
                     key_value = values[plan.key_pos] if header.tr_key is None and plan.key_pos >= 0 else None
                     symbol = self._symbol(plan, header.tr_key, key_value)
                     if symbol == ALL_SYMBOLS or plan.tr_cd in _PHASE_TRS:
-                        symbol = self._phase_frame(record, plan, symbol, dict(zip(plan.get_order, values)))
+                        fields = dict(zip(plan.get_order, values, strict=True))
+                        symbol = self._phase_frame(record, plan, symbol, fields)
                     key = (plan.tr_cd, self._market(plan, symbol))
                     first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
                     self._texts.add(key, (*first, symbol, None), values)
@@ -320,7 +321,11 @@ class Decoder:
             except BadValue:
                 key = None
             if not key:
-                raise Refused("bad_key", f"{plan.tr_cd} for every stock and the body has no {plan.layout.key}", plan.tr_cd)
+                raise Refused(
+                    "bad_key",
+                    f"{plan.tr_cd} for every stock and the body has no {plan.layout.key}",
+                    plan.tr_cd,
+                )
             symbol = key
         if plan.tr_cd == STATUS_TR:
             self._phases.note_status(record.seq, record.recv_ns, body.get("jangubun"), body.get("jstatus"))

@@ -68,7 +68,13 @@ _DERIV = {"61": "closed"}
 
 JANGUBUN_GROUP: Mapping[str, str] = {"1": "kospi", "2": "kosdaq", "5": "deriv", "6": "nxt", "8": "night"}
 """JIF ``jangubun`` -> the phase group it moves (other codes name markets recorded elsewhere)."""
-_MARKET_GROUP = {"kospi": "kospi", "kosdaq": "kosdaq", "stock": "kospi", "kfutures": "deriv", "koptions": "deriv"}
+_MARKET_GROUP = {
+    "kospi": "kospi",
+    "kosdaq": "kosdaq",
+    "stock": "kospi",
+    "kfutures": "deriv",
+    "koptions": "deriv",
+}
 
 _H = 3600
 TIMETABLE: Mapping[str, tuple[tuple[int, str], ...]] = {
@@ -180,7 +186,11 @@ class Phases:
         if venue is None or not symbol:
             return
         day = seoul_day(recv_ns)
-        sides = (("krx", "krx_vi_gubun"), ("nxt", "nxt_vi_gubun")) if venue == "unified" else ((venue, "vi_gubun"),)
+        sides = (
+            (("krx", "krx_vi_gubun"), ("nxt", "nxt_vi_gubun"))
+            if venue == "unified"
+            else ((venue, "vi_gubun"),)
+        )
         for side, name in sides:
             gubun = body.get(name)
             if gubun is None or not str(gubun).strip():
@@ -191,13 +201,19 @@ class Phases:
     # -- rows -----------------------------------------------------------------------------------
 
     def column(
-        self, market: str, venue: str, tr_cd: str, seqs: Sequence[int], recvs: Sequence[int], symbols: Sequence[str]
+        self,
+        market: str,
+        venue: str,
+        tr_cd: str,
+        seqs: Sequence[int],
+        recvs: Sequence[int],
+        symbols: Sequence[str],
     ) -> list[str | None]:
         """The ``session`` of each row of one batch (one TR, one market)."""
         n = len(seqs)
         if tr_cd == STATUS_TR:
             return [self._status_rows.get(s) for s in seqs]
-        if venue == "overseas" or market not in _MARKET_GROUP and venue != "nxt":
+        if venue == "overseas" or (market not in _MARKET_GROUP and venue != "nxt"):
             return [None] * n
         seq_a = np.asarray(seqs, dtype=np.int64)
         days = (np.asarray(recvs, dtype=np.int64) // _NS + _SEOUL_S) // 86_400
@@ -237,7 +253,9 @@ class Phases:
         watched = {s for (v, s) in self._vi if v in sides}
         if not watched:
             return
-        candidates = np.flatnonzero(np.isin(np.asarray(symbols, dtype=object), list(watched)) & (out == "continuous"))
+        candidates = np.flatnonzero(
+            np.isin(np.asarray(symbols, dtype=object), list(watched)) & (out == "continuous")
+        )
         for i in candidates.tolist():
             symbol = symbols[i]
             for side in sides:

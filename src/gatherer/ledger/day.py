@@ -28,7 +28,6 @@ from pathlib import Path
 
 from gatherer.files import write_parquet_atomic
 from gatherer.ledger.scan import Coverage, Dark, Gap, Ledger, build_ledger
-from gatherer.ledger.tape import write_tape
 from gatherer.ledger.tables import (
     COVERAGE_SCHEMA,
     DARK_SCHEMA,
@@ -37,6 +36,7 @@ from gatherer.ledger.tables import (
     dark_table,
     gaps_table,
 )
+from gatherer.ledger.tape import write_tape
 
 
 def ledger_dir(root: Path, day: dt.date) -> Path:

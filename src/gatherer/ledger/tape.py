@@ -157,7 +157,9 @@ def _uh1_rows(root: Path, day: dt.date) -> list[dict[str, object]]:
             names = [f"{side}rem{i}" for i in _LEVELS] + [f"tot{side}rem"]
             for name in names:
                 unt = table.column(f"unt_{name}")
-                total = pc.add(pc.fill_null(table.column(f"krx_{name}"), 0), pc.fill_null(table.column(f"nxt_{name}"), 0))
+                total = pc.add(
+                    pc.fill_null(table.column(f"krx_{name}"), 0), pc.fill_null(table.column(f"nxt_{name}"), 0)
+                )
                 differs = pc.fill_null(pc.not_equal(pc.fill_null(unt, 0), total), True)
                 wrong = pc.or_(wrong, differs)
         for symbol, w in zip(table.column("symbol").to_pylist(), wrong.to_pylist(), strict=True):

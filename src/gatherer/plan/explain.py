@@ -68,7 +68,8 @@ def explain(
     by_venue = Counter(CATALOG[r.tr_cd].venue for r in everything if CATALOG[r.tr_cd].venue in _STOCK_VENUES)
     if set(by_venue) - {"krx"}:
         lines.append(
-            "stock venues: " + ", ".join(f"{v} {by_venue[v]:,}" for v in _STOCK_VENUES if v in by_venue)
+            "stock venues: "
+            + ", ".join(f"{v} {by_venue[v]:,}" for v in _STOCK_VENUES if v in by_venue)
             + " registrations"
         )
     lines.extend(f"note: {n}" for n in notes)

@@ -40,7 +40,8 @@ import pyarrow as pa
 
 from gatherer.config import Config, MarketConfig
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import ALL_SYMBOLS, VENUE_CHANNELS
+from gatherer.venues.ls.catalog import ALL_SYMBOLS
+from gatherer.venues.ls.channels import VENUE_CHANNELS
 from gatherer.venues.ls.keys import format_tr_key
 
 _MONTHS = "FGHJKMNQUVXZ"  # futures month codes, January to December

@@ -48,7 +48,6 @@ from gatherer.sim.market.wire import Frame, _scaled, _sign
 from gatherer.sim.universe.instruments import Instrument
 from gatherer.venues.ls.hours import EXCHANGE_HOURS, SessionWindows
 
-
 _NXT_TRS = frozenset({"NH1", "NS3", "NK1", "NVI", "UH1", "US3", "UK1", "UVI"})
 """What streams while only NXT trades."""
 

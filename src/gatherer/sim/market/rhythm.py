@@ -72,7 +72,14 @@ _AUCTIONS = ("preopen", "closing_auction")
 _NXT_PRE = (_hm(8, 0), _hm(8, 50))
 _NXT_AFTER = (_hm(15, 30), _hm(20, 0))
 _NXT_CYCLE = ("closed", "nxt_pre", "nxt_gap", "open", "nxt_break", "nxt_after")
-_NXT_JSTATUS = {"nxt_pre": "55", "nxt_gap": "56", "open": "21", "nxt_break": "41", "nxt_after": "57", "closed": "58"}
+_NXT_JSTATUS = {
+    "nxt_pre": "55",
+    "nxt_gap": "56",
+    "open": "21",
+    "nxt_break": "41",
+    "nxt_after": "57",
+    "closed": "58",
+}
 _JGUBUN = {"preopen": "10", "closing_auction": "50"}
 """장운영정보 in FC0/OC0: LS's example shows "40" in the regular session; other codes are guesses."""
 
@@ -176,7 +183,11 @@ class Rhythm:
         """Relative event rate: a burst at the open decaying over ~30 min, ~1 midday, rising to the close."""
         family = _FAMILY.get(group, "overseas")
         phase = self.phase(group, now_ns)
-        if family == "stock" and phase in ("closed", "after") and self.nxt_phase(now_ns) in ("nxt_pre", "nxt_after"):
+        if (
+            family == "stock"
+            and phase in ("closed", "after")
+            and self.nxt_phase(now_ns) in ("nxt_pre", "nxt_after")
+        ):
             return 0.3
         if phase == "closed":
             return 0.0

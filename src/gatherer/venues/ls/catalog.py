@@ -269,7 +269,6 @@ _YS3 = _cat(
 )
 
 
-
 def _yfc(price_len: int, key: str) -> tuple[Field, ...]:
     """YFC/YF9 지수선물예상체결, YOC 지수옵션예상체결 (§3.6); YF9 (2026) widens prices to 9.2 as FC9."""
     return _cat(
@@ -443,10 +442,26 @@ def _build() -> dict[str, TrSpec]:
         TrSpec("YS3", "KOSPI예상체결", "auction", ("kospi",), "krx", "shcode", "stock6", _YS3, _S1),
         TrSpec("YK3", "KOSDAQ예상체결", "auction", ("kosdaq",), "krx", "shcode", "stock6", _YS3, _S1),
         TrSpec(
-            "YF9", "지수선물예상체결", "auction", ("kfutures",), "krx", "futcode", "deriv8", _yfc(9, "futcode"), "2026"
+            "YF9",
+            "지수선물예상체결",
+            "auction",
+            ("kfutures",),
+            "krx",
+            "futcode",
+            "deriv8",
+            _yfc(9, "futcode"),
+            "2026",
         ),
         TrSpec(
-            "YOC", "지수옵션예상체결", "auction", ("koptions",), "krx", "optcode", "deriv8", _yfc(6, "optcode"), _S1
+            "YOC",
+            "지수옵션예상체결",
+            "auction",
+            ("koptions",),
+            "krx",
+            "optcode",
+            "deriv8",
+            _yfc(6, "optcode"),
+            _S1,
         ),
         TrSpec("JIF", "장운영정보", "status", (), "", "", "zero", _JIF, _S1),
         TrSpec(
@@ -526,56 +541,8 @@ MARKET_CHANNELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
 )
 """market -> channel -> the TR that carries it by default (DESIGN.md market table)."""
 
-STOCK_VENUES: tuple[str, ...] = ("krx", "nxt", "unified")
-"""Where a KRX-listed stock trades as LS serves it: KRX alone, NXT (Nextrade) alone, or the KRX+NXT
-consolidated (통합) feed (LS_OPENAPI.md §3.4)."""
+LEGACY: Mapping[str, str] = MappingProxyType({"FH9": "FH0", "FC9": "FC0"})
+"""2026 TR -> the Dec-2025 TR to fall back to when the venue rejects the new code (§3.2)."""
 
 ALL_SYMBOLS = "000000"
 """The symbol of a VI registration for every stock (``tr_key`` ``000000``; NVI/UVI ``0000000000``)."""
-
-
-def _venue_table(krx: Mapping[str, str], nxt: Mapping[str, str], unified: Mapping[str, str]) -> Mapping[str, Mapping[str, str]]:
-    return MappingProxyType(
-        {"krx": MappingProxyType(dict(krx)), "nxt": MappingProxyType(dict(nxt)), "unified": MappingProxyType(dict(unified))}
-    )
-
-
-_NXT = {"book": "NH1", "trade": "NS3", "broker": "NK1", "vi": "NVI"}
-_UNIFIED = {"book": "UH1", "trade": "US3", "broker": "UK1", "vi": "UVI"}
-VENUE_CHANNELS: Mapping[str, Mapping[str, Mapping[str, str]]] = MappingProxyType(
-    {
-        "kospi": _venue_table(
-            {"book": "H1_", "trade": "S3_", "broker": "K1_", "vi": "VI_", "auction": "YS3", "status": "JIF"},
-            _NXT,
-            _UNIFIED,
-        ),
-        "kosdaq": _venue_table(
-            {"book": "HA_", "trade": "K3_", "broker": "OK_", "vi": "VI_", "auction": "YK3", "status": "JIF"},
-            _NXT,
-            _UNIFIED,
-        ),
-        "kfutures": MappingProxyType(
-            {"krx": MappingProxyType({"book": "FH9", "trade": "FC9", "auction": "YF9", "status": "JIF"})}
-        ),
-        "koptions": MappingProxyType(
-            {"krx": MappingProxyType({"book": "OH0", "trade": "OC0", "auction": "YOC", "status": "JIF"})}
-        ),
-        "ofutures": MappingProxyType({"overseas": MARKET_CHANNELS["ofutures"]}),
-        "ooptions": MappingProxyType({"overseas": MARKET_CHANNELS["ooptions"]}),
-    }
-)
-"""market -> venue -> channel -> TR: every channel a market can record, per venue. NXT and the
-consolidated feed have no expected-price or status TR of their own here (NYS/UYS are not in the
-catalog; JIF is one feed for all); ``status`` is JIF (tr_key ``0``), one registration for all markets."""
-
-
-def market_channels(market: str) -> tuple[str, ...]:
-    """Every channel a market can record, on any of its venues, in table order."""
-    out: dict[str, None] = {}
-    for channels in VENUE_CHANNELS[market].values():
-        out.update(dict.fromkeys(channels))
-    return tuple(out)
-
-
-LEGACY: Mapping[str, str] = MappingProxyType({"FH9": "FH0", "FC9": "FC0"})
-"""2026 TR -> the Dec-2025 TR to fall back to when the venue rejects the new code (§3.2)."""
