@@ -21,7 +21,7 @@ from gatherer.sim.ws_api import StreamSettings
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
 
-from ..conftest import Reap, sim_settings
+from ..conftest import MIDDAY, Reap, sim_settings
 from ..helpers.procs import start_run, wait_recording
 from ..helpers.waiting import wait_until
 from .test_store import as_sent, data_frames, parquet_rows
@@ -148,3 +148,75 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     assert mismatches["us3_nxt"] == 1, mismatches
     (miss,) = [t for t in tape if t["check"] == "us3_nxt" and t["mismatches"]]
     assert miss["symbol"] == us3[0] and miss["market"] == "kospi"
+
+
+def _auction_config(sim: Simulator, root: Path) -> Path:
+    path = root / "gatherer.toml"
+    path.write_text(
+        f"""
+[venue]
+rest_url = "{sim.rest_url}"
+ws_url = "{sim.ws_url}"
+registrations_per_s = 80
+rest_rate_scale = 20
+
+[storage]
+root = "{root}"
+
+[markets.kospi]
+max_symbols = 2
+channels = ["auction"]
+
+[markets.kfutures]
+max_symbols = 2
+channels = ["trade", "auction", "status"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_auction_and_status_channels_stream_in_the_opening_auction_and_label_the_open(
+    tmp_path: Path, reap: Reap
+) -> None:
+    # 08:43:30 on the simulator's usual Wednesday, six times real speed: the stock and derivatives
+    # opening auctions stream YS3 and YF9 until KRX derivatives open at 08:45 (JIF jangubun 5, 21).
+    start = dt.datetime.combine(MIDDAY.date(), dt.time(8, 43, 30), tzinfo=MIDDAY.tzinfo)
+    opens = int(dt.datetime.combine(MIDDAY.date(), dt.time(8, 45), tzinfo=MIDDAY.tzinfo).timestamp() * 1e9)
+    settings = sim_settings(
+        start=start, speed=6.0, stream=StreamSettings(rate_fps=2000.0), limits=VenueLimits(rest_rate_scale=20)
+    )
+    async with Simulator(settings) as sim:
+        proc = await start_run(reap, sim, _auction_config(sim, tmp_path))
+        await wait_recording(proc)
+        await wait_until(lambda: sim.hub.registrations_total() == 2 + 2 + 2 + 1, 60)
+        assert sim.clock.time_ns() < opens, "registered after the open: the machine is too slow for this test"
+        await wait_until(lambda: sim.clock.time_ns() > opens + 5_000_000_000, 60)
+        sim.hub.paused = True
+        await wait_until(
+            lambda: _journal_frames(tmp_path) >= sim.hub.frames_sent_total + sim.hub.acks_total, 60
+        )
+        proc.send_signal(signal.SIGINT)
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+
+    frames = data_frames(tmp_path)
+    rows = parquet_rows(tmp_path)
+    assert sorted(r["seq"] for r in rows) == sorted(frames)
+    for row in rows:
+        frame = json.loads(frames[row["seq"]])
+        spec = CATALOG[frame["header"]["tr_cd"]]
+        for f in spec.fields:
+            sent_text = frame["body"].get(f.name)
+            if f.name == spec.key_field and sent_text is not None:
+                sent_text = sent_text.rstrip()
+            assert row[f.name] == as_sent(f.kind, sent_text), (spec.tr_cd, f.name)
+    trs = Counter(r["tr_cd"] for r in rows)
+    assert trs["YS3"] and trs["YF9"] and trs["FC9"], trs
+    (jif,) = [r for r in rows if r["tr_cd"] == "JIF" and r["jangubun"] == "5"]
+    assert jif["jstatus"] == "21" and jif["session"] == "continuous"
+    for r in rows:
+        if r["tr_cd"] in ("YF9", "YS3"):
+            assert r["session"] == "pre_open", r
+        if r["tr_cd"] == "FC9":  # the opening auction's print and the continuous trades after it
+            assert r["session"] == ("continuous" if r["seq"] > jif["seq"] else "pre_open"), r
