@@ -20,6 +20,7 @@ from gatherer.config import parse_config
 from gatherer.decode import Decoder
 from gatherer.errors import ConfigError
 from gatherer.plan import Limits, explain, pack
+from gatherer.plan.broadcast import with_vi_everywhere
 from gatherer.plan.select import Registration, select, select_with_notes
 from gatherer.sim.market import MarketModel
 from gatherer.sim.universe import Instrument
@@ -58,6 +59,23 @@ def test_default_venue_is_krx_and_derivatives_take_auction_and_status() -> None:
     assert cfg.venues_of("kospi") == ["krx"]
     regs = select(cfg, MASTERS)
     assert {r.tr_cd for r in regs} == {"H1_", "S3_", "K1_", "FC9", "YF9", "JIF"}
+
+
+def test_every_worker_recording_a_venue_gets_its_vi_for_every_stock() -> None:
+    cfg = parse_config('[markets.kospi]\nvenues = ["krx", "nxt"]\nchannels = ["trade", "vi"]\n')
+    codes = [f"{i:06d}" for i in range(1, 61)]
+    sel = select_with_notes(cfg, {"kospi": codes})
+    plan = pack(sel.registrations, app_keys=2, limits=Limits(2, 40, 20.0, workers=2))
+    assert len(plan.by_worker()) == 2
+    before = sum(r.channel == "vi" for c in plan.connections for r in c.registrations)
+    spread = with_vi_everywhere(plan)
+    assert before == 2
+    for conns in spread.by_worker().values():
+        held = {r for c in conns for r in c.registrations}
+        assert Registration("kospi", "vi", "VI_", "000000") in held
+        assert Registration("kospi", "vi", "NVI", "000000") in held
+    assert all(len(c.registrations) <= 40 for c in spread.connections)
+    assert with_vi_everywhere(spread) == spread
 
 
 @pytest.mark.parametrize(

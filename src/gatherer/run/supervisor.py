@@ -42,6 +42,7 @@ from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
 from gatherer.plan.explain import explain
+from gatherer.plan.broadcast import with_vi_everywhere
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.gaps import GapKeeper
@@ -143,7 +144,7 @@ class Supervisor:
         selection, plan = plan_day(
             self.cfg, tables, app_keys=len(self.credentials), workers=self.workers, say=self.say
         )
-        return selection.registrations, with_market_status(plan)
+        return selection.registrations, with_market_status(with_vi_everywhere(plan))
 
     async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
@@ -152,7 +153,7 @@ class Supervisor:
         selection = select_with_notes(self.cfg, tables)
         keys = app_keys or len(self.credentials)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
-        return explain(selection, with_market_status(plan)), plan.fits
+        return explain(selection, with_market_status(with_vi_everywhere(plan))), plan.fits
 
     # -- workers -------------------------------------------------------------------------
 
