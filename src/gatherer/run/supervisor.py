@@ -41,8 +41,8 @@ from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
-from gatherer.plan.explain import explain
 from gatherer.plan.broadcast import with_vi_everywhere
+from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.gaps import GapKeeper
