@@ -26,6 +26,7 @@ from gatherer.sim.market import MarketModel
 from gatherer.sim.universe import Instrument
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import format_tr_key, symbol_of
+from tests.conftest import ls_example
 
 MASTERS = {"kospi": ["005930", "000660"], "kosdaq": ["086520"], "kfutures": ["A0166000"]}
 DAY = dt.date(2026, 5, 15)  # a Friday KRX trades
@@ -216,3 +217,26 @@ def test_vi_rows_of_every_stock_take_their_symbol_and_market_from_the_body() -> 
         rows
     )
     assert dt.datetime.fromtimestamp(int(rows[0]["recv_ns"]) / 1e9, SEOUL).date() == DAY  # type: ignore[call-overload]
+
+
+_VENUE_OF_EXAMPLE = {
+    "NH1": "nxt", "NS3": "nxt", "NK1": "nxt", "UH1": "unified", "US3": "unified", "UK1": "unified",
+    "VI_": "krx", "YS3": "krx", "YK3": "krx", "JIF": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("tr", sorted(_VENUE_OF_EXAMPLE))
+def test_ls_examples_carry_their_venue_and_the_timetables_session(tr: str) -> None:
+    frame = ls_example(tr)["response"]
+    dec = Decoder()
+    recv = seoul_ns(DAY, dt.time(10, 0))
+    dec.add(Record(Kind.FRAME, 1, recv, "c1", json.dumps(frame, ensure_ascii=False).encode()))
+    assert not dec.quarantined
+    (batch,) = dec.flush()
+    (row,) = batch.table.to_pylist()
+    assert row["venue"] == _VENUE_OF_EXAMPLE[tr]
+    # 10:00 on a trading day, no JIF before: the regular timetable says continuous; LS's JIF
+    # example (jstatus 21, 장시작) announces it too.
+    assert row["session"] == "continuous"
+    if tr == "VI_":  # vi_gubun 0: released, so it halts nothing
+        assert row["vi_gubun"] == "0" and row["symbol"] == "145270"
