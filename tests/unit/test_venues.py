@@ -204,15 +204,15 @@ def test_session_follows_the_days_jif_transitions_and_vi() -> None:
 
 def test_a_decoder_resumed_from_its_state_labels_rows_as_one_that_read_everything() -> None:
     records = _day_records()
-    whole = {r["seq"]: r["session"] for r in _rows(Decoder(), records)}
+    whole = {r["seq"]: (r["session"], r["market"]) for r in _rows(Decoder(), records)}
     for cut in (len(records) // 2,):
         first = Decoder()
         _rows(first, records[:cut])
-        resumed = Decoder(phases=json.loads(json.dumps(first.phases_state())))
-        # The stock_markets event is in the journal's earlier part: a resumed store learns it again
-        # from the day's first records; here it is handed the event again.
-        later = _rows(resumed, [records[0], *records[cut:]])
-        assert later and all(whole[r["seq"]] == r["session"] for r in later)
+        state = json.loads(json.dumps(first.phases_state()))
+        assert state["stock_markets"] == {"005930": "kospi", "086520": "kosdaq"}
+        # The stock_markets event is in the part before the cut: the state carries it.
+        later = _rows(Decoder(phases=state), records[cut:])
+        assert later and all(whole[r["seq"]] == (r["session"], r["market"]) for r in later)
 
 
 def test_vi_rows_of_every_stock_take_their_symbol_and_market_from_the_body() -> None:

@@ -136,6 +136,10 @@ class Decoder:
         self._texts = TextRows(batch_rows, self._text_batch, self._refuse_row)
         self._rows: TypedRows | TextRows = self._typed if per_value else self._texts
         self._phases = Phases(phases)
+        self._learned: dict[str, str] = dict((phases or {}).get("stock_markets", {}))
+        """Markets learned from ``stock_markets`` events (kept in the checkpoint with the phases)."""
+        if self._learned:
+            self._symbol_markets = {**self._symbol_markets, **self._learned}
         """JIF and VI transitions seen so far, for the ``session`` column (``phases.py``)."""
         self._quarantine: list[tuple[int, Quarantined]] = []
         self._unsorted = False
@@ -166,10 +170,9 @@ class Decoder:
         """A worker's ``stock_markets`` event: the market of each code on a two-market feed."""
         event = events.decode(payload)
         if isinstance(event, events.StockMarkets):
-            learned = dict(self._symbol_markets)
-            learned.update(dict.fromkeys(event.kospi, "kospi"))
-            learned.update(dict.fromkeys(event.kosdaq, "kosdaq"))
-            self._symbol_markets = learned
+            self._learned.update(dict.fromkeys(event.kospi, "kospi"))
+            self._learned.update(dict.fromkeys(event.kosdaq, "kosdaq"))
+            self._symbol_markets = {**self._symbol_markets, **self._learned}
 
     def add_all(self, records: Iterable[Record]) -> None:
         for record in records:
@@ -184,7 +187,10 @@ class Decoder:
     def phases_state(self) -> dict[str, Any]:
         """The session-phase state after the rows flushed so far, for the store's checkpoint (pass it
         back as ``phases`` to go on where this decoder stopped)."""
-        return self._phases.state()
+        state = self._phases.state()
+        if self._learned:
+            state["stock_markets"] = dict(self._learned)
+        return state
 
     @property
     def rows_total(self) -> int:
