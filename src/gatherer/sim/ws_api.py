@@ -180,9 +180,14 @@ class WsHub:
         try:
             symbol = symbol_of(tr_cd, tr_key)
         except ValueError:
-            return BAD_REQUEST
+            # LS accepts a plain code on an NXT/통합 TR and never streams it (LS_OPENAPI.md §2.3).
+            plain = len(tr_key) == 6 and tr_key.isascii() and tr_key.isalnum()
+            if not (plain and spec.key_style in ("nxt10", "unified10")):
+                return BAD_REQUEST
+            symbol = ""
         if (
-            self.stream.strict_keys
+            symbol
+            and self.stream.strict_keys
             and spec.markets
             and not any(self.model.instrument(m, symbol) for m in spec.markets)
         ):

@@ -53,7 +53,10 @@ class Subscriptions:
         if not spec.markets:
             self.status[conn] = tr_key
             return
-        symbol = symbol_of(tr_cd, tr_key)
+        try:
+            symbol = symbol_of(tr_cd, tr_key)
+        except ValueError:
+            return  # accepted and held, never streamed (a plain code on an NXT/통합 TR)
         self.version += 1
         if symbol == ALL_SYMBOLS and spec.channel == "vi":
             self.everyone.setdefault(tr_cd, {})[conn] = tr_key
@@ -71,7 +74,10 @@ class Subscriptions:
         if not spec.markets:
             self.status.pop(conn, None)
             return
-        symbol = symbol_of(tr_cd, tr_key)
+        try:
+            symbol = symbol_of(tr_cd, tr_key)
+        except ValueError:
+            return
         if symbol == ALL_SYMBOLS and spec.channel == "vi":
             self.version += 1
             everyone = self.everyone.get(tr_cd, {})
