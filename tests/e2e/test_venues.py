@@ -6,9 +6,11 @@ the one NS3 print the venue did not send."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import json
 import signal
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -148,6 +150,27 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     assert mismatches["us3_nxt"] == 1, mismatches
     (miss,) = [t for t in tape if t["check"] == "us3_nxt" and t["mismatches"]]
     assert miss["symbol"] == us3[0] and miss["market"] == "kospi"
+
+    # The SQL view over the lake reads the venues and sessions as one table.
+    sql = (
+        "select venue, count(*) n from trade where session = 'continuous' and market = 'kospi'"
+        " group by 1 order by 1"
+    )
+    query = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "query", "--root", str(tmp_path), "--format", "csv", sql,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(query.communicate(), 60)
+    assert query.returncode == 0, err.decode()
+    header, *lines = list(csv.reader(out.decode().splitlines()))
+    assert header == ["venue", "n"]
+    counted = {venue: int(n) for venue, n in lines}
+    kospi = Counter(
+        r["venue"]
+        for r in rows
+        if r["session"] == "continuous" and r["tr_cd"] in ("S3_", "NS3", "US3") and r["symbol"] in us3
+    )
+    assert counted == dict(kospi) and set(counted) == {"krx", "nxt", "unified"}, counted
 
 
 def _auction_config(sim: Simulator, root: Path) -> Path:
