@@ -338,11 +338,11 @@ def _add_channels(cfg: Config, market: str, symbols: list[str], out: Selection) 
         table = VENUE_CHANNELS[market][venue]
         for channel in cfg.channels_of(market):
             tr_cd = table.get(channel)
-            if tr_cd is None:
-                out.notes.append(f"{market}: {venue} has no {channel} feed; not recorded there")
-            elif channel == "status":
+            if channel == "status":  # JIF: one feed for every market and venue
                 if MARKET_STATUS not in out.registrations:
                     out.registrations.append(MARKET_STATUS)
+            elif tr_cd is None:
+                out.notes.append(f"{market}: {venue} has no {channel} feed; not recorded there")
             elif channel == "vi":
                 if not any(r.tr_cd == tr_cd and r.symbol == ALL_SYMBOLS for r in out.registrations):
                     out.registrations.append(Registration(market, channel, tr_cd, ALL_SYMBOLS))
