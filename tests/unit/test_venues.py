@@ -16,7 +16,7 @@ import pytest
 
 from gatherer.capture import Kind, Record, events
 from gatherer.clock import SEOUL, seoul_ns
-from gatherer.config import parse_config
+from gatherer.config import effective, parse_config
 from gatherer.decode import Decoder
 from gatherer.decode.phases import Phases
 from gatherer.errors import ConfigError
@@ -59,6 +59,8 @@ def test_venues_multiply_the_channels_vi_and_status_are_one_registration_each() 
 def test_default_venue_is_krx_and_derivatives_take_auction_and_status() -> None:
     cfg = parse_config('[markets.kospi]\n[markets.kfutures]\nchannels = ["trade", "auction", "status"]\n')
     assert cfg.venues_of("kospi") == ["krx"]
+    shown = effective(cfg)["markets"]  # what `gatherer config check` prints
+    assert shown["kospi"]["venues"] == ["krx"] and shown["kospi"]["channels"] == ["book", "trade", "broker"]
     regs = select(cfg, MASTERS)
     assert {r.tr_cd for r in regs} == {"H1_", "S3_", "K1_", "FC9", "YF9", "JIF"}
 
