@@ -77,7 +77,7 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
         keys = {k for c in sim.hub.connections.values() for k in c.registrations}
         us3 = sorted(symbol_of(tr, key) for tr, key in keys if tr == "US3")
         acked_at = sim.clock.time_ns()
-        await wait_until(lambda: sim.clock.time_ns() > acked_at + 2_500_000_000, 60)
+        await wait_until(lambda: sim.clock.time_ns() > acked_at + 1_500_000_000, 60)
         sim.inject("skip", tr_cd="NS3", tr_key="N" + us3[0])
         await wait_until(lambda: len(sim.hub.skipped) == 1, 60)
         await wait_until(lambda: len(sent) > 4000, 60)
