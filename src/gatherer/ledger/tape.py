@@ -14,6 +14,10 @@ symbol (docs/formats.md, "The consolidated-tape check"):
 - ``uh1_levels``: every UH1 row's consolidated quantities equal KRX + NXT on each of the ten
   levels of both sides and in the totals (``unt_offerremN = krx_offerremN + nxt_offerremN`` …);
   ``mismatches`` counts rows where any one differs.
+- ``uh1_krx`` / ``uh1_nxt``: every UH1 row's price ladder with its KRX (NXT) quantities is a book
+  KRX's H1_/HA_ (NXT's NH1) feed showed that day (as a set: UH1 repeats one venue's side when the
+  other moves); KRX's side only while KRX's book is live (``session`` an opening, continuous,
+  closing or halted phase), both from a second after both feeds' first acknowledgement.
 
 Prints at the edges of a subscription (a venue registered seconds after US3) show as mismatches:
 the counts are data to read with the coverage, not an alarm by themselves.
@@ -26,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -146,29 +151,98 @@ def _compare(
 
 
 def _uh1_rows(root: Path, day: dt.date) -> list[dict[str, object]]:
-    checked: Counter[tuple[str, str]] = Counter()
-    bad: Counter[tuple[str, str]] = Counter()
+    """``uh1_levels``: UH1 rows whose consolidated quantities are not KRX + NXT on every level."""
+    out: list[dict[str, object]] = []
     for market, path in _files(root, day, "book"):
         if _tr_of(path) != "UH1":
             continue
         table = pq.read_table(path)
         wrong = pa.array([False] * table.num_rows)
         for side in ("offer", "bid"):
-            names = [f"{side}rem{i}" for i in _LEVELS] + [f"tot{side}rem"]
-            for name in names:
-                unt = table.column(f"unt_{name}")
-                total = pc.add(
-                    pc.fill_null(table.column(f"krx_{name}"), 0), pc.fill_null(table.column(f"nxt_{name}"), 0)
-                )
-                differs = pc.fill_null(pc.not_equal(pc.fill_null(unt, 0), total), True)
+            for name in [f"{side}rem{i}" for i in _LEVELS] + [f"tot{side}rem"]:
+                krx = pc.fill_null(table.column(f"krx_{name}"), 0)
+                nxt = pc.fill_null(table.column(f"nxt_{name}"), 0)
+                unt = pc.fill_null(table.column(f"unt_{name}"), 0)
+                differs = pc.fill_null(pc.not_equal(unt, pc.add(krx, nxt)), True)
                 wrong = pc.or_(wrong, differs)
-        for symbol, w in zip(table.column("symbol").to_pylist(), wrong.to_pylist(), strict=True):
-            checked[(market, symbol)] += 1
-            bad[(market, symbol)] += int(bool(w))
-    return [
-        {"check": "uh1_levels", "market": m, "symbol": s, "checked": n, "mismatches": bad[(m, s)]}
-        for (m, s), n in sorted(checked.items())
-    ]
+        counts = pa.table({"symbol": table.column("symbol"), "bad": pc.cast(wrong, pa.int64())})
+        for row in counts.group_by("symbol").aggregate([("bad", "count"), ("bad", "sum")]).to_pylist():
+            out.append(
+                {"check": "uh1_levels", "market": market, "symbol": row["symbol"],
+                 "checked": row["bad_count"], "mismatches": row["bad_sum"]}
+            )  # fmt: skip
+    return out
+
+
+_LADDER = [f"{n}{i}" for n in ("offerho", "bidho") for i in _LEVELS]
+_KRX_PHASES = ("pre_open", "continuous", "closing_auction", "halted")
+"""UH1 rows whose KRX side is compared with KRX's own book: KRX's order book is live then."""
+
+
+def _uh1_sides(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> list[dict[str, object]]:
+    """``uh1_krx`` / ``uh1_nxt``: UH1 rows whose price ladder and KRX (NXT) quantities on all ten
+    levels are no book state KRX's H1_/HA_ (NXT's NH1) feed showed that day (DuckDB: an anti-join)."""
+    files: dict[str, list[str]] = {"UH1": [], "krx": [], "nxt": []}
+    for _market, path in _files(root, day, "book"):
+        tr = _tr_of(path)
+        key = "UH1" if tr == "UH1" else "nxt" if tr == "NH1" else "krx" if tr in ("H1_", "HA_") else None
+        if key is not None:
+            files[key].append(str(path))
+    out: list[dict[str, object]] = []
+    if not files["UH1"]:
+        return out
+    rems = [f"{n}{i}" for n in ("offerrem", "bidrem") for i in _LEVELS]
+    krx_phases = ", ".join(f"'{p}'" for p in _KRX_PHASES)
+    con = duckdb.connect()
+    try:
+        market_of = _symbol_markets(con, files["UH1"])
+        for side, venue_trs in (("krx", ("H1_", "HA_")), ("nxt", ("NH1",))):
+            if not files[side]:
+                continue
+            windows = [
+                (symbol, max(at, *(acks[(v, symbol)] for v in venue_trs if (v, symbol) in acks)) + MARGIN_NS)
+                for (tr, symbol), at in acks.items()
+                if tr == "UH1" and any((v, symbol) in acks for v in venue_trs)
+            ]
+            starts = pa.table(
+                {"symbol": [w[0] for w in windows], "start_ns": [w[1] for w in windows]},
+                schema=pa.schema([("symbol", pa.string()), ("start_ns", pa.int64())]),
+            )
+            con.register("starts", starts)
+            on = " and ".join(
+                [f"u.{c} is not distinct from v.{c}" for c in _LADDER]
+                + [f"u.{side}_{c} is not distinct from v.{c}" for c in rems]
+            )
+            phase = f"u.session in ({krx_phases})" if side == "krx" else "true"
+            sql = f"""
+                with u as (select * from read_parquet($uh1, union_by_name = true)),
+                     v as (select distinct symbol, {", ".join(_LADDER + rems)}
+                           from read_parquet($venue, union_by_name = true))
+                select u.symbol, count(*), count(*) filter (where v.symbol is null)
+                from u join starts s on s.symbol = u.symbol and u.recv_ns >= s.start_ns
+                left join v on v.symbol = u.symbol and {on}
+                where {phase}
+                group by u.symbol order by u.symbol
+            """
+            rows = con.execute(sql, {"uh1": files["UH1"], "venue": files[side]}).fetchall()
+            con.unregister("starts")
+            out.extend(
+                {"check": f"uh1_{side}", "market": market_of.get(str(sym), ""), "symbol": str(sym),
+                 "checked": int(n), "mismatches": int(bad)}
+                for sym, n, bad in rows
+            )  # fmt: skip
+    finally:
+        con.close()
+    return out
+
+
+def _symbol_markets(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, str]:
+    rows = con.execute(
+        "select distinct symbol, regexp_extract(filename, 'market=([^/]+)', 1)"
+        " from read_parquet($f, union_by_name = true, filename = true)",
+        {"f": files},
+    ).fetchall()
+    return {str(s): str(m) for s, m in rows}
 
 
 def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
@@ -182,6 +256,7 @@ def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
         *_compare("krx_us3", "krx", "us3_krx", feeds, acks, markets),
         *_compare("nxt_us3", "nxt", "us3_nxt", feeds, acks, markets),
         *_uh1_rows(root, day),
+        *_uh1_sides(root, day, acks),
     ]
     return pa.Table.from_pylist(rows, schema=TAPE_SCHEMA)
 
