@@ -19,14 +19,15 @@ symbol (docs/formats.md, "The consolidated-tape check"):
   other moves); KRX's side only while KRX's book is live (``session`` an opening, continuous,
   closing or halted phase), both from a second after both feeds' first acknowledgement.
 
-Prints at the edges of a subscription (a venue registered seconds after US3) show as mismatches:
-the counts are data to read with the coverage, not an alarm by themselves.
+A feed dark through an outage while the other streamed shows as mismatches: the counts are data
+to read with the coverage and ``dark.parquet``, not an alarm by themselves. The comparisons run in
+DuckDB over the day's files (multisets as prints numbered among their equals, then anti-joins), so
+a full-market day is not walked row by row in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,6 @@ TAPE_SCHEMA = pa.schema(
     ]
 )
 _KRX_TRADES = ("S3_", "K3_")
-_PRINT = ("symbol", "recv_ns", "chetime", "price", "cvolume")
 _LEVELS = range(1, 11)
 
 
@@ -66,32 +66,14 @@ def _tr_of(path: Path) -> str:
     return (meta.get(b"gatherer.tr_cd") or meta.get(b"tr_cd") or b"").decode()
 
 
-Print = tuple[str, int, object, object, object]
-"""(symbol, recv_ns, chetime, price, cvolume)."""
-
-
-def _prints(root: Path, day: dt.date) -> tuple[dict[str, list[Print]], dict[str, str]]:
-    """Per feed (``krx``, ``nxt``, ``us3_krx``, ``us3_nxt``): its prints; and each symbol's market."""
-    feeds: dict[str, list[Print]] = {k: [] for k in ("krx", "nxt", "us3_krx", "us3_nxt")}
-    markets: dict[str, str] = {}
-    for market, path in _files(root, day, "trade"):
-        tr = _tr_of(path)
-        if tr not in (*_KRX_TRADES, "NS3", "US3"):
-            continue
-        cols = [*_PRINT, "exchname"]
-        table = pq.read_table(path, columns=cols)
-        for row in zip(*(table.column(c).to_pylist() for c in cols), strict=True):
-            symbol = str(row[0])
-            markets.setdefault(symbol, market)
-            if tr == "US3":
-                feed = "us3_nxt" if str(row[5] or "").strip().upper() == "NXT" else "us3_krx"
-            else:
-                feed = "nxt" if tr == "NS3" else "krx"
-            feeds[feed].append((symbol, row[1], row[2], row[3], row[4]))
-    return feeds, markets
-
-
 _FEED_TRS = {"krx": _KRX_TRADES, "nxt": ("NS3",), "us3_krx": ("US3",), "us3_nxt": ("US3",)}
+_FEED_ROWS = {
+    "krx": "true",
+    "nxt": "true",
+    "us3_krx": "upper(trim(coalesce(exchname, ''))) <> 'NXT'",
+    "us3_nxt": "upper(trim(coalesce(exchname, ''))) = 'NXT'",
+}
+"""Which rows of the feed's files are its prints (US3 split by the venue its ``exchname`` names)."""
 MARGIN_NS = 1_000_000_000
 """Prints within this long after the later of the two feeds' first acknowledgement are not compared:
 frames of one print travel on different connections and may straddle an acknowledgement."""
@@ -112,42 +94,77 @@ def _acks(ledger: Ledger) -> dict[tuple[str, str], int]:
     return out
 
 
-def _compare(
-    check: str,
-    left: str,
-    right: str,
-    feeds: dict[str, list[Print]],
-    acks: dict[tuple[str, str], int],
-    markets: dict[str, str],
-) -> list[dict[str, object]]:
-    def since(feed: str, symbol: str) -> int | None:
-        times = [acks[(tr, symbol)] for tr in _FEED_TRS[feed] if (tr, symbol) in acks]
+def _windows(acks: dict[tuple[str, str], int], left: tuple[str, ...], right: tuple[str, ...]) -> pa.Table:
+    """Per symbol both feeds were acknowledged for: compare from a margin after the later."""
+
+    def since(trs: tuple[str, ...], symbol: str) -> int | None:
+        times = [acks[(tr, symbol)] for tr in trs if (tr, symbol) in acks]
         return min(times) if times else None
 
-    starts: dict[str, int | None] = {}
-    for symbol in {p[0] for p in feeds[left]}:
+    symbols, starts = [], []
+    for symbol in sorted({s for _tr, s in acks}):
         a, b = since(left, symbol), since(right, symbol)
-        starts[symbol] = None if a is None or b is None else max(a, b) + MARGIN_NS
+        if a is not None and b is not None:
+            symbols.append(symbol)
+            starts.append(max(a, b) + MARGIN_NS)
+    return pa.table({"symbol": symbols, "start_ns": starts}, schema=_WINDOW_SCHEMA)
 
-    def counted(feed: str) -> Counter[tuple[object, ...]]:
-        out: Counter[tuple[object, ...]] = Counter()
-        for symbol, recv, *rest in feeds[feed]:
-            begin = starts.get(symbol)
-            if begin is not None and recv >= begin:
-                out[(symbol, *rest)] += 1
+
+_WINDOW_SCHEMA = pa.schema([("symbol", pa.string()), ("start_ns", pa.int64())])
+
+
+def _trade_rows(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> list[dict[str, object]]:
+    """The four print checks, as multisets (DuckDB: each print numbered among its equals, then an
+    anti-join on the numbered prints)."""
+    files: dict[str, list[str]] = {"krx": [], "nxt": [], "us3": []}
+    for _market, path in _files(root, day, "trade"):
+        tr = _tr_of(path)
+        key = "krx" if tr in _KRX_TRADES else "nxt" if tr == "NS3" else "us3" if tr == "US3" else None
+        if key is not None:
+            files[key].append(str(path))
+    out: list[dict[str, object]] = []
+    if not files["us3"] or not (files["krx"] or files["nxt"]):
         return out
+    con = duckdb.connect()
+    try:
+        market_of = _symbol_markets(con, [f for fs in files.values() for f in fs])
+        for check, left, right in (
+            ("us3_krx", "us3_krx", "krx"),
+            ("us3_nxt", "us3_nxt", "nxt"),
+            ("krx_us3", "krx", "us3_krx"),
+            ("nxt_us3", "nxt", "us3_nxt"),
+        ):
+            left_files = files["us3" if left.startswith("us3") else left]
+            right_files = files["us3" if right.startswith("us3") else right]
+            if not left_files or not right_files:
+                continue
+            con.register("starts", _windows(acks, _FEED_TRS[left], _FEED_TRS[right]))
 
-    have, other = counted(left), counted(right)
-    checked: Counter[str] = Counter()
-    missing: Counter[str] = Counter()
-    for key, n in have.items():
-        symbol = str(key[0])
-        checked[symbol] += n
-        missing[symbol] += max(0, n - other.get(key, 0))
-    return [
-        {"check": check, "market": markets.get(s, ""), "symbol": s, "checked": n, "mismatches": missing[s]}
-        for s, n in sorted(checked.items())
-    ]
+            def prints(feed: str, param: str) -> str:
+                return f"""select p.symbol, chetime, price, cvolume,
+                           row_number() over (partition by p.symbol, chetime, price, cvolume) as n
+                    from read_parquet(${param}, union_by_name = true) p
+                    join starts s on s.symbol = p.symbol and p.recv_ns >= s.start_ns
+                    where {_FEED_ROWS[feed]}"""
+
+            sql = f"""
+                with l as ({prints(left, "l")}), r as ({prints(right, "r")})
+                select l.symbol, count(*), count(*) filter (where r.symbol is null)
+                from l left join r on r.symbol = l.symbol and r.n = l.n
+                    and r.chetime is not distinct from l.chetime and r.price is not distinct from l.price
+                    and r.cvolume is not distinct from l.cvolume
+                group by l.symbol order by l.symbol
+            """
+            rows = con.execute(sql, {"l": left_files, "r": right_files}).fetchall()
+            con.unregister("starts")
+            out.extend(
+                {"check": check, "market": market_of.get(str(sym), ""), "symbol": str(sym),
+                 "checked": int(n), "mismatches": int(bad)}
+                for sym, n, bad in rows
+            )  # fmt: skip
+    finally:
+        con.close()
+    return out
 
 
 def _uh1_rows(root: Path, day: dt.date) -> list[dict[str, object]]:
@@ -199,16 +216,7 @@ def _uh1_sides(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> li
         for side, venue_trs in (("krx", ("H1_", "HA_")), ("nxt", ("NH1",))):
             if not files[side]:
                 continue
-            windows = [
-                (symbol, max(at, *(acks[(v, symbol)] for v in venue_trs if (v, symbol) in acks)) + MARGIN_NS)
-                for (tr, symbol), at in acks.items()
-                if tr == "UH1" and any((v, symbol) in acks for v in venue_trs)
-            ]
-            starts = pa.table(
-                {"symbol": [w[0] for w in windows], "start_ns": [w[1] for w in windows]},
-                schema=pa.schema([("symbol", pa.string()), ("start_ns", pa.int64())]),
-            )
-            con.register("starts", starts)
+            con.register("starts", _windows(acks, ("UH1",), venue_trs))
             on = " and ".join(
                 [f"u.{c} is not distinct from v.{c}" for c in _LADDER]
                 + [f"u.{side}_{c} is not distinct from v.{c}" for c in rems]
@@ -248,16 +256,8 @@ def _symbol_markets(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[st
 def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
     """The day's consolidated-tape check (see the module docstring); ``ledger`` gives each
     registration's first acknowledgement, from which two feeds are compared."""
-    feeds, markets = _prints(root, day)
     acks = _acks(ledger)
-    rows = [
-        *_compare("us3_krx", "us3_krx", "krx", feeds, acks, markets),
-        *_compare("us3_nxt", "us3_nxt", "nxt", feeds, acks, markets),
-        *_compare("krx_us3", "krx", "us3_krx", feeds, acks, markets),
-        *_compare("nxt_us3", "nxt", "us3_nxt", feeds, acks, markets),
-        *_uh1_rows(root, day),
-        *_uh1_sides(root, day, acks),
-    ]
+    rows = [*_trade_rows(root, day, acks), *_uh1_rows(root, day), *_uh1_sides(root, day, acks)]
     return pa.Table.from_pylist(rows, schema=TAPE_SCHEMA)
 
 
