@@ -8,7 +8,9 @@ symbol (docs/formats.md, "The consolidated-tape check"):
   print of the venue's own trade feed (S3_/K3_; NS3) of the same symbol with the same
   ``chetime``, ``price`` and ``cvolume``, as multisets: ``checked`` US3 prints, ``mismatches`` those
   with no venue print left to match. Checked only for a symbol whose venue feed was recorded, and
-  only from a second after both feeds' first acknowledgement that day (``MARGIN_NS``).
+  only for prints whose exchange time (``chetime``) is a second or more after both feeds' first
+  acknowledgement that day (``MARGIN_NS``): both copies of a print carry the same ``chetime``, so
+  none is cut in two by the window, however late one connection was read.
 - ``krx_us3`` / ``nxt_us3``: the other way: venue prints with no US3 print (checked only for a
   symbol US3 was recorded for).
 - ``uh1_levels``: every UH1 row's consolidated quantities equal KRX + NXT on each of the ten
@@ -144,7 +146,7 @@ def _trade_rows(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> l
                 return f"""select p.symbol, chetime, price, cvolume,
                            row_number() over (partition by p.symbol, chetime, price, cvolume) as n
                     from read_parquet(${param}, union_by_name = true) p
-                    join starts s on s.symbol = p.symbol and p.recv_ns >= s.start_ns
+                    join starts s on s.symbol = p.symbol and epoch_ns(p.chetime_ts) >= s.start_ns
                     where {_FEED_ROWS[feed]}"""
 
             sql = f"""
