@@ -19,6 +19,7 @@ import msgspec
 from gatherer.clock import DEFAULT_CUTOFF, EXCHANGE_CUTOFFS
 from gatherer.errors import ConfigError
 from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS, SESSIONS
+from gatherer.venues.ls.channels import STOCK_VENUES, VENUE_CHANNELS, market_channels
 
 MARKETS: tuple[str, ...] = tuple(MARKET_CHANNELS)
 PRIORITIES: tuple[str, ...] = ("liquidity", "code")
@@ -65,7 +66,13 @@ class MarketConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     symbols: str | list[str] = "all"
     """"all", or a list of venue codes (005930, A0166000, ESZ26) and fnmatch patterns ("A016*")."""
     channels: list[str] | None = None
-    """Which feeds to record; default: every channel the market has."""
+    """Which feeds to record: ``book``, ``trade``, ``broker`` (stocks), ``vi`` (stocks: volatility
+    interruptions, one registration per venue for every stock), ``auction`` (expected prices in the
+    call auctions), ``status`` (JIF market status); default: book, trade and broker where the market
+    has them (README, "Venues and channels")."""
+    venues: list[str] | None = None
+    """Stocks: where to record each channel: ``krx``, ``nxt`` (Nextrade), ``unified`` (the KRX+NXT
+    consolidated feed), any subset; default ``["krx"]`` (README: why, and what each venue costs)."""
     cutoff: str | None = None
     """A fixed trading-day cutoff, HH:MM Asia/Seoul: receive times before it belong to the previous
     day. Default: the exchange's own trading date — KRX markets the KST calendar date of the session
@@ -147,6 +154,13 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         chosen = self.markets[market].channels
         return list(chosen) if chosen is not None else list(MARKET_CHANNELS[market])
 
+    def venues_of(self, market: str) -> list[str]:
+        """The venues a market is recorded on: the configured ones (stocks), else its only one."""
+        chosen = self.markets[market].venues
+        if chosen is not None:
+            return list(chosen)
+        return ["krx"] if market in _STOCK_MARKETS else list(VENUE_CHANNELS[market])
+
 
 _PATH = re.compile(r"at `\$\.?(.*)`")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -172,6 +186,24 @@ _FILTERS_OF: dict[str, tuple[str, ...]] = {
     "products": ("ofutures", "ooptions"),
 }
 _DEFAULTS = MarketConfig()
+_STOCK_MARKETS = ("kospi", "kosdaq")
+
+
+def _venue_problems(market: str, mc: MarketConfig) -> list[str]:
+    if mc.venues is None:
+        return []
+    where = f"markets.{market}.venues"
+    if market not in _STOCK_MARKETS:
+        return [f"{where}: applies only to kospi, kosdaq (the other markets have one venue)"]
+    if not mc.venues:
+        return [f'{where}: empty; leave it out for ["krx"] or name some of {", ".join(STOCK_VENUES)}']
+    problems = []
+    unknown = [v for v in mc.venues if v not in STOCK_VENUES]
+    if unknown:
+        problems.append(f"{where}: {unknown!r} unknown; expected some of {', '.join(STOCK_VENUES)}")
+    if len(set(mc.venues)) < len(mc.venues):
+        problems.append(f"{where}: {mc.venues!r} names a venue twice")
+    return problems
 
 
 def _filter_problems(market: str, mc: MarketConfig) -> list[str]:
@@ -236,6 +268,7 @@ def _validate(cfg: Config) -> list[str]:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():
         problems.extend(_filter_problems(market, mc))
+        problems.extend(_venue_problems(market, mc))
         if mc.max_symbols is not None and mc.max_symbols < 1:
             problems.append(f"markets.{market}.max_symbols: {mc.max_symbols!r}; expected at least 1")
         if market not in MARKET_CHANNELS:
@@ -250,7 +283,7 @@ def _validate(cfg: Config) -> list[str]:
             if bad:
                 problems.append(f"markets.{market}.symbols: {bad!r} are not codes (blank or padded)")
         if mc.channels is not None:
-            known = MARKET_CHANNELS[market]
+            known = market_channels(market)
             unknown = [c for c in mc.channels if c not in known]
             if unknown:
                 problems.append(
@@ -370,4 +403,6 @@ def effective(cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = msgspec.to_builtins(cfg)
     for market in cfg.markets:
         out["markets"][market]["channels"] = cfg.channels_of(market)
+        if market in _STOCK_MARKETS:
+            out["markets"][market]["venues"] = cfg.venues_of(market)
     return out

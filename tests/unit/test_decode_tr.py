@@ -425,7 +425,7 @@ def test_simulator_frames_for_every_tr_decode_without_quarantine(quirks: bool) -
     dec = Decoder()
     sent: dict[str, int] = {}
     seq = 0
-    for start in (_at(DAY, 8, 58), _at(DAY, 15, 19), _at(DAY, 22, 0)):
+    for start in (_at(DAY, 8, 44), _at(DAY, 15, 19), _at(DAY, 22, 0)):
         for k in range(1500):
             now = start + k * 200_000_000
             frames = model.status_events(now)

@@ -419,18 +419,22 @@ def test_closed_markets_produce_nothing() -> None:
     assert m.events("kospi", "999999", _at(10), ALL_TRS) == []
 
 
+def _krx(frames: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict[str, str]]]:
+    return [f for f in frames if f[1]["jangubun"] != "6"]
+
+
 def test_status_events_follow_the_day() -> None:
     m = _model()
-    assert m.status_events(_at(8, 0)) == []
-    assert m.status_events(_at(8, 0, 1)) == []
-    got = m.status_events(_at(8, 31))
+    assert _krx(m.status_events(_at(8, 0))) == []
+    assert _krx(m.status_events(_at(8, 0, 1))) == []
+    got = _krx(m.status_events(_at(8, 31)))
     assert sorted(b["jangubun"] for _tr, b in got) == ["1", "2", "5"]
     assert all(tr == "JIF" and b["jstatus"] == "11" for tr, b in got)
-    assert m.status_events(_at(8, 46)) == [("JIF", {"jangubun": "5", "jstatus": "21"})]
-    got = m.status_events(_at(9, 0))
+    assert _krx(m.status_events(_at(8, 46))) == [("JIF", {"jangubun": "5", "jstatus": "21"})]
+    got = _krx(m.status_events(_at(9, 0)))
     assert {(b["jangubun"], b["jstatus"]) for _tr, b in got} == {("1", "21"), ("2", "21")}
     # Skipping from the session to after the close reports every transition in order.
-    got = m.status_events(_at(16, 0))
+    got = _krx(m.status_events(_at(16, 0)))
     assert [(b["jangubun"], b["jstatus"]) for _tr, b in got] == [
         ("1", "31"),
         ("1", "41"),
@@ -439,7 +443,24 @@ def test_status_events_follow_the_day() -> None:
         ("5", "31"),
         ("5", "41"),
     ]
-    assert m.status_events(_at(19, 0)) == []
+    assert _krx(m.status_events(_at(19, 0))) == []
+
+
+def test_nxt_status_and_prints_outside_krx_hours() -> None:
+    m = _model()
+    assert m.status_events(_at(7, 59)) == []
+    assert m.status_events(_at(8, 0, 1)) == [("JIF", {"jangubun": "6", "jstatus": "55"})]
+    nxt = [x for x in m.status_events(_at(9, 0)) if x[1]["jangubun"] == "6"]
+    assert [b["jstatus"] for _tr, b in nxt] == ["56", "21"]
+    nxt = [x for x in m.status_events(_at(16, 0)) if x[1]["jangubun"] == "6"]
+    assert [b["jstatus"] for _tr, b in nxt] == ["41", "57"]
+    assert [b["jstatus"] for _tr, b in m.status_events(_at(20, 0, 1))] == ["58"]
+    # 19:00: KRX is closed, NXT's after-market prints on NXT only, the KRX feeds stay quiet.
+    frames = [f for k in range(400) for f in m.events("kospi", "005930", _at(19, 0, k % 60), ALL_TRS)]
+    trs = {tr for tr, _b in frames}
+    assert trs and trs <= {"NH1", "NS3", "NK1", "NVI", "UH1", "US3", "UK1", "UVI"}
+    assert {b["exchname"] for tr, b in frames if tr == "US3"} == {"NXT"}
+    assert m.events("kospi", "005930", _at(21), ALL_TRS) == []
 
 
 def test_vi_happens_sometimes() -> None:

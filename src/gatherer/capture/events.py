@@ -75,6 +75,15 @@ class Holding(_Event, tag="holding"):
     registrations: list[tuple[str, str]]
 
 
+class StockMarkets(_Event, tag="stock_markets"):
+    """Which market each stock code recorded on a feed of both stock markets (NXT, 통합, VI) belongs
+    to, so the store files those rows under kospi or kosdaq from the journal alone. Written by a
+    worker as it starts and as each trading day starts."""
+
+    kospi: list[str]
+    kosdaq: list[str]
+
+
 class Disconnected(_Event, tag="disconnected"):
     reason: str
 
@@ -117,6 +126,7 @@ Event: TypeAlias = (
     | Stalled
     | TokenRefused
     | Holding
+    | StockMarkets
     | Disconnected
     | DiskFull
     | DiskError

@@ -10,7 +10,7 @@ market's cutoff and ``<field>_ts`` from ``times.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,10 @@ from gatherer.decode.schema import Layout, column_name
 from gatherer.decode.times import Zone, timestamps, trading_days
 from gatherer.venues.ls.night import NIGHT, NIGHT_DATES
 
-__all__ = ["Batch", "decimal_array", "text_batch", "to_batch"]
+__all__ = ["Batch", "SessionsOf", "decimal_array", "text_batch", "to_batch"]
+
+SessionsOf = Callable[[str, str, str, Sequence[int], Sequence[int], Sequence[str]], list[str | None]]
+"""(market, venue, tr_cd, seqs, recv_ns, symbols) -> each row's ``session`` (``phases.Phases.column``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ def to_batch(
     cutoff: dt.time,
     seoul: Zone,
     local: Zone,
+    sessions: SessionsOf | None = None,
 ) -> Batch:
     """One TR's typed rows of one market as a ``Batch``; ``cutoff`` is the market's trading-day
     cutoff, ``seoul`` and ``local`` the wall clocks time fields are read in. A row is
@@ -58,7 +62,9 @@ def to_batch(
     texts = cols[pos:]
     for values in texts:
         fields.append(pa.array(values, pa.string()))
-    table = _assemble(lay, cols[:5], fields, texts, cutoff=cutoff, seoul=seoul, local=local)
+    table = _assemble(
+        lay, market, cols[:5], fields, texts, cutoff=cutoff, seoul=seoul, local=local, sessions=sessions
+    )
     return Batch(lay.spec.tr_cd, market, lay.spec.channel, table)
 
 
@@ -71,6 +77,7 @@ def text_batch(
     cutoff: dt.time,
     seoul: Zone,
     local: Zone,
+    sessions: SessionsOf | None = None,
 ) -> tuple[Batch, dict[int, str]]:
     """One TR's rows of one market with body values as sent: ``head`` the columns (seq, recv_ns,
     conn_id, symbol, extra), ``values`` every row's field values in row order, one after the
@@ -79,7 +86,9 @@ def text_batch(
     fields = typer.columns(values)
     first_time = len(lay.ints) + len(lay.decs) + len(lay.strs)
     texts = [()] * len(lay.strs) + [a.to_pylist() for a in fields[first_time:]]
-    table = _assemble(lay, head, fields, texts, cutoff=cutoff, seoul=seoul, local=local)
+    table = _assemble(
+        lay, market, head, fields, texts, cutoff=cutoff, seoul=seoul, local=local, sessions=sessions
+    )
     if typer.bad:
         keep = [i not in typer.bad for i in range(table.num_rows)]
         table = table.filter(pa.array(keep, pa.bool_()))
@@ -88,6 +97,7 @@ def text_batch(
 
 def _assemble(
     lay: Layout,
+    market: str,
     head: Sequence[Sequence[Any]],
     fields: list[pa.Array],
     texts: Sequence[Sequence[Any]],
@@ -95,13 +105,22 @@ def _assemble(
     cutoff: dt.time,
     seoul: Zone,
     local: Zone,
+    sessions: SessionsOf | None = None,
 ) -> pa.Table:
     """The table of a batch: ``fields`` in row order, ``texts`` the Python values of the string
-    fields (strs, times, dates; only times and dates are read)."""
+    fields (strs, times, dates; only times and dates are read); ``sessions`` gives the ``session``
+    column (null without it)."""
     seq, recv, conn, symbol, extra = head
     n = len(seq)
     night = lay.spec.session == NIGHT
     days = NIGHT_DATES.trading_days(recv) if night else trading_days(recv, cutoff)
+    venue = lay.spec.venue or None
+    if night:  # the night session's TRs (DH0/DC0): every row is the night session's
+        session: list[str | None] = [NIGHT] * n
+    elif sessions is not None:
+        session = sessions(market, lay.spec.venue, lay.spec.tr_cd, seq, recv, symbol)
+    else:
+        session = [None] * n
     arrays: dict[str, pa.Array] = {
         "seq": pa.array(seq, pa.int64()),
         "recv_ns": pa.array(recv, pa.int64()),
@@ -109,10 +128,10 @@ def _assemble(
         "tr_cd": pa.array([lay.spec.tr_cd] * n, pa.string()),
         "conn_id": pa.array(conn, pa.string()),
         "symbol": pa.array(symbol, pa.string()),
+        "venue": pa.array([venue] * n, pa.string()),
+        "session": pa.array(session, pa.string()),
         "extra": pa.array(extra, pa.string()),
     }
-    if night:
-        arrays["session"] = pa.array([NIGHT] * n, pa.string())
     names = lay.ints + tuple(d[0] for d in lay.decs) + lay.strs + lay.times + lay.dates
     for name, array in zip(names, fields, strict=True):
         arrays[column_name(name)] = array

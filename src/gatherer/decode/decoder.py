@@ -41,15 +41,16 @@ from typing import Any
 
 import msgspec
 
-from gatherer.capture import Kind, Record
+from gatherer.capture import Kind, Record, events
 from gatherer.clock import TradingDays
 from gatherer.decode.arrow import Batch, text_batch, to_batch
 from gatherer.decode.buffers import TextRows, TypedRows
 from gatherer.decode.fields import BadValue, parse_key
+from gatherer.decode.phases import STATUS_TR, VI_TRS, Phases
 from gatherer.decode.rows import Refused, RowPlan
 from gatherer.decode.schema import layout
 from gatherer.decode.times import FUTURE_SLACK_S, Zone
-from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, CATALOG
 from gatherer.venues.ls.keys import symbol_of
 from gatherer.venues.ls.night import DERIVATIVE_MARKETS, derivative_market
 
@@ -64,6 +65,7 @@ STOCK_MARKET = "stock"
 STATUS_MARKET = "all"
 """Market of JIF frames (market status for every market)."""
 
+_PHASE_TRS = frozenset({STATUS_TR, *VI_TRS})
 _MAX_DETAIL = 200
 _SYMBOL_CACHE_MAX = 200_000
 
@@ -117,6 +119,7 @@ class Decoder:
         batch_rows: int = 50_000,
         symbol_markets: Mapping[str, str] | None = None,
         per_value: bool = False,
+        phases: Mapping[str, Any] | None = None,
     ) -> None:
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
@@ -133,6 +136,12 @@ class Decoder:
         self._typed = TypedRows(batch_rows, self._typed_batch)
         self._texts = TextRows(batch_rows, self._text_batch, self._refuse_row)
         self._rows: TypedRows | TextRows = self._typed if per_value else self._texts
+        self._phases = Phases(phases)
+        self._learned: dict[str, str] = dict((phases or {}).get("stock_markets", {}))
+        """Markets learned from ``stock_markets`` events (kept in the checkpoint with the phases)."""
+        if self._learned:
+            self._symbol_markets = {**self._symbol_markets, **self._learned}
+        """JIF and VI transitions seen so far, for the ``session`` column (``phases.py``)."""
         self._quarantine: list[tuple[int, Quarantined]] = []
         self._unsorted = False
         self._logged_reasons: set[str] = set()
@@ -149,6 +158,8 @@ class Decoder:
         """Decode one journal record; never raises for what the record holds."""
         if record.kind is not Kind.FRAME:
             self.skipped_total += 1
+            if record.kind is Kind.EVENT and b'"stock_markets"' in record.payload:
+                self._learn_markets(record.payload)
             return
         self.frames_total += 1
         try:
@@ -156,13 +167,31 @@ class Decoder:
         except Refused as r:
             self._quarantine_one(self.frames_total, record, r.tr_cd, r.reason, r.detail)
 
+    def _learn_markets(self, payload: bytes) -> None:
+        """A worker's ``stock_markets`` event: the market of each code on a two-market feed."""
+        event = events.decode(payload)
+        if isinstance(event, events.StockMarkets):
+            self._learned.update(dict.fromkeys(event.kospi, "kospi"))
+            self._learned.update(dict.fromkeys(event.kosdaq, "kosdaq"))
+            self._symbol_markets = {**self._symbol_markets, **self._learned}
+
     def add_all(self, records: Iterable[Record]) -> None:
         for record in records:
             self.add(record)
 
     def flush(self) -> list[Batch]:
         """Every pending row as batches (one per TR and market, oldest first); pending is emptied."""
-        return self._rows.flush()
+        out = self._rows.flush()
+        self._phases.settle()
+        return out
+
+    def phases_state(self) -> dict[str, Any]:
+        """The session-phase state after the rows flushed so far, for the store's checkpoint (pass it
+        back as ``phases`` to go on where this decoder stopped)."""
+        state = self._phases.state()
+        if self._learned:
+            state["stock_markets"] = dict(self._learned)
+        return state
 
     @property
     def rows_total(self) -> int:
@@ -208,6 +237,9 @@ class Decoder:
                 else:
                     key_value = values[plan.key_pos] if header.tr_key is None and plan.key_pos >= 0 else None
                     symbol = self._symbol(plan, header.tr_key, key_value)
+                    if symbol == ALL_SYMBOLS or plan.tr_cd in _PHASE_TRS:
+                        fields = dict(zip(plan.get_order, values, strict=True))
+                        symbol = self._phase_frame(record, plan, symbol, fields)
                     key = (plan.tr_cd, self._market(plan, symbol))
                     first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
                     self._texts.add(key, (*first, symbol, None), values)
@@ -245,6 +277,8 @@ class Decoder:
         """One data frame's row, read generically (its values typed now, one by one)."""
         key_value = body.get(plan.layout.key) if tr_key is None and plan.layout.key else None
         symbol = self._symbol(plan, tr_key, key_value)
+        if symbol == ALL_SYMBOLS or plan.tr_cd in _PHASE_TRS:
+            symbol = self._phase_frame(record, plan, symbol, body)
         values, present = plan.values(body) if self._per_value else plan.texts(body)
         extra = None
         if len(body) > present:
@@ -284,6 +318,27 @@ class Decoder:
             if key:
                 return key
         raise Refused("bad_key", f"{tr_cd} header tr_key is {tr_key!r} and the body has no key", tr_cd)
+
+    def _phase_frame(self, record: Record, plan: RowPlan, symbol: str, body: Mapping[str, Any]) -> str:
+        """Note a JIF or VI frame's transition; the symbol of a row of a registration for every stock
+        (``000000``) is the body's key field (``shcode``)."""
+        if symbol == ALL_SYMBOLS and plan.layout.key:
+            try:
+                key = parse_key(body.get(plan.layout.key))
+            except BadValue:
+                key = None
+            if not key:
+                raise Refused(
+                    "bad_key",
+                    f"{plan.tr_cd} for every stock and the body has no {plan.layout.key}",
+                    plan.tr_cd,
+                )
+            symbol = key
+        if plan.tr_cd == STATUS_TR:
+            self._phases.note_status(record.seq, record.recv_ns, body.get("jangubun"), body.get("jstatus"))
+        elif plan.tr_cd in VI_TRS:
+            self._phases.note_vi(record.seq, record.recv_ns, plan.tr_cd, symbol, body)
+        return symbol
 
     def _market(self, plan: RowPlan, symbol: str) -> str:
         markets = plan.layout.spec.markets
@@ -336,6 +391,7 @@ class Decoder:
             cutoff=self._days.cutoff(market),
             seoul=self._seoul,
             local=self._local,
+            sessions=self._phases.column,
         )
 
     def _text_batch(
@@ -351,6 +407,7 @@ class Decoder:
             cutoff=self._days.cutoff(market),
             seoul=self._seoul,
             local=self._local,
+            sessions=self._phases.column,
         )
 
     def _refuse_row(self, key: tuple[str, str], row: tuple[Any, ...], detail: str) -> None:

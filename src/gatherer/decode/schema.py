@@ -4,7 +4,9 @@ Column conventions (repeated in docs/formats.md, "Decoded columns"):
 
 - Row columns first: ``seq`` int64 (journal sequence number), ``recv_ns`` int64 (UTC ns),
   ``trading_day`` date32, ``tr_cd`` string, ``conn_id`` string, ``symbol`` string (from the
-  header ``tr_key``, padding and the NXT/통합 prefix removed).
+  header ``tr_key``, padding and the NXT/통합 prefix removed; a VI registration for every stock
+  takes the body's ``shcode``), ``venue`` string (``krx``, ``nxt``, ``unified``, ``overseas``; null
+  for JIF), ``session`` string (the phase of the day, ``phases.py``; null overseas).
 - Then every catalog field in table order, typed by kind: ``int`` -> int64, ``dec`` ->
   decimal128(length + scale, scale), ``str``/``time``/``date`` -> string as sent. Each ``time``
   field is followed by ``<field>_ts``, timestamp[ns, tz=Asia/Seoul] (the instant; which wall
@@ -50,6 +52,8 @@ ROW_COLUMNS: tuple[pa.Field, ...] = (
     pa.field("tr_cd", pa.string(), nullable=False),
     pa.field("conn_id", pa.string(), nullable=False),
     pa.field("symbol", pa.string(), nullable=False),
+    pa.field("venue", pa.string()),
+    pa.field("session", pa.string()),
 )
 PARTITION_NAMES = frozenset({"date", "market", "channel"})
 """The Parquet layout's hive partition keys (``date=/market=/channel=``): a body field of that name

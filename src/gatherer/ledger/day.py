@@ -16,7 +16,9 @@ supervisor when a day ends (at the cutoff, and when the run stops) and by
   was dark, from the disconnect to its re-acknowledgement on the reconnected connection (the moment
   the venue streams it again, whether or not the symbol trades then), with its first frame after
   that and the frames it had delivered that day before the drop (the worker registers the busiest
-  first, so they should come back first).
+  first, so they should come back first);
+- ``ledger/date=D/tape.parquet``: the consolidated-tape check (``tape.py``): US3 prints matched to
+  the venues' own prints and UH1's per-level KRX + NXT sums, mismatches counted per symbol.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gatherer.ledger.tables import (
     dark_table,
     gaps_table,
 )
+from gatherer.ledger.tape import write_tape
 
 
 def ledger_dir(root: Path, day: dt.date) -> Path:
@@ -48,6 +51,7 @@ def write_ledger(root: Path, day: dt.date) -> Ledger:
     write_parquet_atomic(coverage_table(ledger), base / "coverage.parquet")
     write_parquet_atomic(gaps_table(ledger), base / "gaps.parquet")
     write_parquet_atomic(dark_table(ledger), base / "dark.parquet")
+    write_tape(root, day, base, ledger)
     return ledger
 
 

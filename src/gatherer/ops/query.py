@@ -3,7 +3,7 @@
 Its job is reading: it opens Parquet files the sinks wrote and never writes into the data root.
 Views, one per channel found on disk, each over every day and market::
 
-    book, trade, broker, vi, expected, status, ...   parquet/*/*/channel=<c>/*.parquet
+    book, trade, broker, vi, auction, status, ...    parquet/*/*/channel=<c>/*.parquet
     masters                                          masters/date=*/<market>.parquet
     coverage, gaps, dark                             ledger/date=*/{coverage,gaps,dark}.parquet
     trade_rest                          backfill/date=*/market=*/channel=trade/source=rest/*.parquet

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gatherer.plan.pack import REGISTRATION_MARGIN, Plan
 from gatherer.plan.select import Registration, Selection
+from gatherer.venues.ls.catalog import CATALOG
 
 _NARROW: dict[str, str] = {
     "kospi": "etf = false, etn = false, spac = false, or a symbols list / symbols_file",
@@ -21,6 +22,9 @@ _NARROW: dict[str, str] = {
     "ofutures": 'products = ["ES", "NQ", "CL"], expiries = 1',
     "ooptions": 'products = ["ES", "NQ"], expiries = 1, strikes = 10',
 }
+
+
+_STOCK_VENUES = ("krx", "nxt", "unified")
 
 
 def _ceil(a: int, b: int) -> int:
@@ -61,6 +65,13 @@ def explain(
         miss = unplaced.get((market, channel, tr_cd), 0)
         lines.append(f"{market:<10} {channel:<8} {tr_cd:<4} {n:>13,} {f'{miss:,}' if miss else '':>11}")
     lines.append(f"{'total':<24} {total:>13,} {f'{missing:,}' if missing else '':>11}")
+    by_venue = Counter(CATALOG[r.tr_cd].venue for r in everything if CATALOG[r.tr_cd].venue in _STOCK_VENUES)
+    if set(by_venue) - {"krx"}:
+        lines.append(
+            "stock venues: "
+            + ", ".join(f"{v} {by_venue[v]:,}" for v in _STOCK_VENUES if v in by_venue)
+            + " registrations"
+        )
     lines.extend(f"note: {n}" for n in notes)
 
     lines.append("")

@@ -40,7 +40,8 @@ import pyarrow as pa
 
 from gatherer.config import Config, MarketConfig
 from gatherer.errors import ConfigError
-from gatherer.venues.ls.catalog import MARKET_CHANNELS, NIGHT_CHANNELS
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, NIGHT_CHANNELS
+from gatherer.venues.ls.channels import VENUE_CHANNELS
 from gatherer.venues.ls.keys import format_tr_key
 
 _MONTHS = "FGHJKMNQUVXZ"  # futures month codes, January to December
@@ -320,9 +321,7 @@ def select_with_notes(cfg: Config, masters: Mapping[str, Master]) -> Selection:
             )
             symbols = symbols[: mc.max_symbols]
         if "day" in mc.sessions:
-            for channel in cfg.channels_of(market):
-                tr_cd = MARKET_CHANNELS[market][channel]
-                out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
+            _add_channels(cfg, market, symbols, out)
         if "night" in mc.sessions:
             out.registrations.extend(_night(cfg, market, symbols, masters, out.notes, problems))
     if problems:
@@ -354,11 +353,35 @@ def _night(
     if len(night) < len(symbols):
         left = len(symbols) - len(night)
         notes.append(f"{market}: {left:,} selected codes do not trade at night (not in t8455)")
-    return [
-        Registration(market, channel, NIGHT_CHANNELS[market][channel], s)
-        for channel in cfg.channels_of(market)
-        for s in night
-    ]
+    channels = [c for c in cfg.channels_of(market) if c in NIGHT_CHANNELS[market]]
+    other = [c for c in cfg.channels_of(market) if c not in NIGHT_CHANNELS[market] and c != "status"]
+    if other:
+        notes.append(f"{market}: the night session has no {', '.join(other)} feed; not recorded at night")
+    return [Registration(market, c, NIGHT_CHANNELS[market][c], s) for c in channels for s in night]
+
+
+MARKET_STATUS = Registration("all", "status", "JIF", "0")
+"""JIF (tr_key ``0``): one registration serves every market (``plan.pack.MARKET_STATUS`` too)."""
+
+
+def _add_channels(cfg: Config, market: str, symbols: list[str], out: Selection) -> None:
+    """The registrations of a market's channels on each of its venues, per symbol. ``vi`` is one
+    registration per venue for every stock (``000000``), shared by KOSPI and KOSDAQ; ``status``
+    is JIF, one for all markets. A channel a venue does not serve is left out with a note."""
+    for venue in cfg.venues_of(market):
+        table = VENUE_CHANNELS[market][venue]
+        for channel in cfg.channels_of(market):
+            tr_cd = table.get(channel)
+            if channel == "status":  # JIF: one feed for every market and venue
+                if MARKET_STATUS not in out.registrations:
+                    out.registrations.append(MARKET_STATUS)
+            elif tr_cd is None:
+                out.notes.append(f"{market}: {venue} has no {channel} feed; not recorded there")
+            elif channel == "vi":
+                if not any(r.tr_cd == tr_cd and r.symbol == ALL_SYMBOLS for r in out.registrations):
+                    out.registrations.append(Registration(market, channel, tr_cd, ALL_SYMBOLS))
+            else:
+                out.registrations.extend(Registration(market, channel, tr_cd, s) for s in symbols)
 
 
 def select(cfg: Config, masters: Mapping[str, Master]) -> list[Registration]:

@@ -66,14 +66,22 @@ def read_checkpoint(root: Path, worker_id: str) -> int:
 
 
 def write_checkpoint(
-    root: Path, worker_id: str, seq: int, chains: Mapping[str, list[Any]] | None = None
+    root: Path,
+    worker_id: str,
+    seq: int,
+    chains: Mapping[str, list[Any]] | None = None,
+    phases: Mapping[str, Any] | None = None,
 ) -> None:
-    """Record ``seq`` and the volume chains as they stood after it (``ledger.VolumeChains.state``)."""
+    """Record ``seq`` and the volume chains as they stood after it (``ledger.VolumeChains.state``),
+    and the session phases (``decode.phases``), so a restarted store labels rows as a rebuild would."""
     path = checkpoint_path(root, worker_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"v": CHECKPOINT_VERSION, "seq": seq, "chains": dict(chains or {})}, fh)
+        data: dict[str, Any] = {"v": CHECKPOINT_VERSION, "seq": seq, "chains": dict(chains or {})}
+        if phases:
+            data["phases"] = dict(phases)
+        json.dump(data, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -258,11 +266,12 @@ class Store:
         cutoffs: Mapping[str, dt.time] | None = None,
         decode_batch_rows: int = 20_000,
         chains: Mapping[str, list[Any]] | None = None,
+        phases: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.worker_id = worker_id
         self._days = TradingDays(cutoffs)
-        self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows)
+        self._decoder = Decoder(cutoffs=cutoffs, batch_rows=decode_batch_rows, phases=phases)
         # Bounded memory in the store process: at most ~1M decoded rows, STORE_BUFFER_BYTES of them.
         self._sink = ParquetSink(
             root,
@@ -298,7 +307,10 @@ class Store:
                 " (seq %d); they are written again from the journal",
                 worker_id, files, lines, seq,
             )  # fmt: skip
-        store = cls(root, worker_id, version=version, venue=venue, cutoffs=cutoffs, chains=data.get("chains"))
+        store = cls(
+            root, worker_id, version=version, venue=venue, cutoffs=cutoffs, chains=data.get("chains"),
+            phases=data.get("phases"),
+        )  # fmt: skip
         store.last_seq = seq
         return store, seq + 1
 
@@ -340,7 +352,9 @@ class Store:
         """Write everything decoded so far, then record how far that is."""
         self.flush_without_checkpoint()
         self.stats.files = len(self._sink.written)
-        write_checkpoint(self.root, self.worker_id, self.last_seq, self.chains.state())
+        write_checkpoint(
+            self.root, self.worker_id, self.last_seq, self.chains.state(), self._decoder.phases_state()
+        )
 
 
 def follow(

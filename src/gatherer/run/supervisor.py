@@ -41,6 +41,7 @@ from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
+from gatherer.plan.broadcast import with_vi_everywhere
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration
@@ -146,7 +147,7 @@ class Supervisor:
         selection, plan = plan_day(
             self.cfg, tables, app_keys=len(self.credentials), workers=self.workers, say=self.say
         )
-        return selection.registrations, with_market_status(plan)
+        return selection.registrations, with_market_status(with_vi_everywhere(plan))
 
     async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
@@ -158,7 +159,7 @@ class Supervisor:
             )
         selection = select_day(self.cfg, tables, app_keys=keys)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
-        return explain(selection, with_market_status(plan)), plan.fits
+        return explain(selection, with_market_status(with_vi_everywhere(plan))), plan.fits
 
     # -- workers -------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from gatherer.plan.select import Registration
 from gatherer.run.liveness import Liveness
 from gatherer.run.pacing import ConnectTurns, KeyPace, Stopping
 from gatherer.run.recorder import ConnectionStats, Recorder
-from gatherer.venues.ls.catalog import LEGACY
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, CATALOG, LEGACY
 from gatherer.venues.ls.envelope import (
     SUBSCRIBE,
     registration_frame,
@@ -138,7 +138,20 @@ class Worker:
             for i, (g, k) in enumerate(zip(self._groups, keys, strict=True))
         ]
 
+    def _stock_markets(self) -> None:
+        """Journal the market of each code this worker records on a two-market feed (NXT, 통합):
+        the store files their rows by it (``events.StockMarkets``)."""
+        both: dict[str, set[str]] = {"kospi": set(), "kosdaq": set()}
+        for group in self._groups:
+            for r in group:
+                if r.market in both and len(CATALOG[r.tr_cd].markets) > 1 and r.symbol != ALL_SYMBOLS:
+                    both[r.market].add(r.symbol)
+        if both["kospi"] or both["kosdaq"]:
+            event = events.StockMarkets(kospi=sorted(both["kospi"]), kosdaq=sorted(both["kosdaq"]))
+            self._event(self._settings.worker_id, event)
+
     async def run(self, stop: asyncio.Event) -> None:
+        self._stock_markets()
         async with asyncio.TaskGroup() as tasks:
             for key, pace in self._paces.items():
                 tasks.create_task(pace.drive(stop), name=f"{self._settings.worker_id}-pace-key{key}")
@@ -207,6 +220,8 @@ class Worker:
             # The new day's journal says what this connection holds: its registrations were sent
             # yesterday, and the day's ledger must know what an outage today cuts off.
             self._event(conn_id, events.Holding(registrations=self._held.get(conn_id, [])))
+            if self.stats and conn_id == self.stats[0].conn_id:
+                self._stock_markets()
 
         def stalled(silent_s: float) -> None:
             self._event(conn_id, events.Stalled(silent_s=round(silent_s, 1)))

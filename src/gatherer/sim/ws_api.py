@@ -187,9 +187,14 @@ class WsHub:
         try:
             symbol = symbol_of(tr_cd, tr_key)
         except ValueError:
-            return BAD_REQUEST
+            # LS accepts a plain code on an NXT/통합 TR and never streams it (LS_OPENAPI.md §2.3).
+            plain = len(tr_key) == 6 and tr_key.isascii() and tr_key.isalnum()
+            if not (plain and spec.key_style in ("nxt10", "unified10")):
+                return BAD_REQUEST
+            symbol = ""
         if (
-            self.stream.strict_keys
+            symbol
+            and self.stream.strict_keys
             and spec.markets
             and not any(self.model.instrument(m, symbol) for m in spec.markets)
         ):
@@ -267,12 +272,15 @@ class WsHub:
         if not targets or cum[-1] <= 0:
             return 0.0
         picks = self.rng.choices(targets, cum_weights=cum, k=max(1, int(budget)))
+        everyone = self._subs.everyone
         for (market, symbol), wanted in picks:
             if budget < 1.0:
                 break
             sent = False
-            for tr_cd, body in self.model.events(market, symbol, now_ns, wanted):
+            for tr_cd, body in self.model.events(market, symbol, now_ns, wanted | everyone.keys()):
                 subs = self._subs.by_key.get((tr_cd, symbol))
+                if tr_cd in everyone:
+                    subs = {**everyone[tr_cd], **(subs or {})}
                 if not subs:
                     continue
                 if self.faults.skip and self._skip(tr_cd, symbol, subs, body):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from gatherer.sim.market import MarketModel
-from gatherer.venues.ls.catalog import CATALOG
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, CATALOG
 from gatherer.venues.ls.keys import symbol_of
 
 
@@ -44,6 +44,8 @@ class Subscriptions:
         """(market, symbol) -> subscribed TR codes."""
         self.status: dict[SimConnection, str] = {}
         """Connections registered for the market-status TR (no symbol), with their key."""
+        self.everyone: dict[str, dict[SimConnection, str]] = {}
+        """tr_cd -> connections registered for every stock (VI ``000000``), with their key."""
         self.version = 0
         """Moves on every change, so the generator knows to rebuild its targets."""
 
@@ -53,9 +55,15 @@ class Subscriptions:
         if not spec.markets:
             self.status[conn] = tr_key
             return
-        symbol = symbol_of(tr_cd, tr_key)
-        self.by_key.setdefault((tr_cd, symbol), {})[conn] = tr_key
+        try:
+            symbol = symbol_of(tr_cd, tr_key)
+        except ValueError:
+            return  # accepted and held, never streamed (a plain code on an NXT/통합 TR)
         self.version += 1
+        if symbol == ALL_SYMBOLS and spec.channel == "vi":
+            self.everyone.setdefault(tr_cd, {})[conn] = tr_key
+            return
+        self.by_key.setdefault((tr_cd, symbol), {})[conn] = tr_key
         for market in spec.markets:
             if self._model.instrument(market, symbol) is not None:
                 self.wanted.setdefault((market, symbol), set()).add(tr_cd)
@@ -68,7 +76,17 @@ class Subscriptions:
         if not spec.markets:
             self.status.pop(conn, None)
             return
-        symbol = symbol_of(tr_cd, tr_key)
+        try:
+            symbol = symbol_of(tr_cd, tr_key)
+        except ValueError:
+            return
+        if symbol == ALL_SYMBOLS and spec.channel == "vi":
+            self.version += 1
+            everyone = self.everyone.get(tr_cd, {})
+            everyone.pop(conn, None)
+            if not everyone:
+                self.everyone.pop(tr_cd, None)
+            return
         subs = self.by_key.get((tr_cd, symbol))
         if subs is None:
             return

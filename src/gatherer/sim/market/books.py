@@ -112,8 +112,9 @@ def refill(st: _State, ask_side: bool, rng: random.Random) -> None:
         nxt.append(n)
 
 
-def trade(st: _State, rng: random.Random) -> _Traded | None:
-    """An aggressive order that takes from the opposite side, walking levels if it is large."""
+def trade(st: _State, rng: random.Random, nxt_only: bool = False) -> _Traded | None:
+    """An aggressive order that takes from the opposite side, walking levels if it is large;
+    ``nxt_only`` (NXT's pre/after market) takes only NXT's quantities."""
     st.fair += (st.fref - st.fair) * 0.002 + st.fstep * (rng.random() - 0.5)  # as in quote
     last = st.krx.price if st.krx.volume else st.ref
     x = (st.fair - last) / (st.ref * 0.01 + 1)
@@ -123,7 +124,9 @@ def trade(st: _State, rng: random.Random) -> _Traded | None:
         px, qty, cnt, nxt = st.ask_px, st.ask_qty, st.ask_cnt, st.ask_nxt
     else:
         px, qty, cnt, nxt = st.bid_px, st.bid_qty, st.bid_cnt, st.bid_nxt
-    on_nxt = st.family == "stock" and rng.random() < 0.15 and nxt[0] > 0
+    on_nxt = st.family == "stock" and (nxt_only or rng.random() < 0.15) and nxt[0] > 0
+    if nxt_only and not on_nxt:
+        return None
     book = nxt if on_nxt else qty
     avail = sum(book) - 1
     if rng.random() < 0.05:

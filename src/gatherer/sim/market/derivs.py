@@ -41,6 +41,9 @@ class DerivFrames:
             if tr in want:
                 book = book or self._deriv_book(st, tr, phase)
                 out.append((tr, book if tr == book_trs[0] else dict(book)))
+        expected_tr = "YF9" if futures else "YOC"
+        if traded is None and phase in _AUCTIONS and expected_tr in want:
+            out.append((expected_tr, self._expected(st, "futcode" if futures else "optcode")))
         if traded is None:
             return out
         if futures and st.inst.kind == "future":
@@ -72,6 +75,19 @@ class DerivFrames:
             body[name] = day.get(name, "0.00")
         out.append(("DC0", body))
         return out
+
+    def _expected(self, st: _State, key: str) -> Body:
+        """YF9/YOC (§3.6): the call auction's expected price and quantity so far."""
+        sign, change, rate = self._change(st, st.yeprice)
+        return {
+            "ychetime": self._now.hms,
+            "yeprice": st.pcache[st.yeprice],
+            "jnilysign": sign,
+            "jnilchange": change,
+            "jnilydrate": rate,
+            key: st.inst.symbol,
+            "expct_ccls_q": str(st.auction_vol),
+        }
 
     def _deriv_book(self, st: _State, tr: str, phase: str) -> Body:
         shown = st.shown.get(tr)

@@ -51,6 +51,9 @@ from gatherer.venues.ls.hours import EXCHANGE_HOURS, SessionWindows
 _NIGHT_TRS = ("DH0", "DC0")
 """The KRX night session's TRs (LS_OPENAPI.md §3.6), streamed while the ``knight`` group trades."""
 
+_NXT_TRS = frozenset({"NH1", "NS3", "NK1", "NVI", "UH1", "US3", "UK1", "UVI"})
+"""What streams while only NXT trades."""
+
 
 class MarketModel:
     """Books, tapes and frames for a universe of instruments; see the module docstring."""
@@ -146,7 +149,7 @@ class MarketModel:
         if st.auction_vol:
             return self._auction_print(st, want, now_ns, phase)
         if phase != "open":
-            return []
+            return self._nxt_only(st, want, now_ns, phase)
         traded = trade(st, rng) if rng.random() < 0.4 else None
         if traded is None:
             quote(st, rng)
@@ -217,6 +220,19 @@ class MarketModel:
             delta = (int(self._rng.random() * 3) - 1) * (traded.size // 2)
             st.openyak = max(0, st.openyak + delta)
         self.prints.add(st, traded, buy, hms, now_ns, self._derivs.k200)
+
+    def _nxt_only(self, st: _State, want: Collection[str], now_ns: int, phase: str) -> list[Frame]:
+        """NXT's pre- and after-market (08:00–08:50, 15:30–20:00): prints on NXT alone, frames of the
+        NXT and consolidated TRs only (KRX's own feeds are quiet then)."""
+        if st.family != "stock" or self._rhythm.nxt_phase(now_ns) not in ("nxt_pre", "nxt_after"):
+            return []
+        nxt_want = [t for t in want if t in _NXT_TRS]
+        if not nxt_want:
+            return []
+        traded = trade(st, self._rng, nxt_only=True) if self._rng.random() < 0.4 else None
+        if traded is None:
+            quote(st, self._rng)
+        return self._render(st, nxt_want, now_ns, "open", traded)
 
     def _auction_print(self, st: _State, want: Collection[str], now_ns: int, phase: str) -> list[Frame]:
         size = st.auction_vol

@@ -66,6 +66,20 @@ _CYCLE = {
     "deriv": ("closed", "preopen", "open", "closing_auction"),
 }
 _AUCTIONS = ("preopen", "closing_auction")
+# NXT (Nextrade) on KRX trading days: pre-market 08:00–08:50, the main market with KRX's continuous
+# session, after-market 15:30–20:00 (Seoul). JIF jangubun 6 announces its phases; the codes for the
+# pre/after markets (55–58) are this simulator's reading of LS's "51–58 시간외/프리·애프터마켓".
+_NXT_PRE = (_hm(8, 0), _hm(8, 50))
+_NXT_AFTER = (_hm(15, 30), _hm(20, 0))
+_NXT_CYCLE = ("closed", "nxt_pre", "nxt_gap", "open", "nxt_break", "nxt_after")
+_NXT_JSTATUS = {
+    "nxt_pre": "55",
+    "nxt_gap": "56",
+    "open": "21",
+    "nxt_break": "41",
+    "nxt_after": "57",
+    "closed": "58",
+}
 _JGUBUN = {"preopen": "10", "closing_auction": "50"}
 """장운영정보 in FC0/OC0: LS's example shows "40" in the regular session; other codes are guesses."""
 
@@ -145,10 +159,36 @@ class Rhythm:
             return "after"
         return "closed"
 
+    def nxt_phase(self, now_ns: int) -> str:
+        """NXT's phase: ``nxt_pre``, ``open`` (with KRX), ``nxt_after``, or ``closed`` / the gaps
+        between (``nxt_gap``, ``nxt_break``); none of it on a day KRX stocks do not trade."""
+        if self.phase("kospi", now_ns) == "open":
+            return "open"
+        sod = (now_ns // _NS + _SEOUL_OFFSET_S) % 86_400
+        midnight = now_ns - sod * _NS
+        window = self._windows(now_ns).next_window("kospi", midnight)
+        if window is None or window[0] >= midnight + 86_400 * _NS:
+            return "closed"
+        if _NXT_PRE[0] <= sod < _NXT_PRE[1]:
+            return "nxt_pre"
+        if _NXT_AFTER[0] <= sod < _NXT_AFTER[1]:
+            return "nxt_after"
+        if _NXT_PRE[1] <= sod < _hm(12, 0):
+            return "nxt_gap"
+        if _hm(12, 0) <= sod < _NXT_AFTER[0]:
+            return "nxt_break"
+        return "closed"
+
     def activity(self, group: str, now_ns: int) -> float:
         """Relative event rate: a burst at the open decaying over ~30 min, ~1 midday, rising to the close."""
         family = _FAMILY.get(group, "overseas")
         phase = self.phase(group, now_ns)
+        if (
+            family == "stock"
+            and phase in ("closed", "after")
+            and self.nxt_phase(now_ns) in ("nxt_pre", "nxt_after")
+        ):
+            return 0.3
         if phase == "closed":
             return 0.0
         if family == "overseas":
@@ -189,7 +229,22 @@ class Rhythm:
                     out.append(("JIF", {"jangubun": jangubun, "jstatus": code}))
                 if cycle[i] == phase:
                     break
+        self._nxt_status(now_ns, out)
         return out
+
+    def _nxt_status(self, now_ns: int, out: list[Frame]) -> None:
+        """JIF jangubun 6 (NXT전용) for each NXT phase entered since the previous call."""
+        phase = self.nxt_phase(now_ns)
+        last = self._status.get("6")
+        self._status["6"] = phase
+        if last is None or last == phase:
+            return
+        i = _NXT_CYCLE.index(last)
+        for _ in _NXT_CYCLE:
+            i = (i + 1) % len(_NXT_CYCLE)
+            out.append(("JIF", {"jangubun": "6", "jstatus": _NXT_JSTATUS[_NXT_CYCLE[i]]}))
+            if _NXT_CYCLE[i] == phase:
+                break
 
 
 class Now:

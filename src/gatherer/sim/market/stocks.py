@@ -63,10 +63,10 @@ class StockFrames:
                 exch = "NXT" if traded.venue == "nxt" else "KRX"
                 brokers = [st.brokers["krx"], st.brokers["nxt"]]
                 out.append(("UK1", self._broker(st, "UK1", brokers, st.unt, (exch, "U"))))
-        if "VI_" in want and traded.venue == "krx":
+        if "VI_" in want or "NVI" in want or "UVI" in want:
             vi = self._vi(st, traded, now_ns)
             if vi is not None:
-                out.append(("VI_", vi))
+                out.extend(_vi_venues(vi, want))
         return out
 
     def _stock_book(
@@ -255,7 +255,8 @@ class StockFrames:
         return dict(zip(_NAMES["YS3"], values, strict=True))
 
     def _vi(self, st: _State, traded: _Traded, now_ns: int) -> Body | None:
-        """VI_: static at ±10% from its base, dynamic when one order walks 3+ levels; released 2 min later."""
+        """VI_: static at ±10% from its base, dynamic when one order walks 3+ levels; released 2 min later.
+        One VI per stock, on a print of either venue: NXT halts with KRX (``_vi_venues``)."""
         code = st.inst.symbol
         if st.vi_until_ns and now_ns >= st.vi_until_ns:
             st.vi_until_ns = 0
@@ -276,3 +277,22 @@ class StockFrames:
         st.vi_until_ns = now_ns + 120 * _NS
         values = [gubun, svi, dvi, str(traded.price), code, code, self._now.hms, "KRX"]
         return dict(zip(_NAMES["VI_"], values, strict=True))
+
+
+def _vi_venues(vi: Body, want: Collection[str]) -> list[Frame]:
+    """A stock's VI as each venue's TR shows it: VI_ (KRX), NVI (NXT: shcode, ex_shcode ``N…``),
+    UVI (통합: the KRX and NXT sides side by side, both halted together)."""
+    out: list[Frame] = []
+    code = vi["shcode"]
+    if "VI_" in want:
+        out.append(("VI_", vi))
+    if "NVI" in want:
+        out.append(("NVI", {**vi, "exchname": "NXT", "ex_shcode": "N" + code}))
+    if "UVI" in want:
+        body = {f"{side}_{name}": vi[name] for side in ("krx", "nxt") for name in _VI_SIDE}
+        body.update(shcode=code, ref_shcode=vi["ref_shcode"], exchname="KRX", ex_shcode="U" + code)
+        out.append(("UVI", body))
+    return out
+
+
+_VI_SIDE = ("vi_gubun", "svi_recprice", "dvi_recprice", "vi_trgprice", "time")

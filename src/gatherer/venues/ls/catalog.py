@@ -39,7 +39,7 @@ class TrSpec:
     title: str
     """LS's Korean title, e.g. ``KOSPI호가잔량``."""
     channel: str
-    """``book``, ``trade``, ``broker``, ``vi``, ``expected`` or ``status``."""
+    """``book``, ``trade``, ``broker``, ``vi``, ``auction`` (expected prices) or ``status``."""
     markets: tuple[str, ...]
     """Market keys whose instruments this TR carries; ``()`` for JIF."""
     venue: str
@@ -230,6 +230,30 @@ _VI = _cat(
     _f("exchname", "str", 3),
 )
 
+# NVI (NXT) VI (§3.5): VI_'s list with shcode 9 and ex_shcode; UVI (통합) one row per symbol with
+# each venue's five VI fields side by side.
+_NVI = _cat(_retyped(_VI, _WIDE_SHCODE), _EX_SHCODE)
+
+
+def _vi_side(venue: str) -> tuple[Field, ...]:
+    return _cat(
+        _f(f"{venue}_vi_gubun", "str", 1),
+        _f(f"{venue}_svi_recprice", "int", 8),
+        _f(f"{venue}_dvi_recprice", "int", 8),
+        _f(f"{venue}_vi_trgprice", "int", 8),
+        _f(f"{venue}_time", "time", 6),
+    )
+
+
+_UVI = _cat(
+    _vi_side("krx"),
+    _vi_side("nxt"),
+    _f("shcode", "str", 9),
+    _f("ref_shcode", "str", 9),
+    _f("exchname", "str", 3),
+    _EX_SHCODE,
+)
+
 # YS3 KOSPI예상체결 (§3.5); YK3 identical. LS's examples lack `exchname`.
 _YS3 = _cat(
     _f("hotime", "time", 6),
@@ -245,6 +269,20 @@ _YS3 = _cat(
     _f("shcode", "str", 6),
     _f("exchname", "str", 3),
 )
+
+
+def _yfc(price_len: int, key: str) -> tuple[Field, ...]:
+    """YFC/YF9 지수선물예상체결, YOC 지수옵션예상체결 (§3.6); YF9 (2026) widens prices to 9.2 as FC9."""
+    return _cat(
+        _f("ychetime", "time", 6),
+        _f("yeprice", "dec", price_len, 2),
+        _f("jnilysign", "str", 1),
+        _f("jnilchange", "dec", price_len, 2),
+        _f("jnilydrate", "dec", 6, 2),
+        _f(key, "str", 8),
+        _f("expct_ccls_q", "int", 9),
+    )
+
 
 # JIF 장운영정보 (§3.1): jangubun market code, jstatus operation code.
 _JIF = _cat(_f("jangubun", "str", 1), _f("jstatus", "str", 2))
@@ -414,8 +452,32 @@ def _build() -> dict[str, TrSpec]:
         TrSpec("US3", "(통합)체결", "trade", _STOCKS, "unified", "shcode", "unified10", _NS3, _S1),
         TrSpec("UK1", "(통합)거래원", "broker", _STOCKS, "unified", "shcode", "unified10", _NK1, _S1),
         TrSpec("VI_", "VI발동해제", "vi", _STOCKS, "krx", "shcode", "stock6", _VI, _S1),
-        TrSpec("YS3", "KOSPI예상체결", "expected", ("kospi",), "krx", "shcode", "stock6", _YS3, _S1),
-        TrSpec("YK3", "KOSDAQ예상체결", "expected", ("kosdaq",), "krx", "shcode", "stock6", _YS3, _S1),
+        TrSpec("NVI", "(NXT)VI발동해제", "vi", _STOCKS, "nxt", "shcode", "nxt10", _NVI, _S1),
+        TrSpec("UVI", "(통합)VI발동해제", "vi", _STOCKS, "unified", "shcode", "unified10", _UVI, _S1),
+        TrSpec("YS3", "KOSPI예상체결", "auction", ("kospi",), "krx", "shcode", "stock6", _YS3, _S1),
+        TrSpec("YK3", "KOSDAQ예상체결", "auction", ("kosdaq",), "krx", "shcode", "stock6", _YS3, _S1),
+        TrSpec(
+            "YF9",
+            "지수선물예상체결",
+            "auction",
+            ("kfutures",),
+            "krx",
+            "futcode",
+            "deriv8",
+            _yfc(9, "futcode"),
+            "2026",
+        ),
+        TrSpec(
+            "YOC",
+            "지수옵션예상체결",
+            "auction",
+            ("koptions",),
+            "krx",
+            "optcode",
+            "deriv8",
+            _yfc(6, "optcode"),
+            _S1,
+        ),
         TrSpec("JIF", "장운영정보", "status", (), "", "", "zero", _JIF, _S1),
         TrSpec(
             "FH0",
@@ -509,3 +571,6 @@ SESSIONS: tuple[str, ...] = ("day", "night")
 
 LEGACY: Mapping[str, str] = MappingProxyType({"FH9": "FH0", "FC9": "FC0"})
 """2026 TR -> the Dec-2025 TR to fall back to when the venue rejects the new code (§3.2)."""
+
+ALL_SYMBOLS = "000000"
+"""The symbol of a VI registration for every stock (``tr_key`` ``000000``; NVI/UVI ``0000000000``)."""

@@ -9,7 +9,10 @@ nothing (§2.3, US3 with a plain code), so a wrong key must fail loudly before i
 
 from __future__ import annotations
 
-from gatherer.venues.ls.catalog import KeyStyle, spec
+from gatherer.venues.ls.catalog import ALL_SYMBOLS, KeyStyle, spec
+
+_ALL_WIDE = "0" * 10
+"""NVI's (and UVI's) key for every stock (LS_OPENAPI.md §2.3); VI_ takes ``000000``."""
 
 _EXPECTED: dict[KeyStyle, str] = {
     "stock6": "a 6-character KRX short code such as '005930'",
@@ -42,6 +45,8 @@ def format_tr_key(tr_cd: str, symbol: str) -> str:
             raise _refuse(tr_cd, style, "symbol", symbol)
         if style == "stock6":
             return symbol
+        if symbol == ALL_SYMBOLS and spec(tr_cd).channel == "vi":
+            return _ALL_WIDE
         return ("N" if style == "nxt10" else "U") + symbol + "   "
     if style == "deriv8":
         if not _is_code(symbol, 8):
@@ -65,6 +70,8 @@ def symbol_of(tr_cd: str, tr_key: str) -> str:
     style = spec(tr_cd).key_style
     if style == "nxt10" or style == "unified10":
         prefix = "N" if style == "nxt10" else "U"
+        if tr_key == _ALL_WIDE and spec(tr_cd).channel == "vi":
+            return ALL_SYMBOLS
         code = tr_key.rstrip(" ")
         if len(tr_key) > 10 or not code.startswith(prefix) or not _is_code(code[1:], 6):
             raise _refuse(tr_cd, style, "tr_key", tr_key)
