@@ -47,6 +47,7 @@ from gatherer.plan.select import Registration, select_with_notes
 from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
+from gatherer.run.publish import Publishers
 from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
@@ -129,6 +130,7 @@ class Supervisor:
         self._handles: list[WorkerHandle] = []
         self._windows: SessionWindows | None = None
         self._session_groups: dict[str, str] = {}
+        self._publishers = Publishers(cfg.bus, Path(cfg.storage.root), self.log_flags)
         self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
 
     # -- planning ------------------------------------------------------------------------
@@ -281,6 +283,7 @@ class Supervisor:
         )
         for h in handles:
             await self._start(h)
+        await self._publishers.ensure([h.spec.worker_id for h in handles])
         self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
         deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
         backfill = asyncio.create_task(self._gaps.loop(stop, clients[0]), name="backfill")
@@ -293,6 +296,7 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await backfill
             await drain_leftovers(result.workers, self.log_flags)
+            await self._publishers.finish()
 
     async def _watch(
         self,
@@ -346,6 +350,7 @@ class Supervisor:
             if self.clock.time_ns() >= rollover_ns:
                 rollover_ns = next_cutoff_ns(self.clock.time_ns())
                 handles[:] = await self._rollover(clients, handles)
+                await self._publishers.ensure([h.spec.worker_id for h in handles])
 
     def _specs(self, plan: Plan) -> list[tuple[WorkerSpec, frozenset[int]]]:
         return worker_specs(

@@ -1,0 +1,169 @@
+"""The journal over NATS JetStream into a lake on another root: `gatherer run` with a `[bus]` table
+publishes, `gatherer sink` writes rows equal to the local store's, through kill -9 of the publisher
+and of the sink, and through a bus that is down at the start and for a stretch mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+from pathlib import Path
+
+from gatherer.run.publish import read_checkpoint
+from gatherer.run.sink import read_state
+from gatherer.run.store import JournalTail
+from gatherer.sim.server import Simulator
+
+from ..conftest import Reap
+from ..helpers.lake import compare_days
+from ..helpers.nats import NatsServer, free_port, start_server, stream_last_seq
+from ..helpers.procs import ENV, children, gone, proc_file, start_run, wait_recording
+from ..helpers.waiting import wait_until
+
+
+def bus_config(sim: Simulator, root: Path, url: str) -> Path:
+    path = root / "gatherer.toml"
+    path.write_text(
+        f"""
+[venue]
+rest_url = "{sim.rest_url}"
+ws_url = "{sim.ws_url}"
+registrations_per_s = 80
+rest_rate_scale = 20
+
+[storage]
+root = "{root / "lake"}"
+
+[bus]
+url = "{url}"
+collector = "c1"
+drain_s = 20
+max_bytes = 268435456
+
+[markets.kospi]
+max_symbols = 12
+
+[markets.ofutures]
+max_symbols = 6
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def start_sink(reap: Reap, sim: Simulator, url: str, root: Path) -> asyncio.subprocess.Process:
+    assert sim.clock_spec is not None
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "sink", "--bus", url, "--root", str(root), "--durable", "t",
+        "--flush-s", "0.3", "--clock", sim.clock_spec,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV, start_new_session=True,
+    )  # fmt: skip
+    reap(proc.pid)
+    return proc
+
+
+def publishers(pid: int) -> list[int]:
+    return [c for c in children(pid) if not gone(c) and b"_publish" in proc_file(c, "cmdline")]
+
+
+def days(root: Path) -> list[dt.date]:
+    return sorted(dt.date.fromisoformat(p.name[5:]) for p in (root / "parquet").iterdir())
+
+
+async def finish(run: asyncio.subprocess.Process) -> None:
+    run.send_signal(signal.SIGINT)
+    _out, err = await asyncio.wait_for(run.communicate(), 90)
+    assert run.returncode == 0, err.decode()[-2000:]
+
+
+async def sink_caught_up(sink: asyncio.subprocess.Process, url: str, root: Path) -> str:
+    """Wait until the sink's checkpoint reaches the stream's end, stop it, return its report."""
+    last = await stream_last_seq(url)
+    await wait_until(lambda: (read_state(root, "t") or 0) >= last, 60)
+    sink.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(sink.communicate(), 30)
+    assert sink.returncode == 0, err.decode()[-2000:]
+    return out.decode()
+
+
+def assert_same_lake(local: Path, remote: Path) -> None:
+    assert days(local) and days(local) == days(remote)
+    for day in days(local):
+        assert compare_days(local, remote, day) == []
+    assert {p.name.split("-")[0] for p in (remote / "parquet").rglob("*.parquet")} == {"c1.w00"}
+
+
+async def test_sink_writes_the_local_rows_through_kill_9_of_publisher_and_sink(
+    tmp_path: Path, sim: Simulator, reap: Reap
+) -> None:
+    server = await start_server(tmp_path, reap)
+    config = bus_config(sim, tmp_path, server.url)
+    lake, remote = tmp_path / "lake", tmp_path / "remote"
+    sink = await start_sink(reap, sim, server.url, remote)
+    run = await start_run(reap, sim, config)
+    await wait_recording(run)
+    await wait_until(lambda: read_checkpoint(lake, "w00") > 2000, 60)
+    await wait_until(lambda: (read_state(remote, "t") or 0) > 5, 30)
+    (publisher,) = publishers(run.pid)
+    os.kill(publisher, signal.SIGKILL)
+    os.kill(sink.pid, signal.SIGKILL)
+    await sink.wait()
+    await wait_until(lambda: publishers(run.pid) not in ([], [publisher]), 30)  # started again
+    published = read_checkpoint(lake, "w00")
+    await wait_until(lambda: read_checkpoint(lake, "w00") > published + 1000, 30)
+    sink = await start_sink(reap, sim, server.url, remote)
+    await wait_until(lambda: read_checkpoint(lake, "w00") > published + 3000, 30)
+    await finish(run)
+    report = await sink_caught_up(sink, server.url, remote)
+    assert '"seq_holes": 0' in report and '"damaged": 0' in report
+    assert_same_lake(lake, remote)
+
+
+async def test_bus_down_at_start_and_mid_run_the_publisher_catches_up(
+    tmp_path: Path, sim: Simulator, reap: Reap
+) -> None:
+    server = NatsServer("n1", free_port(), tmp_path / "js", tmp_path / "n1.conf", reap)
+    server.write_conf()
+    config = bus_config(sim, tmp_path, server.url)
+    lake, remote = tmp_path / "lake", tmp_path / "remote"
+    run = await start_run(reap, sim, config)
+    await wait_recording(run)
+    journal = Counter(lake)
+    await wait_until(lambda: journal.records() > 2000, 60)  # capture goes on without a bus
+    assert read_checkpoint(lake, "w00") == -1
+    await server.start()  # the bus comes up after the run started
+    await wait_until(lambda: read_checkpoint(lake, "w00") > journal.records() - 500, 60)
+    await server.kill()  # and goes away for a stretch
+    behind = read_checkpoint(lake, "w00")
+    at_kill = journal.records()
+    await wait_until(lambda: journal.records() > at_kill + 5000, 60)  # capture goes on meanwhile
+    assert read_checkpoint(lake, "w00") <= at_kill  # nothing acknowledged while it is away
+    await server.start()
+    await wait_until(lambda: read_checkpoint(lake, "w00") > at_kill + 5000, 60)
+    (publisher,) = publishers(run.pid)
+    rss_kb = int(proc_file(publisher, "status").decode().split("VmHWM:")[1].split()[0])
+    assert rss_kb < 300_000  # a poll and the messages in flight, not the backlog
+    await finish(run)
+    journal.close()
+    assert behind >= 0
+    sink = await start_sink(reap, sim, server.url, remote)
+    await sink_caught_up(sink, server.url, remote)
+    assert_same_lake(lake, remote)
+
+
+class Counter:
+    """Records of w00's journal so far (followed as it grows)."""
+
+    def __init__(self, root: Path) -> None:
+        self.tail = JournalTail(root, "w00")
+        self.seen = 0
+
+    def records(self) -> int:
+        if (self.tail._root / "journal").exists():
+            self.seen += len(self.tail.poll())
+        return self.seen
+
+    def close(self) -> None:
+        self.tail.close()
