@@ -9,7 +9,10 @@ import datetime as dt
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from gatherer.run.publish import read_checkpoint
 from gatherer.run.sink import read_state
@@ -21,6 +24,16 @@ from ..helpers.lake import compare_days
 from ..helpers.nats import NatsServer, free_port, start_server, stream_last_seq
 from ..helpers.procs import ENV, children, gone, proc_file, start_run, wait_recording
 from ..helpers.waiting import wait_until
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[list[NatsServer]]:
+    """The NATS servers a test starts: whatever still runs at its end is killed by pid and reaped."""
+    started: list[NatsServer] = []
+    yield started
+    for server in started:
+        if server.proc is not None:
+            await server.kill()
 
 
 def bus_config(sim: Simulator, root: Path, url: str) -> Path:
@@ -96,9 +109,10 @@ def assert_same_lake(local: Path, remote: Path) -> None:
 
 
 async def test_sink_writes_the_local_rows_through_kill_9_of_publisher_and_sink(
-    tmp_path: Path, sim: Simulator, reap: Reap
+    tmp_path: Path, sim: Simulator, reap: Reap, servers: list[NatsServer]
 ) -> None:
     server = await start_server(tmp_path, reap)
+    servers.append(server)
     config = bus_config(sim, tmp_path, server.url)
     lake, remote = tmp_path / "lake", tmp_path / "remote"
     sink = await start_sink(reap, sim, server.url, remote)
@@ -122,9 +136,10 @@ async def test_sink_writes_the_local_rows_through_kill_9_of_publisher_and_sink(
 
 
 async def test_bus_down_at_start_and_mid_run_the_publisher_catches_up(
-    tmp_path: Path, sim: Simulator, reap: Reap
+    tmp_path: Path, sim: Simulator, reap: Reap, servers: list[NatsServer]
 ) -> None:
     server = NatsServer("n1", free_port(), tmp_path / "js", tmp_path / "n1.conf", reap)
+    servers.append(server)
     server.write_conf()
     config = bus_config(sim, tmp_path, server.url)
     lake, remote = tmp_path / "lake", tmp_path / "remote"

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ class NatsServer:
     reap: Reap
     routes: list[int] = field(default_factory=list)
     cluster_port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
@@ -67,9 +66,9 @@ class NatsServer:
         )
 
     async def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [server_binary(), "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        self.proc = await asyncio.create_subprocess_exec(
+            server_binary(), "-c", str(self.conf),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         self.reap(self.proc.pid)
         await wait_until(lambda: _listening(self.port), 20)
@@ -78,7 +77,7 @@ class NatsServer:
         """kill -9 by pid, and wait until it is gone."""
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGKILL)
-        await asyncio.to_thread(self.proc.wait)
+        await self.proc.wait()
         self.proc = None
 
 
