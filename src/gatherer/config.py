@@ -108,6 +108,9 @@ class BackfillConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
 class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     workers: int | None = None
     """Worker processes; default one per core."""
+    shard: str | None = None
+    """"K/N": record only shard K of N of the selected universe (``gatherer run --shard``; see
+    ``gatherer plan --shards N`` and docs/scale-out.md); None records all of it."""
 
 
 class BusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -231,6 +234,10 @@ def _validate(cfg: Config) -> list[str]:
         )
     if cfg.bus is not None:
         problems.extend(bus_problems(cfg.bus))
+    if cfg.run.shard is not None:
+        m = re.match(r"^(\d+)/(\d+)$", cfg.run.shard)
+        if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            problems.append(f"run.shard: {cfg.run.shard!r}; expected K/N such as 2/3, 1 <= K <= N")
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():

@@ -17,6 +17,7 @@ from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ConfigError
 from gatherer.plan import Limits, Plan, Selection, explain, pack, select_with_notes
+from gatherer.plan.shard import shard_selection
 from gatherer.run.retention import apply_retention
 from gatherer.sinks.masters import write_master
 from gatherer.venues.ls.auth import Credentials
@@ -77,6 +78,8 @@ def plan_day(
 ) -> tuple[Selection, Plan]:
     """Select and pack; a plan that does not fit is a ConfigError saying what to change."""
     selection = select_with_notes(cfg, tables)
+    if cfg.run.shard is not None:
+        selection = shard_selection(selection, cfg.run.shard)
     for note in selection.notes:
         say(note)
     plan = pack(selection.registrations, app_keys=app_keys, limits=venue_limits(cfg, workers))

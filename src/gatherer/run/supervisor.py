@@ -44,6 +44,7 @@ from gatherer.ledger.backfill import PassStats
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
+from gatherer.plan.shard import explain_shards, shard_selection
 from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
@@ -147,14 +148,19 @@ class Supervisor:
         )
         return selection.registrations, with_market_status(plan)
 
-    async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
+    async def dry_run(self, *, app_keys: int | None = None, shards: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
         async with rest_client(self.cfg, self.credentials[0], self.clock) as client:
             tables = await fetch_masters(client, self.cfg, self.clock, self.say, store=False)
         selection = select_with_notes(self.cfg, tables)
+        if self.cfg.run.shard is not None:
+            selection = shard_selection(selection, self.cfg.run.shard)
         keys = app_keys or len(self.credentials)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
-        return explain(selection, with_market_status(plan)), plan.fits
+        text = explain(selection, with_market_status(plan))
+        if shards:
+            text += "\n\n" + explain_shards(selection.registrations, shards)
+        return text, plan.fits
 
     # -- workers -------------------------------------------------------------------------
 
