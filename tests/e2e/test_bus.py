@@ -21,7 +21,7 @@ from gatherer.sim.server import Simulator
 
 from ..conftest import Reap
 from ..helpers.lake import compare_days
-from ..helpers.nats import NatsServer, free_port, start_server, stream_last_seq
+from ..helpers.nats import NatsServer, cluster_of, free_port, start_server, stream_last_seq, stream_leader
 from ..helpers.procs import ENV, children, gone, proc_file, start_run, wait_recording
 from ..helpers.waiting import wait_until
 
@@ -36,7 +36,7 @@ async def servers() -> AsyncIterator[list[NatsServer]]:
             await server.kill()
 
 
-def bus_config(sim: Simulator, root: Path, url: str) -> Path:
+def bus_config(sim: Simulator, root: Path, url: str, replicas: int = 1) -> Path:
     path = root / "gatherer.toml"
     path.write_text(
         f"""
@@ -54,6 +54,7 @@ url = "{url}"
 collector = "c1"
 drain_s = 20
 max_bytes = 268435456
+replicas = {replicas}
 
 [markets.kospi]
 max_symbols = 12
@@ -182,3 +183,29 @@ class Counter:
 
     def close(self) -> None:
         self.tail.close()
+
+
+async def test_a_three_node_cluster_loses_a_server_mid_stream_and_gets_it_back(
+    tmp_path: Path, sim: Simulator, reap: Reap, servers: list[NatsServer]
+) -> None:
+    servers += cluster_of(tmp_path, reap)
+    await asyncio.gather(*(s.start() for s in servers))
+    urls = ",".join(s.url for s in servers)
+    config = bus_config(sim, tmp_path, urls, replicas=3)
+    lake, remote = tmp_path / "lake", tmp_path / "remote"
+    run = await start_run(reap, sim, config)
+    await wait_recording(run)
+    await wait_until(lambda: read_checkpoint(lake, "w00") > 2000, 60)
+    (publisher,) = publishers(run.pid)
+    (leader,) = [s for s in servers if s.name == await stream_leader(urls)]
+    await leader.kill()  # the stream's leader: the other two elect another and go on
+    at_kill = read_checkpoint(lake, "w00")
+    await wait_until(lambda: read_checkpoint(lake, "w00") > at_kill + 3000, 60)  # on the other two
+    await leader.start()
+    back = read_checkpoint(lake, "w00")
+    await wait_until(lambda: read_checkpoint(lake, "w00") > back + 2000, 60)
+    assert publishers(run.pid) == [publisher]  # resumed without a restart
+    await finish(run)
+    sink = await start_sink(reap, sim, urls, remote)
+    await sink_caught_up(sink, urls, remote)
+    assert_same_lake(lake, remote)

@@ -102,8 +102,19 @@ def cluster_of(tmp: Path, reap: Reap, n: int = 3) -> list[NatsServer]:
     return servers
 
 
+async def stream_leader(url: str, stream: str = "GATHERER") -> str:
+    """The name of the server leading the stream's RAFT group."""
+    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        info = await nc.jetstream().stream_info(stream)
+        assert info.cluster is not None and info.cluster.leader
+        return str(info.cluster.leader)
+    finally:
+        await nc.close()
+
+
 async def stream_last_seq(url: str, stream: str = "GATHERER") -> int:
-    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=0)
     try:
         info = await nc.jetstream().stream_info(stream)
         return int(info.state.last_seq)
