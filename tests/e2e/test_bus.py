@@ -9,15 +9,20 @@ import datetime as dt
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from gatherer.capture import Kind, iter_records
+from gatherer.run.merge import read_sides
 from gatherer.run.publish import read_checkpoint
 from gatherer.run.sink import read_state
 from gatherer.run.store import JournalTail
 from gatherer.sim.server import Simulator
+from gatherer.venues.ls.envelope import frame_stream
 
 from ..conftest import Reap
 from ..helpers.lake import compare_days
@@ -67,11 +72,13 @@ max_symbols = 6
     return path
 
 
-async def start_sink(reap: Reap, sim: Simulator, url: str, root: Path) -> asyncio.subprocess.Process:
+async def start_sink(
+    reap: Reap, sim: Simulator, url: str, root: Path, *flags: str
+) -> asyncio.subprocess.Process:
     assert sim.clock_spec is not None
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "sink", "--bus", url, "--root", str(root), "--durable", "t",
-        "--flush-s", "0.3", "--clock", sim.clock_spec,
+        "--flush-s", "0.3", "--clock", sim.clock_spec, *flags,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV, start_new_session=True,
     )  # fmt: skip
     reap(proc.pid)
@@ -146,7 +153,7 @@ async def test_bus_down_at_start_and_mid_run_the_publisher_catches_up(
     lake, remote = tmp_path / "lake", tmp_path / "remote"
     run = await start_run(reap, sim, config)
     await wait_recording(run)
-    journal = Counter(lake)
+    journal = JournalCount(lake)
     await wait_until(lambda: journal.records() > 2000, 60)  # capture goes on without a bus
     assert read_checkpoint(lake, "w00") == -1
     await server.start()  # the bus comes up after the run started
@@ -169,7 +176,7 @@ async def test_bus_down_at_start_and_mid_run_the_publisher_catches_up(
     assert_same_lake(lake, remote)
 
 
-class Counter:
+class JournalCount:
     """Records of w00's journal so far (followed as it grows)."""
 
     def __init__(self, root: Path) -> None:
@@ -209,3 +216,78 @@ async def test_a_three_node_cluster_loses_a_server_mid_stream_and_gets_it_back(
     sink = await start_sink(reap, sim, urls, remote)
     await sink_caught_up(sink, urls, remote)
     assert_same_lake(lake, remote)
+
+
+async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
+    tmp_path: Path, sim: Simulator, reap: Reap, servers: list[NatsServer]
+) -> None:
+    server = await start_server(tmp_path, reap)
+    servers.append(server)
+    lakes, configs = {}, {}
+    for side in ("A", "B"):
+        (tmp_path / side).mkdir()
+        text = bus_config(sim, tmp_path / side, server.url).read_text().replace('"c1"', f'"{side}"')
+        configs[side] = tmp_path / side / "gatherer.toml"
+        configs[side].write_text(text)
+        lakes[side] = tmp_path / side / "lake"
+    run_a = await start_run(reap, sim, configs["A"])
+    await wait_recording(run_a)
+    await wait_until(lambda: read_checkpoint(lakes["A"], "w00") > 1500, 60)
+    run_b = await start_collector(reap, sim, configs["B"], "other-appkey")  # another app key
+    await wait_recording(run_b)
+    await wait_until(lambda: read_checkpoint(lakes["B"], "w00") > 1500, 60)
+    await finish(run_a)  # A's outage: B alone from here
+    b_alone = read_checkpoint(lakes["B"], "w00")
+    await wait_until(lambda: read_checkpoint(lakes["B"], "w00") > b_alone + 1500, 60)
+    await finish(run_b)
+    merged = tmp_path / "merged"
+    sink = await start_sink(reap, sim, server.url, merged, "--merge")
+    report = await sink_caught_up(sink, server.url, merged)
+    assert '"dropped": 0' not in report  # the overlap's copies were found
+    # Every venue frame once: the n-th copy of the same bytes on a stream, from whichever side had it.
+    journals = {side: data_frames(lake) for side, lake in lakes.items()}
+    want: Counter[tuple[bytes, bytes]] = Counter()
+    for side in ("A", "B"):
+        want |= Counter((frame_stream(p) or b"", p) for p in journals[side].values())
+    got: Counter[tuple[bytes, bytes]] = Counter()
+    for side, seq in stored_rows(merged):
+        p = journals[side][seq]
+        got[(frame_stream(p) or b"", p)] += 1
+    assert got == want
+    assert sum(want.values()) < sum(len(j) for j in journals.values())  # the sides did overlap
+    # The ledger of sides: most streams begin with A (B not there yet), all end with B (A stopped).
+    (day,) = days(merged)
+    by_stream: dict[str, list[str]] = {}
+    for stretch in read_sides(merged, day.isoformat(), "t"):
+        by_stream.setdefault(str(stretch["stream"]), []).append(str(stretch["side"]))
+    assert by_stream and {s for sides in by_stream.values() for s in sides} == {"A", "B"}
+    assert sum(sides[0] == "A" for sides in by_stream.values()) > len(by_stream) // 2
+    assert sum(sides[-1] == "B" for sides in by_stream.values()) > len(by_stream) // 2
+
+
+async def start_collector(
+    reap: Reap, sim: Simulator, config: Path, appkey: str
+) -> asyncio.subprocess.Process:
+    """`gatherer run` with an app key of its own."""
+    assert sim.clock_spec is not None
+    env = {**ENV, "GATHERER_LS_APPKEY": appkey, "GATHERER_LS_APPSECRET": appkey + "-secret"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "run", "--config", str(config), "--clock", sim.clock_spec,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    reap(proc.pid)
+    return proc
+
+
+def data_frames(root: Path) -> dict[int, bytes]:
+    return {r.seq: r.payload for r in iter_records(root / "journal") if r.kind == Kind.FRAME
+            and frame_stream(r.payload) is not None}  # fmt: skip
+
+
+def stored_rows(root: Path) -> list[tuple[str, int]]:
+    """(side, seq) of every row under ``root``: the side is the collector its store is named after."""
+    out = []
+    for path in sorted((root / "parquet").rglob("*.parquet")):
+        side = path.name.split(".")[0]
+        out += [(side, seq) for seq in pq.read_table(path, columns=["seq"])["seq"].to_pylist()]
+    return out

@@ -30,6 +30,10 @@ def add_sink(add: AddCommand) -> None:
     s.add_argument("--flush-s", type=float, default=5.0, help="seconds between checkpoints (default 5)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.add_argument("--clock", metavar="SPEC", help="a simulator's clock (for the lag figures)")
+    s.add_argument(
+        "--merge", action="store_true",
+        help="A/B: the collectors record the same universe; store each venue frame once",
+    )  # fmt: skip
     s.set_defaults(func=_sink)
 
 
@@ -70,7 +74,7 @@ async def _sink(args: argparse.Namespace) -> int:
     settings = SinkSettings(
         url=args.bus, root=Path(args.root), durable=args.durable, stream=args.stream,
         subject_prefix=args.subject_prefix, flush_s=args.flush_s, cutoffs=_cutoffs(args.config),  # type: ignore[arg-type]
-        version=__version__,
+        version=__version__, merge=args.merge,
     )  # fmt: skip
     stop = _stop_on_signals()
     if args.duration:
@@ -82,5 +86,7 @@ async def _sink(args: argparse.Namespace) -> int:
         "lag_p99_ms": round(lags[min(len(lags) - 1, len(lags) * 99 // 100)] / 1e6, 1) if lags else None,
         "stores": sorted(stats.stores),
     }
+    if stats.merge is not None:
+        report["merge"] = stats.merge
     out.print(json.dumps(report), highlight=False, soft_wrap=True)
     return 0

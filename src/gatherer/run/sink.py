@@ -30,6 +30,7 @@ from pathlib import Path
 from gatherer.capture import Block, Record, SegmentScanner
 from gatherer.clock import Clock, SystemClock
 from gatherer.files import fsync_dir
+from gatherer.run.merge import Merger
 from gatherer.run.store import Store, exclusive
 from gatherer.sinks.bus import BusError, connect, split_subject
 from gatherer.sinks.bus_consumer import fetch, open_consumer
@@ -51,6 +52,8 @@ class SinkSettings:
     cutoffs: Mapping[str, dt.time] | None = None
     version: str = ""
     fetch_batch: int = 256
+    merge: bool = False
+    """A/B: the collectors record the same universe; store each venue frame once (``run.merge``)."""
 
 
 @dataclass
@@ -68,6 +71,8 @@ class SinkStats:
     checkpoints: int = 0
     stream_seq: int = 0
     stores: dict[str, dict[str, object]] = field(default_factory=dict)
+    merge: dict[str, int] | None = None
+    """With ``--merge``: frames stored, copies dropped, non-frames passed (``run.merge.MergeStats``)."""
     lag_ns: collections.deque[int] = field(default_factory=lambda: collections.deque(maxlen=LAG_SAMPLES))
 
 
@@ -102,6 +107,7 @@ class Sink:
         self._stores: dict[str, Store] = {}
         self._locks = locks
         self._unsaved: list[int] = []  # recv_ns samples since the last checkpoint
+        self.merger = Merger(settings.root, settings.durable) if settings.merge else None
 
     def _store(self, store_id: str) -> Store:
         store = self._stores.get(store_id)
@@ -123,7 +129,8 @@ class Sink:
                 "bus message %d on %s is not a journal subject; acknowledged, not stored", stream_seq, subj
             )
             return
-        store = self._store(f"{names[0]}.{names[1]}")
+        store_id = f"{names[0]}.{names[1]}"
+        store = self._store(store_id)
         scanner = SegmentScanner(expect_header=False)
         records: list[Record] = []
         for item in [*scanner.feed(data), *scanner.finish()]:
@@ -133,6 +140,12 @@ class Sink:
             else:
                 self.stats.damaged += 1
                 log.error("bus message %d (%s): damaged bytes, not stored: %s", stream_seq, subj, item)
+        if self.merger is not None:
+            fresh = self.merger.take(store_id, records)
+            if fresh:
+                store.add(fresh)
+                self.stats.records += len(fresh)
+            return
         fresh = [r for r in records if r.seq > store.last_seq]
         self.stats.skipped += len(records) - len(fresh)
         if not fresh:
@@ -149,12 +162,16 @@ class Sink:
         """Every store's rows on disk and its checkpoint, then the stream sequence they reach."""
         for store in self._stores.values():
             store.checkpoint()
+        if self.merger is not None:
+            self.merger.save()
         write_state(self.settings.root, self.settings.durable, self.stats.stream_seq)
         now = self.clock.time_ns()
         self.stats.lag_ns.extend(now - t for t in self._unsaved)
         self._unsaved.clear()
         self.stats.checkpoints += 1
         self.stats.stores = {k: dict(s.stats.__dict__) for k, s in self._stores.items()}
+        if self.merger is not None:
+            self.stats.merge = dict(self.merger.stats.__dict__)
 
 
 async def run_sink(settings: SinkSettings, stop: asyncio.Event, clock: Clock | None = None) -> SinkStats:
