@@ -17,6 +17,7 @@ publisher continues from the checkpoint.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -27,9 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
+from typing import Any
 
 from gatherer.capture import Block, Corrupt, SegmentScanner, TornTail, worker_segments
-from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
+from gatherer.capture.segment import BLOCK_HEADER_SIZE, SEGMENT_HEADER_SIZE, block_span, decode_segment_header
 from gatherer.config import BusConfig
 from gatherer.files import fsync_dir
 from gatherer.sinks.bus import BusConfigError, BusError, Message, Outbox, connect, ensure_stream
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 
 POLL_BYTES = 8 * 1024 * 1024
 """A poll returns once it holds this many bytes of blocks (one block more at most)."""
+READ_BYTES = 1024 * 1024
+"""Bytes read from a segment at a time: the scanner's buffer stays small, so taking a block off its
+front costs little even when blocks are small."""
 CHECKPOINT_EVERY_S = 1.0
 
 
@@ -78,6 +83,61 @@ def _first_seq(segment: Path) -> int:
     return header.first_seq if header is not None else -1
 
 
+Split = tuple[int, int, bytes] | Block | Corrupt | TornTail
+"""A whole block's (first seq, record count, bytes), or what the careful scanner found."""
+
+
+class _Splitter:
+    """Cuts a segment's bytes into whole blocks by their headers (checksummed; bodies are checked by
+    the sink that decodes them), without copying more than each block once. At anything that is not
+    a valid block it hands the rest of the segment to ``SegmentScanner``, which resyncs and reports
+    the damage."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._base = 0
+        self._header = True
+        self._slow: SegmentScanner | None = None
+
+    def feed(self, data: bytes) -> list[Split]:
+        if self._slow is not None:
+            return self._careful(self._slow.feed(data))
+        buf = self._buf + data if self._buf else data
+        pos = 0
+        if self._header:
+            if len(buf) < SEGMENT_HEADER_SIZE:
+                self._buf = buf
+                return []
+            if decode_segment_header(buf[:SEGMENT_HEADER_SIZE]) is None:
+                self._slow = SegmentScanner(decode=False)
+                return self._careful(self._slow.feed(buf))
+            pos, self._header = SEGMENT_HEADER_SIZE, False
+        out: list[Split] = []
+        while len(buf) - pos >= BLOCK_HEADER_SIZE:
+            span = block_span(buf, pos)
+            if span is None:
+                self._slow = SegmentScanner(expect_header=False, decode=False, start_offset=self._base + pos)
+                self._buf = b""
+                return out + self._careful(self._slow.feed(buf[pos:]))
+            size, first, count = span
+            if len(buf) - pos < size:
+                break
+            out.append((first, count, buf[pos : pos + size]))
+            pos += size
+        self._base += pos
+        self._buf = buf[pos:]
+        return out
+
+    def finish(self) -> list[Split]:
+        if self._slow is not None:
+            return self._careful(self._slow.finish())
+        return [TornTail(self._base, len(self._buf), 0)] if self._buf else []
+
+    @staticmethod
+    def _careful(items: Sequence[object]) -> list[Split]:
+        return [i for i in items if isinstance(i, (Block, Corrupt, TornTail))]
+
+
 class BlockTail:
     """One worker's journal as it grows, as whole blocks' bytes (checked, not decompressed), from the
     block holding ``start_seq`` on. A segment is finished once a later one exists."""
@@ -89,7 +149,7 @@ class BlockTail:
         self._done: set[Path] = set()
         self._path: Path | None = None
         self._file: BufferedReader | None = None
-        self._scanner = SegmentScanner(decode=False)
+        self._scanner = _Splitter()
         self.damaged = 0
 
     def poll(self) -> list[RawBlock]:
@@ -99,7 +159,7 @@ class BlockTail:
             if self._file is None and not self._open_next():
                 break
             assert self._file is not None and self._path is not None
-            data = self._file.read(1 << 20)
+            data = self._file.read(READ_BYTES)
             if data:
                 size += self._take(self._scanner.feed(data), out)
                 continue
@@ -117,11 +177,16 @@ class BlockTail:
             self._file.close()
             self._file = None
 
-    def _take(self, items: Sequence[object], out: list[RawBlock]) -> int:
+    def _take(self, items: Sequence[Split], out: list[RawBlock]) -> int:
         assert self._file is not None
         size = 0
         for item in items:
-            if isinstance(item, Block):
+            if isinstance(item, tuple):
+                first, count, data = item
+                if first + count > self._start_seq:
+                    out.append(RawBlock(first, count, data))
+                    size += len(data)
+            elif isinstance(item, Block):
                 if item.first_seq + item.record_count <= self._start_seq:
                     continue
                 data = os.pread(self._file.fileno(), item.size, item.offset)
@@ -143,7 +208,7 @@ class BlockTail:
                 continue
             self._path = path
             self._file = open(path, "rb")
-            self._scanner = SegmentScanner(decode=False)
+            self._scanner = _Splitter()
             return True
         return False
 
@@ -203,6 +268,7 @@ async def publish_journal(
     written = stats.last_seq
     tail = BlockTail(root, worker_id, start_seq=stats.last_seq + 1)
     closed_at: float | None = None
+    inflight: collections.deque[tuple[asyncio.Future[list[Any]], list[Message]]] = collections.deque()
     try:
         while True:
             if closed.is_set() and closed_at is None:
@@ -220,6 +286,22 @@ async def publish_journal(
                     outbox = Outbox(js, bus, collector, worker_id)
                     backoff = 0.2
                 blocks = tail.poll()
+                if blocks:
+                    messages = pack(blocks, bus.batch_frames, bus.batch_bytes)
+                    inflight.append((await outbox.start(messages), messages))
+                # Reading the next poll overlaps the acks of this one; two polls in flight at most.
+                while inflight and (len(inflight) > 2 or not blocks or inflight[0][0].done()):
+                    acks, messages = inflight.popleft()
+                    await outbox.finish(acks)
+                    stats.messages += len(messages)
+                    stats.records += sum(
+                        m.last_seq - m.first_seq + 1 for m in messages if m.last_seq > stats.last_seq
+                    )
+                    stats.last_seq = max(stats.last_seq, messages[-1].last_seq)
+                    stats.duplicates = outbox.duplicates
+                if loop.time() - written_at >= CHECKPOINT_EVERY_S and stats.last_seq != written:
+                    write_checkpoint(root, worker_id, stats.last_seq)
+                    written, written_at = stats.last_seq, loop.time()
                 if not blocks:
                     if closed_at is not None:
                         stats.drained = True
@@ -229,18 +311,6 @@ async def publish_journal(
                         written, written_at = stats.last_seq, loop.time()
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(closed.wait(), poll_s)
-                    continue
-                messages = pack(blocks, bus.batch_frames, bus.batch_bytes)
-                await outbox.send(messages)
-                stats.messages += len(messages)
-                stats.records += sum(
-                    m.last_seq - m.first_seq + 1 for m in messages if m.last_seq > stats.last_seq
-                )
-                stats.last_seq = max(stats.last_seq, messages[-1].last_seq)
-                stats.duplicates = outbox.duplicates
-                if loop.time() - written_at >= CHECKPOINT_EVERY_S:
-                    write_checkpoint(root, worker_id, stats.last_seq)
-                    written, written_at = stats.last_seq, loop.time()
             except BusConfigError:
                 raise
             except BusError as exc:
@@ -253,6 +323,9 @@ async def publish_journal(
                     with contextlib.suppress(*BusError):
                         await asyncio.wait_for(nc.close(), 2)
                 nc = None
+                for acks, _m in inflight:
+                    acks.cancel()
+                inflight.clear()
                 tail.close()
                 tail = BlockTail(root, worker_id, start_seq=stats.last_seq + 1)
                 if closed.is_set():

@@ -38,6 +38,8 @@ from gatherer.sinks.bus_consumer import fetch, open_consumer
 log = logging.getLogger(__name__)
 
 LAG_SAMPLES = 100_000
+FETCH_WAIT_S = 0.1
+"""A fetch returns what came within this time (a full batch returns at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,7 @@ async def _consume(
     last = None
     due = loop.time() + s.flush_s
     while True:
-        msgs = [] if stop.is_set() else await fetch(sub, s.fetch_batch, min(1.0, s.flush_s))
+        msgs = [] if stop.is_set() else await fetch(sub, s.fetch_batch, min(FETCH_WAIT_S, s.flush_s))
         for m in msgs:
             sink.add(m.subject, m.data, m.metadata.sequence.stream)
             last = m

@@ -183,25 +183,34 @@ class Outbox:
         self.duplicates = 0
         """Messages the server said it already had (sent again after a reconnect or a restart)."""
 
-    async def send(self, messages: Sequence[Message]) -> None:
-        """Publish ``messages`` in order and wait until the stream has every one; raises one of
-        ``BusError`` (some may be stored: sending them again is harmless, same ids)."""
+    async def start(self, messages: Sequence[Message]) -> asyncio.Future[list[Any]]:
+        """Publish ``messages`` in order (at most the in-flight bound waits unacknowledged; beyond it
+        this waits); returns the future of their acknowledgements, for ``finish``."""
         futures = []
         for m in messages:
             headers = {MSG_ID: msg_id(self.collector, self.worker, m.first_seq, m.last_seq)}
             futures.append(await self._js.publish_async(self.subject, m.data, wait_stall=self._timeout_s,
                                                          headers=headers))  # fmt: skip
+        return asyncio.gather(*futures)
+
+    async def finish(self, acks: asyncio.Future[list[Any]]) -> None:
+        """Wait until the stream has every message of one ``start``; raises one of ``BusError`` (some
+        may be stored: sending them again is harmless, same ids)."""
         try:
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
-        finally:
-            for f in futures:
-                f.cancel()
-        for ack in acks:
+            done = await asyncio.wait_for(asyncio.shield(acks), self._timeout_s)
+        except BaseException:
+            acks.cancel()
+            raise
+        for ack in done:
             if ack.stream != self._stream:
                 raise BusConfigError(
                     f"subject {self.subject} is stored by stream {ack.stream}, not {self._stream}"
                 )
             self.duplicates += bool(ack.duplicate)
+
+    async def send(self, messages: Sequence[Message]) -> None:
+        """``start`` and ``finish``."""
+        await self.finish(await self.start(messages))
 
 
 __all__ = [
