@@ -250,6 +250,11 @@ How to read it: the publisher does no per-frame work (blocks go as they are on d
 the bare loop's less the reading of the journal; frames/s grows with the frames per message. The lag
 is dominated by the sink's checkpoint interval (rows count once their checkpoint is on disk: with
 `--flush-s 1` about half a second on average) plus the journal's group commit (50 ms).
+With 1 MiB blocks (what a worker writes at a busy open) the publisher meets the target; at K = 50 it
+does not: reading and cutting the journal (~0.5 µs a frame) then costs about half of what publishing
+a 67-frame message costs per frame, and it runs on the same event loop. The bare loop above 100% of
+the publisher with big messages was not investigated (it queues every message at once). On this
+shared machine (see the load above) single runs vary by 2x: compare the two columns of a row.
 """,
     )
 
