@@ -236,11 +236,16 @@ async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
     run_b = await start_collector(reap, sim, configs["B"], "other-appkey")  # another app key
     await wait_recording(run_b)
     await wait_until(lambda: read_checkpoint(lakes["B"], "w00") > 1500, 60)
+    merged = tmp_path / "merged"
+    overlap = await stream_last_seq(server.url)  # both sides publish from here on
+    sink = await start_sink(reap, sim, server.url, merged, "--merge")
+    await wait_until(lambda: (read_state(merged, "t") or 0) > overlap + 20, 30)
+    os.kill(sink.pid, signal.SIGKILL)  # mid-overlap: the merge state must come back as checkpointed
+    await sink.wait()
     await finish(run_a)  # A's outage: B alone from here
     b_alone = read_checkpoint(lakes["B"], "w00")
     await wait_until(lambda: read_checkpoint(lakes["B"], "w00") > b_alone + 1500, 60)
     await finish(run_b)
-    merged = tmp_path / "merged"
     sink = await start_sink(reap, sim, server.url, merged, "--merge")
     report = await sink_caught_up(sink, server.url, merged)
     assert '"dropped": 0' not in report  # the overlap's copies were found

@@ -144,15 +144,12 @@ class Sink:
                 log.error("bus message %d (%s): damaged bytes, not stored: %s", stream_seq, subj, item)
         if self.merger is not None:
             fresh = self.merger.take(store_id, records)
-            if fresh:
-                store.add(fresh)
-                self.stats.records += len(fresh)
-            return
-        fresh = [r for r in records if r.seq > store.last_seq]
-        self.stats.skipped += len(records) - len(fresh)
+        else:
+            fresh = [r for r in records if r.seq > store.last_seq]
+            self.stats.skipped += len(records) - len(fresh)
         if not fresh:
             return
-        if store.last_seq >= 0 and fresh[0].seq != store.last_seq + 1:
+        if self.merger is None and store.last_seq >= 0 and fresh[0].seq != store.last_seq + 1:
             self.stats.seq_holes += 1
             log.error("%s: records %d..%d never reached the bus; stored what came after",
                       store.worker_id, store.last_seq + 1, fresh[0].seq - 1)  # fmt: skip
