@@ -46,7 +46,7 @@ def add_publish(add: AddCommand) -> None:
 
 
 async def _publish(args: argparse.Namespace) -> int:
-    from gatherer.run.publish import publisher_process
+    from gatherer.run.publishers import publisher_process
 
     return await publisher_process(Path(args.root), args.worker, args.bus)
 

@@ -48,7 +48,7 @@ from gatherer.plan.shard import explain_shards, shard_selection
 from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
-from gatherer.run.publish import Publishers
+from gatherer.run.publishers import Publishers
 from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
