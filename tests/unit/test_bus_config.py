@@ -3,6 +3,8 @@ write instead."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,23 @@ def test_subjects_name_collector_and_worker() -> None:
     assert split_subject("gatherer", "gatherer.a.w00.x") is None
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`main` sets up this process's logging; put back what pytest had."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
