@@ -125,7 +125,7 @@ class Merger:
             return
         if now is not None:
             self._closed.append(now)
-        self._open[key] = Stretch(key.decode("utf-8", "replace"), side, recv_ns, recv_ns, 1)
+        self._open[key] = Stretch(_readable(key), side, recv_ns, recv_ns, 1)
 
     def stretches(self) -> Iterator[Stretch]:
         """Every stretch known now: closed ones not yet written, then the open ones."""
@@ -207,6 +207,12 @@ class Merger:
                 s.recent.extend(digests)
                 s.counts.update(digests)
         self._open = {k.encode(): Stretch(**v) for k, v in state["open"].items()}
+
+
+def _readable(key: bytes) -> str:
+    """``stream_key``'s bytes as "tr_cd tr_key" (the key's padding dropped)."""
+    tr_cd, _sep, tr_key = key.decode("utf-8", "replace").partition('","tr_key":"')
+    return f"{tr_cd} {tr_key.strip()}"
 
 
 def read_sides(root: Path | str, day: str, durable: str) -> list[dict[str, object]]:
