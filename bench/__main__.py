@@ -12,6 +12,7 @@ BENCHES = (
     "bench.plan",
     "bench.sim",
     "bench.decode",
+    "bench.bus",
 )
 # (module, arguments): the live store runs twice, an open burst and a one-hour soak.
 RUNS = [(name, []) for name in BENCHES] + [("bench.live_store", ["--soak", "--after-s", "3600"])]

@@ -129,6 +129,44 @@ class BackfillConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
 class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     workers: int | None = None
     """Worker processes; default one per core."""
+    shard: str | None = None
+    """"K/N": record only shard K of N of the selected universe (``gatherer run --shard``; see
+    ``gatherer plan --shards N`` and docs/scale-out.md); None records all of it."""
+
+
+class BusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """NATS JetStream: each worker's journal published onwards (docs/scale-out.md). Credentials come
+    from the environment only: ``GATHERER_BUS_TOKEN``, or ``GATHERER_BUS_USER`` and
+    ``GATHERER_BUS_PASSWORD``, or ``GATHERER_BUS_CREDS`` (the path of a NATS credentials file)."""
+
+    url: str
+    """Server URL(s), comma-separated: "nats://127.0.0.1:4222" or every node of a cluster."""
+    stream: str = "GATHERER"
+    """The JetStream stream; created at start if missing, else checked."""
+    subject_prefix: str = "gatherer"
+    """Subjects are ``<prefix>.<collector>.<worker>`` (one ordered subject per journal)."""
+    collector: str = ""
+    """This collector's id in subjects and message ids (letters, digits, ``_``); default: the host name."""
+    replicas: int = 1
+    """Stream replicas (1, or 3 on a 3-node cluster)."""
+    max_bytes: int = 4 * 1024**3
+    """The stream's size limit in bytes (oldest messages go first beyond it); the server must have
+    this much room (its ``max_file_store``), or it refuses to create the stream."""
+    max_age_s: float = 7 * 86400.0
+    """Messages older than this leave the stream."""
+    duplicate_window_s: float = 600.0
+    """The server drops a message whose ``Nats-Msg-Id`` it saw within this window."""
+    batch_frames: int = 50
+    """Journal records per NATS message (at most; a message also stays under ``batch_bytes``)."""
+    batch_bytes: int = 512 * 1024
+    """Bytes of records per NATS message at most (the server's default max_payload is 1 MiB)."""
+    max_inflight: int = 256
+    """Messages published and not yet acknowledged by the server, at most."""
+    ack_timeout_s: float = 10.0
+    """A message not acknowledged in this time is published again (same id) after a reconnect."""
+    drain_s: float = 30.0
+    """At the stop, how long the publisher goes on publishing the journal's tail before it exits;
+    what is left is published by the next run (its checkpoint is on disk)."""
 
 
 class PlanConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -139,6 +177,8 @@ class PlanConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    bus: BusConfig | None = None
+    """Publish the journal to NATS JetStream (docs/scale-out.md); absent: no bus."""
     run: RunConfig = msgspec.field(default_factory=RunConfig)
     plan: PlanConfig = msgspec.field(default_factory=PlanConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
@@ -264,6 +304,12 @@ def _validate(cfg: Config) -> list[str]:
         )
     if cfg.plan.priority not in PRIORITIES:
         problems.append(f"plan.priority: {cfg.plan.priority!r}; expected one of {', '.join(PRIORITIES)}")
+    if cfg.bus is not None:
+        problems.extend(bus_problems(cfg.bus))
+    if cfg.run.shard is not None:
+        m = re.match(r"^(\d+)/(\d+)$", cfg.run.shard)
+        if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            problems.append(f"run.shard: {cfg.run.shard!r}; expected K/N such as 2/3, 1 <= K <= N")
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():
@@ -295,6 +341,33 @@ def _validate(cfg: Config) -> list[str]:
         problems.extend(_session_problems(market, mc))
         if mc.cutoff is not None and not _CUTOFF.match(mc.cutoff):
             problems.append(f'markets.{market}.cutoff: {mc.cutoff!r}; expected HH:MM such as "07:30"')
+    return problems
+
+
+_NATS_URL = re.compile(r"^(nats|tls)://[^\s/,]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
+_SUBJECT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def bus_problems(bus: BusConfig) -> list[str]:
+    """What is wrong with a ``[bus]`` table, each naming the key and what to write instead."""
+    problems = [
+        f"bus.url: {u!r} is not a nats:// or tls:// URL such as nats://127.0.0.1:4222"
+        for u in bus.url.split(",")
+        if not _NATS_URL.match(u.strip())
+    ]
+    if not _TOKEN.match(bus.stream):
+        problems.append(f"bus.stream: {bus.stream!r}; expected letters, digits and _")
+    if bus.collector and not _TOKEN.match(bus.collector):
+        problems.append(f"bus.collector: {bus.collector!r}; expected letters, digits and _")
+    if not _SUBJECT.match(bus.subject_prefix):
+        problems.append(f"bus.subject_prefix: {bus.subject_prefix!r}; expected tokens like desk.a")
+    if bus.replicas not in (1, 3, 5):
+        problems.append(f"bus.replicas: {bus.replicas!r}; expected 1, 3 or 5")
+    for name in ("max_bytes", "max_age_s", "duplicate_window_s", "batch_frames", "batch_bytes",
+                 "max_inflight", "ack_timeout_s", "drain_s"):  # fmt: skip
+        if getattr(bus, name) <= 0:
+            problems.append(f"bus.{name}: {getattr(bus, name)!r}; expected a number above 0")
     return problems
 
 

@@ -224,7 +224,7 @@ class _Header:
     body_crc: int
 
 
-def _block_header_at(buf: bytearray, pos: int) -> _Header | None:
+def _block_header_at(buf: bytes | bytearray, pos: int) -> _Header | None:
     if buf[pos : pos + 4] != BLOCK_MAGIC:
         return None
     (crc,) = _U32.unpack_from(buf, pos + _BLOCK_HEAD.size)
@@ -234,6 +234,15 @@ def _block_header_at(buf: bytearray, pos: int) -> _Header | None:
     if version != FORMAT_VERSION or codec != CODEC_ZSTD:
         return None
     return _Header(stored, raw_len, count, first_seq, body_crc)
+
+
+def block_span(buf: bytes | bytearray, pos: int) -> tuple[int, int, int] | None:
+    """(size in bytes, first seq, record count) of the block whose header is at ``pos``, its header's
+    checksum held; None when no valid header is there. The body is not checked (its reader does)."""
+    head = _block_header_at(buf, pos)
+    if head is None:
+        return None
+    return BLOCK_HEADER_SIZE + head.stored_len, head.first_seq, head.record_count
 
 
 class SegmentScanner:

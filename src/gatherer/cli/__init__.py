@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import data, internal, journal, probe, run, sim
+from gatherer.cli import bus, data, internal, journal, probe, run, sim
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -58,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_sessions(add)
     data.add_query(add)
     data.add_export(add)
+    bus.add_sink(add)
     internal.add_worker(add)
     internal.add_store(add)
+    bus.add_publish(add)
     data.add_config(add, common)
     return p
 
@@ -75,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.verbose = args.verbose + args.verbose_after
     args.log_file = args.log_file_after or args.log_file
     name = getattr(args, "process_name", None) or _PROCESS_NAMES.get(args.command, "gatherer")
-    if name == "store":
-        name = f"{args.worker}/store"
+    if name in ("store", "publish"):
+        name = f"{args.worker}/{name}"
     try:
         configure(args.verbose, process_name=name, log_file=args.log_file)
     except OSError as exc:

@@ -32,6 +32,7 @@ def add_run(add: AddCommand) -> None:
         "--clock", metavar="SPEC",
         help="run on a simulator's clock (the `clock =` line `gatherer sim` prints); default: real time",
     )  # fmt: skip
+    r.add_argument("--shard", metavar="K/N", help="record shard K of N of the universe (see plan --shards)")
     r.set_defaults(func=_run)
 
 
@@ -44,6 +45,8 @@ def add_plan(add: AddCommand) -> None:
     pl.add_argument(
         "--app-keys", type=int, help="plan for this many app keys (default: those in the environment)"
     )
+    pl.add_argument("--shard", metavar="K/N", help="plan only shard K of N of the universe")
+    pl.add_argument("--shards", type=int, metavar="N", help="also show how N hosts would split the universe")
     pl.set_defaults(func=_plan)
 
 
@@ -173,16 +176,30 @@ def _workers_of(cfg: Any, flag: int | None) -> int:
     return flag or cfg.run.workers or default_workers()
 
 
+def _with_shard(cfg: Any, shard: str | None) -> Any:
+    """``--shard K/N`` over ``[run] shard``."""
+    import msgspec
+
+    from gatherer.plan.shard import parse_shard
+
+    if shard is None:
+        return cfg
+    parse_shard(shard)
+    return msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, shard=shard))
+
+
 async def _plan(args: argparse.Namespace) -> int:
     from gatherer.config import load_config
     from gatherer.run.supervisor import Supervisor
     from gatherer.venues.ls.auth import credentials_list_from_env
 
-    cfg = load_config(args.config)
+    cfg = _with_shard(load_config(args.config), args.shard)
     if not cfg.markets:
         raise GathererError(f"{args.config}: no [markets.*] table; nothing to plan")
     from gatherer.run.limits import with_measured_limits
 
+    if args.shards is not None and args.shards < 1:
+        raise GathererError(f"--shards {args.shards}: expected at least 1")
     cfg, said = with_measured_limits(cfg)
     console.print(said)
     credentials = credentials_list_from_env(os.environ)
@@ -190,7 +207,7 @@ async def _plan(args: argparse.Namespace) -> int:
     supervisor = Supervisor(
         cfg, credentials, workers=_workers_of(cfg, args.workers), progress=lambda m: console.print(m)
     )
-    text, fits = await supervisor.dry_run(app_keys=keys)
+    text, fits = await supervisor.dry_run(app_keys=keys, shards=args.shards)
     print(text, flush=True)
     return 0 if fits else 1
 
@@ -199,7 +216,7 @@ async def _run(args: argparse.Namespace) -> int:
     from gatherer.config import load_config
     from gatherer.venues.ls.auth import credentials_list_from_env
 
-    cfg = load_config(args.config)
+    cfg = _with_shard(load_config(args.config), args.shard)
     if not cfg.markets:
         raise GathererError(
             f"{args.config}: no [markets.*] table; nothing to record (see README, configuration)"

@@ -17,6 +17,7 @@ from gatherer.config import Config
 from gatherer.errors import ApiError
 from gatherer.plan import Selection, select_with_notes
 from gatherer.plan.priority import prioritize, values_key, values_of
+from gatherer.plan.shard import shard_selection
 from gatherer.sinks.masters import master_path, write_master
 from gatherer.venues.ls.liquidity import fetch_values
 from gatherer.venues.ls.rest import RestClient
@@ -33,6 +34,8 @@ def capacity(cfg: Config, app_keys: int) -> int:
 def select_day(cfg: Config, tables: dict[str, pa.Table], *, app_keys: int) -> Selection:
     """The config's selection; with ``priority = "liquidity"``, cut to what the app keys hold."""
     selection = select_with_notes(cfg, tables)
+    if cfg.run.shard is not None:  # this host's part first: its own app keys hold it
+        selection = shard_selection(selection, cfg.run.shard)
     if cfg.plan.priority != "liquidity":
         return selection
     values = {m: v for m in cfg.markets if (v := values_of(tables, m)) is not None}
@@ -63,6 +66,8 @@ async def fetch_values_if_short(
     if cfg.plan.priority != "liquidity":
         return
     selection = select_with_notes(cfg, tables)
+    if cfg.run.shard is not None:
+        selection = shard_selection(selection, cfg.run.shard)
     if len(selection.registrations) <= capacity(cfg, app_keys):
         return
     day = trading_day_of(clock.time_ns())

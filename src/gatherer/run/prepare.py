@@ -83,8 +83,8 @@ def venue_limits(cfg: Config, workers: int) -> Limits:
 def plan_day(
     cfg: Config, tables: dict[str, pa.Table], *, app_keys: int, workers: int, say: Progress
 ) -> tuple[Selection, Plan]:
-    """Select (cut to fit by liquidity, ``[plan] priority``) and pack; a plan that does not fit is a
-    ConfigError saying what to change."""
+    """Select (this host's shard, ``run.shard``; cut to fit by liquidity, ``[plan] priority``) and
+    pack; a plan that does not fit is a ConfigError saying what to change."""
     selection = select_day(cfg, tables, app_keys=app_keys)
     for note in selection.notes:
         say(note)

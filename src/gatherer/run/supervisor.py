@@ -44,11 +44,13 @@ from gatherer.ledger.backfill import PassStats
 from gatherer.plan.broadcast import with_vi_everywhere
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
-from gatherer.plan.select import Registration
+from gatherer.plan.select import Registration, select_with_notes
+from gatherer.plan.shard import explain_shards
 from gatherer.run.gaps import GapKeeper
 from gatherer.run.liquidity import fetch_values_if_short, select_day
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
+from gatherer.run.publishers import Publishers
 from gatherer.run.sessions import load_windows, symbol_groups
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
@@ -131,6 +133,7 @@ class Supervisor:
         self._handles: list[WorkerHandle] = []
         self._windows: SessionWindows | None = None
         self._session_groups: dict[str, str] = {}
+        self._publishers = Publishers(cfg.bus, Path(cfg.storage.root), self.log_flags)
         self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
 
     # -- planning ------------------------------------------------------------------------
@@ -149,7 +152,7 @@ class Supervisor:
         )
         return selection.registrations, with_market_status(with_vi_everywhere(plan))
 
-    async def dry_run(self, *, app_keys: int | None = None) -> tuple[str, bool]:
+    async def dry_run(self, *, app_keys: int | None = None, shards: int | None = None) -> tuple[str, bool]:
         """Fetch the masters and plan, without subscribing anything; the text `gatherer plan` prints."""
         async with rest_client(self.cfg, self.credentials[0], self.clock) as client:
             tables = await fetch_masters(client, self.cfg, self.clock, self.say, store=False)
@@ -159,7 +162,10 @@ class Supervisor:
             )
         selection = select_day(self.cfg, tables, app_keys=keys)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
-        return explain(selection, with_market_status(with_vi_everywhere(plan))), plan.fits
+        text = explain(selection, with_market_status(with_vi_everywhere(plan)))
+        if shards:  # the split of the whole selection, before this host's shard and any cut
+            text += "\n\n" + explain_shards(select_with_notes(self.cfg, tables).registrations, shards)
+        return text, plan.fits
 
     # -- workers -------------------------------------------------------------------------
 
@@ -288,6 +294,7 @@ class Supervisor:
         )
         for h in handles:
             await self._start(h)
+        await self._publishers.ensure([h.spec.worker_id for h in handles])
         self.say("recording; stop with Ctrl-C" + (f" or wait {duration_s:g} s" if duration_s else ""))
         deadline = None if duration_s is None else asyncio.get_running_loop().time() + duration_s
         backfill = asyncio.create_task(self._gaps.loop(stop, clients[0]), name="backfill")
@@ -300,6 +307,7 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await backfill
             await drain_leftovers(result.workers, self.log_flags)
+            await self._publishers.finish()
 
     async def _watch(
         self,
@@ -353,6 +361,7 @@ class Supervisor:
             if self.clock.time_ns() >= rollover_ns:
                 rollover_ns = next_cutoff_ns(self.clock.time_ns())
                 handles[:] = await self._rollover(clients, handles)
+                await self._publishers.ensure([h.spec.worker_id for h in handles])
 
     def _specs(self, plan: Plan) -> list[tuple[WorkerSpec, frozenset[int]]]:
         return worker_specs(

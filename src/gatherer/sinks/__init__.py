@@ -30,6 +30,7 @@ def __getattr__(name: str) -> Any:
         return getattr(partitions, name)
     raise AttributeError(f"module 'gatherer.sinks' has no attribute {name!r}")
 
+
 __all__ = [
     "BatchLike",
     "ParquetSink",

@@ -62,5 +62,3 @@ def read_partition(
     if wanted is not None:
         table = table.select(wanted)
     return table.replace_schema_metadata(None)
-
-
