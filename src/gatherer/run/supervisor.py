@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
+from gatherer.ops.picture import RunFacts
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
 from gatherer.plan.select import Registration, select_with_notes
@@ -48,6 +49,8 @@ from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
+from gatherer.run.status import StatusService
+from gatherer.run.status_files import RecentErrors
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
     Control,
@@ -130,6 +133,10 @@ class Supervisor:
         self._windows: SessionWindows | None = None
         self._session_groups: dict[str, str] = {}
         self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
+        self._token_expiry_ns: dict[int, int] = {}
+        self._errors = RecentErrors()
+        self.status = StatusService(cfg, self.result.root, self._facts)
+        """The run's picture (``status.latest``) and, with ``[status] listen``, its page."""
 
     # -- planning ------------------------------------------------------------------------
 
@@ -212,7 +219,9 @@ class Supervisor:
 
     async def _push_tokens(self, clients: list[RestClient], handles: list[WorkerHandle]) -> None:
         for key, client in enumerate(clients):
-            token = (await client.token()).access_token
+            issued = await client.token()
+            self._token_expiry_ns[key] = issued.expires_ns
+            token = issued.access_token
             if token == self._tokens.get(key):
                 continue
             self._tokens[key] = token
@@ -241,9 +250,11 @@ class Supervisor:
         cfg = self.cfg
         hurry = hurry or asyncio.Event()
         started = to_seoul(self.clock.time_ns()).isoformat(timespec="seconds")
+        self.status.check()  # a status page off loopback without its token: refused before anything starts
         with RunLock(result.root, started):
             await retain(cfg, self.clock, self.say)
             async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(self._watching_status())
                 clients = self._clients = [
                     await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
                 ]
@@ -263,6 +274,45 @@ class Supervisor:
                     )
         return result
 
+    @contextlib.asynccontextmanager
+    async def _watching_status(self) -> AsyncIterator[None]:
+        """The status service runs (and the supervisor's warnings are kept for it) while this lasts."""
+        done = asyncio.Event()
+        logging.getLogger().addHandler(self._errors)
+        task = asyncio.create_task(self.status.run(done), name="status")
+        try:
+            yield
+        finally:
+            done.set()
+            logging.getLogger().removeHandler(self._errors)
+            try:
+                await task
+            except (OSError, GathererError) as exc:  # observation only: the recording is what counts
+                log.error("the status service failed: %s", exc)
+
+    def _facts(self) -> RunFacts:
+        """What the supervisor knows, for the status picture."""
+        processes = {}
+        for h in self._handles:
+            running = h.proc is not None and h.proc.returncode is None
+            processes[h.spec.worker_id] = "running" if running else "restarting" if h.starts else "starting"
+        backfill: dict[str, int] = {"passes": len(self.result.backfill)}
+        for p in self.result.backfill:
+            backfill["tried"] = backfill.get("tried", 0) + p.tried
+            for status, n in p.by_status.items():
+                backfill[status] = backfill.get(status, 0) + n
+        backfill["deferred"] = self.result.backfill[-1].deferred if self.result.backfill else 0
+        return RunFacts(
+            started_ns=self.result.started_ns,
+            now_ns=self.clock.time_ns(),
+            processes=processes,
+            registrations=len(self.result.registrations),
+            restarts=self.result.restarts,
+            tokens=dict(self._token_expiry_ns),
+            backfill=backfill,
+            errors=list(self._errors.items),
+        )
+
     async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
         """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""
         result = self.result
@@ -270,7 +320,8 @@ class Supervisor:
         registrations, plan = self._plan(await self._masters(clients[0]))
         result.registrations, result.plan = registrations, plan
         for key, client in enumerate(clients):
-            self._tokens[key] = (await client.token()).access_token
+            token = await client.token()
+            self._tokens[key], self._token_expiry_ns[key] = token.access_token, token.expires_ns
         # Before the first connection, off the event loop: the calendars take seconds to build.
         self._windows = await load_windows(self.clock.time_ns())
         handles = self._handles = [WorkerHandle(spec, keys) for spec, keys in self._specs(plan)]

@@ -138,6 +138,20 @@ class Worker:
             for i, (g, k) in enumerate(zip(self._groups, keys, strict=True))
         ]
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def journal(self) -> Journal:
+        """The journal this worker appends to (the status file reads its durability figures)."""
+        return self._journal
+
+    @property
+    def registrations(self) -> list[list[Registration]]:
+        """Each connection's registrations, as planned (legacy fallbacks included as they happen)."""
+        return self._groups
+
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tasks:
             for key, pace in self._paces.items():
@@ -164,12 +178,15 @@ class Worker:
                 if stop.is_set():
                     break
                 attempt += 1
+                stats.state = "reconnecting"
                 await self._pause(attempt, stop)
                 continue
             reason = events.CLOSED_BY_US
             try:
+                stats.state = "registering"
                 await self._register(session, stats, group, stop)
                 attempt = 0
+                stats.state = "streaming"
                 reason = await self._stream(session, stats, self.liveness.groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
@@ -183,9 +200,11 @@ class Worker:
                     self.market_status.forget()  # transitions sent while we are away would be missed
             if not stop.is_set():
                 stats.last_error = reason
+                stats.state = "reconnecting"
                 log.warning("connection lost; reconnecting", extra={"conn_id": conn_id, "reason": reason})
                 attempt += 1
                 await self._pause(attempt, stop)
+        stats.state = "stopped"
 
     def update_sessions(self, windows: SessionWindows) -> None:
         """Newer windows from the supervisor (it computes them for a span of days, again at each
