@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import data, internal, journal, run, sim
+from gatherer.cli import data, internal, journal, run, sim, status
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_run(add)
     run.add_plan(add)
     run.add_demo(add)
+    status.add_status(add)
     sim.add_replay(add)
     journal.add_journal(add, common)
     data.add_rebuild(add)

@@ -26,7 +26,7 @@ STALE_S = 10.0
 """A status file older than this (wall-clock seconds) means its process is stuck or gone."""
 HISTORY_S = 3600.0
 """How far back the charts go."""
-HISTORY_STEP_S = 5.0
+HISTORY_STEP_S = 2.0
 """One chart point per this many seconds (at most HISTORY_S / HISTORY_STEP_S points)."""
 UP_STATES = frozenset({"registering", "streaming"})
 """Connection states that count as up (the connection is open)."""
