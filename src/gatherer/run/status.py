@@ -15,12 +15,19 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gatherer.config import Config
+from gatherer.errors import GathererError
 from gatherer.ops.picture import Observer, Picture, RunFacts
 from gatherer.ops.status_page import StatusPage, required_token, split_listen
+from gatherer.run.status_files import RecentErrors
+
+if TYPE_CHECKING:
+    from gatherer.run.supervisor import SupervisorResult
+    from gatherer.run.workers import WorkerHandle
 
 log = logging.getLogger(__name__)
 
@@ -79,4 +86,53 @@ class StatusService:
                     status_file(self.root).unlink()
 
 
-__all__ = ["StatusService", "status_file"]
+@contextlib.asynccontextmanager
+async def watching(service: StatusService, errors: logging.Handler) -> AsyncIterator[None]:
+    """The status service runs, and this process's warnings are kept for it (``errors``), while
+    this lasts; a failure of the service is logged, never raised: the recording is what counts."""
+    done = asyncio.Event()
+    logging.getLogger().addHandler(errors)
+    task = asyncio.create_task(service.run(done), name="status")
+    try:
+        yield
+    finally:
+        done.set()
+        logging.getLogger().removeHandler(errors)
+        try:
+            await task
+        except (OSError, GathererError) as exc:
+            log.error("the status service failed: %s", exc)
+
+
+def run_facts(
+    result: SupervisorResult,
+    handles: Sequence[WorkerHandle],
+    token_expiry_ns: Mapping[int, int],
+    errors: RecentErrors,
+    now_ns: int,
+) -> RunFacts:
+    """What the supervisor knows (its worker processes, plan, tokens, backfill passes, its own
+    warnings) as ``ops.picture.RunFacts``."""
+    processes = {}
+    for h in handles:
+        running = h.proc is not None and h.proc.returncode is None
+        processes[h.spec.worker_id] = "running" if running else "restarting" if h.starts else "starting"
+    backfill: dict[str, int] = {"passes": len(result.backfill)}
+    for p in result.backfill:
+        backfill["tried"] = backfill.get("tried", 0) + p.tried
+        for status, n in p.by_status.items():
+            backfill[status] = backfill.get(status, 0) + n
+    backfill["deferred"] = result.backfill[-1].deferred if result.backfill else 0
+    return RunFacts(
+        started_ns=result.started_ns,
+        now_ns=now_ns,
+        processes=processes,
+        registrations=result.plan.placed if result.plan is not None else 0,
+        restarts=result.restarts,
+        tokens=dict(token_expiry_ns),
+        backfill=backfill,
+        errors=list(errors.items),
+    )
+
+
+__all__ = ["StatusService", "run_facts", "status_file", "watching"]

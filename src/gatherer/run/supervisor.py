@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 import random
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from gatherer.run.gaps import GapKeeper
 from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.sessions import load_windows, symbol_groups
-from gatherer.run.status import StatusService
+from gatherer.run.status import StatusService, run_facts, watching
 from gatherer.run.status_files import RecentErrors
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
@@ -254,7 +254,7 @@ class Supervisor:
         with RunLock(result.root, started):
             await retain(cfg, self.clock, self.say)
             async with contextlib.AsyncExitStack() as stack:
-                await stack.enter_async_context(self._watching_status())
+                await stack.enter_async_context(watching(self.status, self._errors))
                 clients = self._clients = [
                     await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
                 ]
@@ -274,44 +274,10 @@ class Supervisor:
                     )
         return result
 
-    @contextlib.asynccontextmanager
-    async def _watching_status(self) -> AsyncIterator[None]:
-        """The status service runs (and the supervisor's warnings are kept for it) while this lasts."""
-        done = asyncio.Event()
-        logging.getLogger().addHandler(self._errors)
-        task = asyncio.create_task(self.status.run(done), name="status")
-        try:
-            yield
-        finally:
-            done.set()
-            logging.getLogger().removeHandler(self._errors)
-            try:
-                await task
-            except (OSError, GathererError) as exc:  # observation only: the recording is what counts
-                log.error("the status service failed: %s", exc)
-
     def _facts(self) -> RunFacts:
-        """What the supervisor knows, for the status picture."""
-        processes = {}
-        for h in self._handles:
-            running = h.proc is not None and h.proc.returncode is None
-            processes[h.spec.worker_id] = "running" if running else "restarting" if h.starts else "starting"
-        backfill: dict[str, int] = {"passes": len(self.result.backfill)}
-        for p in self.result.backfill:
-            backfill["tried"] = backfill.get("tried", 0) + p.tried
-            for status, n in p.by_status.items():
-                backfill[status] = backfill.get(status, 0) + n
-        backfill["deferred"] = self.result.backfill[-1].deferred if self.result.backfill else 0
-        return RunFacts(
-            started_ns=self.result.started_ns,
-            now_ns=self.clock.time_ns(),
-            processes=processes,
-            registrations=len(self.result.registrations),
-            restarts=self.result.restarts,
-            tokens=dict(self._token_expiry_ns),
-            backfill=backfill,
-            errors=list(self._errors.items),
-        )
+        """What the supervisor knows, for the status picture (``run.status.run_facts``)."""
+        now_ns = self.clock.time_ns()
+        return run_facts(self.result, self._handles, self._token_expiry_ns, self._errors, now_ns)
 
     async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
         """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""

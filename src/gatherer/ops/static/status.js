@@ -71,12 +71,14 @@
   function chart(svg, series, legend) {
     // series: [{name, points: [[t, v], ...]}] drawn against the last hour.
     const W = 480, H = 150, L = 40, B = 16, T = 6;
+    // The last hour, or less while the run is younger: the window starts at the first point.
     const now = history.length ? history[history.length - 1][0] : Date.now() / 1000;
-    const t0 = now - HOUR_S;
+    const t0 = Math.max(now - HOUR_S, history.length ? history[0][0] : now - HOUR_S);
+    const span = Math.max(1, now - t0);
     let max = 0;
     for (const s of series) for (const [, v] of s.points) max = Math.max(max, v);
     max = max > 0 ? max * 1.1 : 1;
-    const x = (t) => L + ((t - t0) / HOUR_S) * (W - L - 4);
+    const x = (t) => L + ((t - t0) / span) * (W - L - 4);
     const y = (v) => T + (1 - v / max) * (H - T - B);
     const el = (name, attrs, content) => {
       const e = document.createElementNS(SVG, name);
@@ -89,7 +91,7 @@
       el("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
       el("text", { x: 2, y: T + 8 }, num(max)),
       el("text", { x: 2, y: H - B }, "0"),
-      el("text", { x: L, y: H - 3 }, "−60 min"),
+      el("text", { x: L, y: H - 3 }, "−" + (span >= 120 ? Math.round(span / 60) + " min" : Math.round(span) + " s")),
       el("text", { x: W - 30, y: H - 3 }, "now"),
     ];
     series.forEach((s, i) => {
