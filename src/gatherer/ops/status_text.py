@@ -48,7 +48,8 @@ def compact(p: Picture) -> RenderableType:
     lag = max((w.durable_lag_s for w in p.workers), default=0.0)
     store = max((w.store_lag_s for w in p.workers), default=0.0)
     reconnects = sum(w.reconnects_total for w in p.workers)
-    return Group(headline(p), table, Text(f"lag: durable {_s(lag)}, store {_s(store)}; reconnects {reconnects}"))
+    lags = Text(f"lag: durable {_s(lag)}, store {_s(store)}; reconnects {reconnects}")
+    return Group(headline(p), table, lags)
 
 
 def full(p: Picture) -> RenderableType:
