@@ -51,6 +51,8 @@ class RunFacts:
     errors: list[tuple[float, str]] = field(default_factory=list)
     idle: str | None = None
     """Why the whole run is deliberately idle (e.g. waiting for the open), or None."""
+    stopping: bool = False
+    """The run is stopping the orderly way (its workers are being stopped)."""
 
 
 class MarketRate(msgspec.Struct, frozen=True):
@@ -294,6 +296,8 @@ def health(
     deliberately idle); else False and why, one line per problem."""
     if facts.idle is not None:
         return True, [f"idle: {facts.idle}"]
+    if facts.stopping:
+        return False, ["stopping: the workers are being stopped and their Parquet written"]
     why: list[str] = []
     for wid, process in sorted(facts.processes.items()):
         w = workers.get(wid)

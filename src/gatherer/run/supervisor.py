@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -134,6 +135,7 @@ class Supervisor:
         self._session_groups: dict[str, str] = {}
         self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
         self._token_expiry_ns: dict[int, int] = {}
+        self._stopping = False
         self._errors = RecentErrors()
         self.status = StatusService(cfg, self.result.root, self._facts)
         """The run's picture (``status.latest``) and, with ``[status] listen``, its page."""
@@ -277,7 +279,8 @@ class Supervisor:
     def _facts(self) -> RunFacts:
         """What the supervisor knows, for the status picture (``run.status.run_facts``)."""
         now_ns = self.clock.time_ns()
-        return run_facts(self.result, self._handles, self._token_expiry_ns, self._errors, now_ns)
+        facts = run_facts(self.result, self._handles, self._token_expiry_ns, self._errors, now_ns)
+        return dataclasses.replace(facts, stopping=True) if self._stopping else facts
 
     async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
         """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""
@@ -304,6 +307,7 @@ class Supervisor:
         try:
             await self._watch(stop, clients, handles, deadline)
         finally:
+            self._stopping = True
             self.say("stopping: closing the connections and writing the last Parquet files")
             await asyncio.gather(*(self._finish(h) for h in result.workers))
             backfill.cancel()
