@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -153,3 +154,27 @@ async def test_requests_without_the_token_are_refused(tmp_path: Path) -> None:
                 assert resp.status == 404
     finally:
         await page.stop()
+
+
+async def test_gatherer_status_reads_the_files_while_a_run_holds_the_root(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from gatherer.cli.run_view import summary_line
+    from gatherer.cli.status import NoCollector, picture_of
+    from gatherer.ops.picture import Picture
+    from gatherer.ops.status_text import compact, full
+    from gatherer.run.lock import RunLock
+
+    write_status(worker_status_path(tmp_path, "w00"), worker(pid=1, frames=500))
+    with pytest.raises(NoCollector, match="no collector is running"):
+        await picture_of(tmp_path)
+    with RunLock(tmp_path, "now"):
+        data = await picture_of(tmp_path)
+    assert data["frames"] == [["kospi", "trade", "w00", 500]] and data["healthy"]
+    picture = msgspec.convert(data, Picture)
+    console = Console(record=True, width=200)
+    console.print(full(picture))
+    console.print(compact(picture))
+    text = console.export_text()
+    assert "kospi" in text and "500" in text and "healthy" in text and "connections 1/1 up" in text
+    assert summary_line(picture).startswith("status: kospi 0/s; connections 1/1 up, 0 reconnects")

@@ -79,7 +79,7 @@ def _from_files(root: Path) -> dict[str, Any]:
     now = time.time()
     processes = {w: "running" if now - s.updated_s <= STALE_S else "silent" for w, s in workers.items()}
     picture = Observer(root).sample(RunFacts(processes=processes))
-    data: dict[str, Any] = msgspec.to_builtins(picture)
+    data: dict[str, Any] = json.loads(msgspec.json.encode(picture))  # as the page would send it
     return data
 
 
