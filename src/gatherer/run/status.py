@@ -59,6 +59,10 @@ class StatusService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve (if configured) and sample until ``stop``; then close the listener."""
+        # A previous run's status files would count into this run's totals: this run holds the root.
+        for old in (self.root / "state").glob("*.status.json"):
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
         listen = self.cfg.status.listen
         if listen:
             self.page = StatusPage(
