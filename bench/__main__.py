@@ -11,6 +11,7 @@ BENCHES = (
     "bench.plan",
     "bench.sim",
     "bench.decode",
+    "bench.status",
 )
 for name in BENCHES:
     print(f"== {name}", flush=True)

@@ -178,3 +178,11 @@ async def test_gatherer_status_reads_the_files_while_a_run_holds_the_root(tmp_pa
     text = console.export_text()
     assert "kospi" in text and "500" in text and "healthy" in text and "connections 1/1 up" in text
     assert summary_line(picture).startswith("status: kospi 0/s; connections 1/1 up, 0 reconnects")
+
+
+def test_frames_are_summed_per_market_and_channel_and_strangers_are_unknown() -> None:
+    from gatherer.run.status_files import _frames
+
+    channels = {("kospi", "trade"): [b"S3_|005930", b"S3_|000660"], ("kfutures", "book"): [b"FH9|A0166000"]}
+    counts = {b"S3_|005930": 7, b"S3_|000660": 3, b"XX_|nobody": 2}
+    assert _frames(counts, channels) == {("kospi", "trade"): 10, ("unknown", "unknown"): 2}

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Generator, Iterator
+from itertools import repeat
 from pathlib import Path
 
 from gatherer.ops.snapshot import (
@@ -54,27 +55,41 @@ class RecentErrors(logging.Handler):
         self.items.append((record.created, text[:500]))
 
 
-def _stream_channels(worker: Worker) -> dict[bytes, tuple[str, str]]:
-    """Stream key -> (market, channel) of every registration, legacy codes included."""
-    out: dict[bytes, tuple[str, str]] = {}
+def _stream_channels(worker: Worker) -> dict[tuple[str, str], list[bytes]]:
+    """(market, channel) -> the stream keys of its registrations, legacy codes included."""
+    out: dict[tuple[str, str], set[bytes]] = {}
     for group in worker.registrations:
         for r in group:
-            out[stream_key(r.tr_cd, r.tr_key)] = (r.market, r.channel)
+            keys = out.setdefault((r.market, r.channel), set())
+            keys.add(stream_key(r.tr_cd, r.tr_key))
             legacy = LEGACY.get(r.tr_cd)
             if legacy is not None:
-                out[stream_key(legacy, r.tr_key)] = (r.market, r.channel)
-    return out
+                keys.add(stream_key(legacy, r.tr_key))
+    return {pair: sorted(keys) for pair, keys in out.items()}
+
+
+Pair = tuple[str, str]
+
+
+def _frames(counts: dict[bytes, int], channels: dict[Pair, list[bytes]]) -> dict[Pair, int]:
+    """Data frames per (market, channel): sums done in C (``map``/``sum``), as this runs on the
+    worker's event loop (bench/status.py); streams no registration names count as unknown."""
+    out = {pair: sum(map(counts.get, keys, repeat(0))) for pair, keys in channels.items()}
+    unknown = sum(counts.values()) - sum(out.values())
+    if unknown > 0:
+        out[("unknown", "unknown")] = unknown
+    return {pair: n for pair, n in out.items() if n}
 
 
 def worker_status(
-    worker: Worker, worker_id: str, channels: dict[bytes, tuple[str, str]], errors: RecentErrors | None
+    worker: Worker,
+    worker_id: str,
+    channels: dict[tuple[str, str], list[bytes]],
+    errors: RecentErrors | None,
 ) -> WorkerStatus:
     """The worker's figures now (counters the receive path keeps; nothing is recounted)."""
     journal = worker.journal
-    frames: dict[tuple[str, str], int] = {}
-    for stream, n in list(worker.stream_frames.items()):
-        pair = channels.get(stream, ("unknown", "unknown"))
-        frames[pair] = frames.get(pair, 0) + n
+    frames = _frames(worker.stream_frames, channels)
     return WorkerStatus(
         worker_id=worker_id,
         pid=os.getpid(),
