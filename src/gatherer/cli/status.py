@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gatherer.cli.common import AddCommand, _root_and_cutoffs, console, out
+from gatherer.errors import GathererError
 
 
 def add_status(add: AddCommand) -> None:
@@ -60,7 +61,7 @@ async def _from_page(url: str) -> dict[str, Any] | None:
             http.get(url + "api/status", headers=headers) as resp,
         ):
             if resp.status == 401:
-                raise SystemExit(f"the status page at {url} wants its token: export {TOKEN_ENV}")
+                raise GathererError(f"the status page at {url} wants its token: export {TOKEN_ENV}")
             if resp.status != 200:
                 return None
             data: dict[str, Any] = await resp.json()

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gatherer.config import Config
-from gatherer.errors import GathererError
+from gatherer.errors import ConfigError, GathererError
+from gatherer.logs import PROGRESS
 from gatherer.ops.picture import Observer, Picture, RunFacts
 from gatherer.ops.status_page import StatusPage, required_token, split_listen
 from gatherer.run.status_files import RecentErrors
@@ -68,13 +69,18 @@ class StatusService:
             self.page = StatusPage(
                 lambda: self.observer.latest, lambda: list(self.observer.history), token=self.check()
             )
-            self.url = await self.page.start(*split_listen(listen))
+            try:
+                self.url = await self.page.start(*split_listen(listen))
+            except ConfigError as exc:  # e.g. the port is taken: record anyway, say so now
+                log.error("the status page is not served: %s", exc)
+                self.page = None
+        if self.page is not None and self.url is not None:
             path = status_file(self.root)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps({"url": self.url, "pid": os.getpid()}), encoding="utf-8")
             os.replace(tmp, path)
-            log.info("status page at %s", self.url)
+            logging.getLogger(PROGRESS).info(f"status page at {self.url} (/metrics, /healthz)")
         try:
             while not stop.is_set():
                 try:
