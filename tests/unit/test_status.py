@@ -92,6 +92,9 @@ def test_health_names_what_is_wrong(tmp_path: Path) -> None:
     assert not ok and "no status for 60 s" in why[0]
     ok, why = health(RUNNING, {}, now)
     assert not ok and why == ["w00: starting (no status yet)"]
+    restarted = RunFacts(processes={"w00": "running"}, pids={"w00": 2})
+    ok, why = health(restarted, {"w00": worker(1, 5)}, now)  # the file is the killed process's
+    assert not ok and why == ["w00: starting (no status yet)"]
     ok, why = health(RunFacts(processes={"w00": "stopped"}, idle="markets closed"), {}, now)
     assert ok and why == ["idle: markets closed"]
 

@@ -41,6 +41,8 @@ class RunFacts:
     now_ns: int = 0
     processes: dict[str, str] = field(default_factory=dict)
     """Worker id -> running, restarting or stopped (the supervisor's view of its child)."""
+    pids: dict[str, int] = field(default_factory=dict)
+    """Worker id -> pid of its running process: a status file of another pid is a dead one's."""
     registrations: int = 0
     """Registrations in the day's plan."""
     restarts: int = 0
@@ -303,7 +305,7 @@ def health(
         w = workers.get(wid)
         if process != "running":
             why.append(f"{wid}: worker process {process}")
-        elif w is None:
+        elif w is None or w.pid != facts.pids.get(wid, w.pid):
             why.append(f"{wid}: starting (no status yet)")
         elif now_s - w.updated_s > stale_s:
             why.append(f"{wid}: no status for {now_s - w.updated_s:.0f} s (stuck?)")

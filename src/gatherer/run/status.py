@@ -123,10 +123,12 @@ def run_facts(
 ) -> RunFacts:
     """What the supervisor knows (its worker processes, plan, tokens, backfill passes, its own
     warnings) as ``ops.picture.RunFacts``."""
-    processes = {}
+    processes, pids = {}, {}
     for h in handles:
         running = h.proc is not None and h.proc.returncode is None
         processes[h.spec.worker_id] = "running" if running else "restarting" if h.starts else "starting"
+        if h.proc is not None and running:
+            pids[h.spec.worker_id] = h.proc.pid
     backfill: dict[str, int] = {"passes": len(result.backfill)}
     for p in result.backfill:
         backfill["tried"] = backfill.get("tried", 0) + p.tried
@@ -137,6 +139,7 @@ def run_facts(
         started_ns=result.started_ns,
         now_ns=now_ns,
         processes=processes,
+        pids=pids,
         registrations=result.plan.placed if result.plan is not None else 0,
         restarts=result.restarts,
         tokens=dict(token_expiry_ns),
