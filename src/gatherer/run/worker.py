@@ -28,6 +28,7 @@ closed and reconnected; a quiet market is left alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections import Counter
@@ -277,6 +278,7 @@ class Worker:
         code (FH9 -> FH0, FC9 -> FC0). The code the venue accepted is kept for reconnects.
         """
         token = await self._token(stats.key_index)
+        stats.accepted = 0  # counts up as acks arrive (the status page's n of N); exact at the end
         acks: list[Ack | None] = [None] * len(group)
         original = list(group)
         pace = self._paces[stats.key_index]
@@ -285,7 +287,7 @@ class Worker:
         todo = sorted(range(len(group)), key=lambda i: -busy[i])  # stable: the plan's order on ties
         for round_no in range(1, self._settings.registration_rounds + 1):
             results = await self._send(
-                session, token, pace, [(group[i].tr_cd, group[i].tr_key, busy[i]) for i in todo]
+                session, token, pace, [(group[i].tr_cd, group[i].tr_key, busy[i]) for i in todo], stats
             )
             retry: list[int] = []
             token_refused = False
@@ -341,7 +343,12 @@ class Worker:
         self._event(session.conn_id, done)
 
     async def _send(
-        self, session: Session, token: str, pace: KeyPace, todo: list[tuple[str, str, int]]
+        self,
+        session: Session,
+        token: str,
+        pace: KeyPace,
+        todo: list[tuple[str, str, int]],
+        stats: ConnectionStats,
     ) -> list[Ack | None]:
         """Send registrations one by one, each in a slot of the key's pace (asked for with its
         stream's frames); None where no ack came in time. Raises Stopping if stop comes first,
@@ -360,6 +367,7 @@ class Worker:
                     self._clock.time_ns(),
                 )
                 pending.append(session.send_registration(token, SUBSCRIBE, tr_cd, tr_key))
+                pending[-1].add_done_callback(functools.partial(_count_accepted, stats))
             return await self._acks(session, pending, [(tr_cd, tr_key) for tr_cd, tr_key, _ in todo])
         finally:
             for fut in pending:
@@ -382,3 +390,9 @@ class Worker:
                 self._event(session.conn_id, events.Unacknowledged(tr_cd=tr_cd, tr_key=tr_key))
                 out.append(None)
         return out
+
+
+def _count_accepted(stats: ConnectionStats, fut: asyncio.Future[Ack]) -> None:
+    """One more acknowledged registration, as its ack arrives (``_register`` sets the exact count)."""
+    if not fut.cancelled() and fut.exception() is None and fut.result().accepted:
+        stats.accepted += 1
