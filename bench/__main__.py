@@ -6,6 +6,7 @@ import sys
 BENCHES = (
     "bench.capture",
     "bench.store",
+    "bench.live_store",
     "bench.rebuild",
     "bench.journal_bytes",
     "bench.plan",
@@ -13,7 +14,9 @@ BENCHES = (
     "bench.decode",
     "bench.status",
 )
-for name in BENCHES:
-    print(f"== {name}", flush=True)
-    sys.argv = [name]
+# (module, arguments): the live store runs twice, an open burst and a one-hour soak.
+RUNS = [(name, []) for name in BENCHES] + [("bench.live_store", ["--soak", "--after-s", "3600"])]
+for name, args in RUNS:
+    print(f"== {name} {' '.join(args)}", flush=True)
+    sys.argv = [name, *args]
     runpy.run_module(name, run_name="__main__")
