@@ -13,6 +13,7 @@ BENCHES = (
     "bench.sim",
     "bench.decode",
     "bench.bus",
+    "bench.status",
 )
 # (module, arguments): the live store runs twice, an open burst and a one-hour soak.
 RUNS = [(name, []) for name in BENCHES] + [("bench.live_store", ["--soak", "--after-s", "3600"])]

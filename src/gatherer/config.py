@@ -176,11 +176,19 @@ class PlanConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     records the rest of the plan; ``"code"`` refuses to run, leaving out the last in code order."""
 
 
+class StatusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    listen: str | None = None
+    """host:port where the supervisor serves the status page, /metrics and /healthz, e.g.
+    "127.0.0.1:9108" (port 0: any free port, written to state/status.json); None: not served. An
+    address other than loopback needs GATHERER_STATUS_TOKEN in the environment (a bearer token)."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     bus: BusConfig | None = None
     """Publish the journal to NATS JetStream (docs/scale-out.md); absent: no bus."""
     run: RunConfig = msgspec.field(default_factory=RunConfig)
     plan: PlanConfig = msgspec.field(default_factory=PlanConfig)
+    status: StatusConfig = msgspec.field(default_factory=StatusConfig)
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
@@ -205,6 +213,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 _PATH = re.compile(r"at `\$\.?(.*)`")
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _URL = re.compile(r"^(https?|wss?)://[^\s/]+")
+_LISTEN = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 
 
 def _path_of(message: str) -> tuple[str, str]:
@@ -310,6 +319,11 @@ def _validate(cfg: Config) -> list[str]:
         m = re.match(r"^(\d+)/(\d+)$", cfg.run.shard)
         if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
             problems.append(f"run.shard: {cfg.run.shard!r}; expected K/N such as 2/3, 1 <= K <= N")
+    listen = _LISTEN.match(cfg.status.listen or "")
+    if cfg.status.listen is not None and (listen is None or int(listen.group(2)) > 65535):
+        problems.append(
+            f'status.listen: {cfg.status.listen!r}; expected host:port such as "127.0.0.1:9108"'
+        )
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():

@@ -73,6 +73,8 @@ class Journal:
         self._pending_bytes = 0
         self._next_seq = 0
         self._durable_seq = -1
+        self.durable_lag_ns = 0
+        """How long the oldest record of the last commit waited from receipt to fsync (status page)."""
         self._failure: BaseException | None = None
         self._closing = False
         self._close_deadline = 0.0
@@ -186,6 +188,7 @@ class Journal:
         chunk.count += 1
         self._pending_bytes += 18 + len(cid) + len(payload)
         if chunk.count == 1:
+            chunk.first_ns = recv_ns
             self._has_data.set()
         if len(buf) >= self._settings.block_bytes:
             self._seal()
@@ -346,6 +349,7 @@ class Journal:
         if not chunks:
             return
         self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
+        self.durable_lag_ns = max(0, self._clock.time_ns() - chunks[0].first_ns)
         self._pending_bytes -= sum(c.nbytes for c in chunks)
         if self._pending_bytes <= self._settings.max_pending_bytes:
             self._writable.set()

@@ -107,7 +107,7 @@ def resume(root: Path, worker_id: str) -> tuple[int, int]:
 class Chunk:
     """Records of one future block: encoded, then compressed once (kept until durable)."""
 
-    __slots__ = ("block", "buf", "count", "day", "first_seq", "nbytes")
+    __slots__ = ("block", "buf", "count", "day", "first_ns", "first_seq", "nbytes")
 
     def __init__(self, day: dt.date, first_seq: int) -> None:
         self.day = day
@@ -118,6 +118,8 @@ class Chunk:
         """Raw bytes, counted in ``pending_bytes``; set when the chunk is sealed."""
         self.block: bytes | None = None
         """The encoded block, made by the writer on the first try and reused by every retry."""
+        self.first_ns = 0
+        """Receive time of the chunk's first record: how long it waited to be durable (status page)."""
 
 
 class SegmentWriter:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import bus, data, internal, journal, probe, run, sim
+from gatherer.cli import bus, data, internal, journal, probe, run, sim, status
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_plan(add)
     probe.add_probe(add)
     run.add_demo(add)
+    status.add_status(add)
     sim.add_replay(add)
     journal.add_journal(add, common)
     data.add_rebuild(add)

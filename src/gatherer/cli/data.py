@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.table import Table
@@ -177,6 +179,21 @@ async def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on the terminal (nothing otherwise), moved by ``tick(done, of)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=None)
+
+        def tick(done: int, of: int) -> None:
+            bar.update(task, completed=done, total=of)
+
+        yield tick
+
+
 async def _rebuild(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -241,7 +258,8 @@ async def _ledger(args: argparse.Namespace) -> int:
     from gatherer.ledger.day import ledger_dir
 
     root, day = _journal_day(args)
-    ledger = await asyncio.to_thread(write_ledger, root, day)
+    with console.status(f"writing the ledger of {day} from its journal", spinner="dots"):
+        ledger = await asyncio.to_thread(write_ledger, root, day)
     kinds = Counter(g.kind for g in ledger.gaps)
     out.print(
         f"{day}: {len(ledger.coverage):,} (TR, key) in coverage.parquet, {kinds['outage']} outage row(s) and"
@@ -265,8 +283,11 @@ async def _backfill(args: argparse.Namespace) -> int:
     root = Path(cfg.storage.root)
     clock = SystemClock()
     async with rest_client(cfg, credentials_from_env(os.environ), clock) as client:
-        stats = await Backfiller(root, client, clock, max_pages=cfg.backfill.max_pages).run_pass(day)
-    await asyncio.to_thread(write_ledger, root, day)
+        with _bar("backfill: gaps") as tick:
+            backfiller = Backfiller(root, client, clock, max_pages=cfg.backfill.max_pages)
+            stats = await backfiller.run_pass(day, on_gap=tick)
+    with console.status(f"writing the ledger of {day}", spinner="dots"):
+        await asyncio.to_thread(write_ledger, root, day)
     done = ", ".join(f"{n} {s}" for s, n in sorted(stats.by_status.items())) or "nothing new"
     out.print(f"{day}: {stats.gaps} gap(s), {stats.tried} tried ({done}), {stats.deferred} deferred")
     return 1 if stats.deferred else 0
@@ -316,9 +337,10 @@ async def _export(args: argparse.Namespace) -> int:
     root, _ = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
     target = args.out or f"{day}_{args.market}_{args.channel}.{args.format}"
-    n = await asyncio.to_thread(
-        export, root, day, args.market, args.channel, args.format, target,
-        encoding=args.encoding, symbols=args.symbols, header=args.header,
-    )  # fmt: skip
+    with console.status(f"exporting {args.market} {args.channel} of {day} to {target}", spinner="dots"):
+        n = await asyncio.to_thread(
+            export, root, day, args.market, args.channel, args.format, target,
+            encoding=args.encoding, symbols=args.symbols, header=args.header,
+        )  # fmt: skip
     console.print(f"{n:,} rows written to {target}")
     return 0

@@ -156,6 +156,7 @@ async def _run_supervised(
 
     The first SIGINT, SIGTERM or SIGHUP stops the orderly way, a second one hurries (see
     ``Supervisor.run``); either way the exit status is 0 once every received frame is in Parquet."""
+    from gatherer.cli.run_view import run_view
     from gatherer.logs import child_flags
     from gatherer.run.supervisor import Supervisor
 
@@ -165,7 +166,8 @@ async def _run_supervised(
         cfg, credentials, workers=workers, progress=progress, clock=clock,
         log_flags=child_flags(args.verbose, args.log_file),
     )  # fmt: skip
-    result = await supervisor.run(stop, duration_s=args.duration, hurry=hurry)
+    async with run_view(console, lambda: supervisor.status.latest):
+        result = await supervisor.run(stop, duration_s=args.duration, hurry=hurry)
     out.print(_summary_table(_RunFigures.of_supervisor(result), title))
     return 0
 

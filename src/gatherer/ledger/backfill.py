@@ -230,14 +230,17 @@ class Backfiller:
         self._clock = clock
         self._max_pages = max_pages
 
-    async def run_pass(self, day: dt.date) -> PassStats:
-        """Backfill every gap of ``day`` that has no result yet."""
+    async def run_pass(self, day: dt.date, on_gap: Callable[[int, int], None] | None = None) -> PassStats:
+        """Backfill every gap of ``day`` that has no result yet; ``on_gap(done, of)`` before each."""
         stats = PassStats()
         gaps = read_gaps(self._root, day)
         done = read_backfill(self._root, day)
         stats.gaps = len(gaps)
         # The biggest holes first (§8.5: most-traded first), within the TRs' per-second limits.
-        for gap in sorted((g for g in gaps if g.id not in done), key=lambda g: -g.missing):
+        todo = sorted((g for g in gaps if g.id not in done), key=lambda g: -g.missing)
+        for i, gap in enumerate(todo):
+            if on_gap is not None:
+                on_gap(i, len(todo))
             result = await self.fill(gap)
             if result is None:
                 stats.deferred += 1

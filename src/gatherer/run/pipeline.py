@@ -43,6 +43,7 @@ from gatherer.errors import GathererError
 from gatherer.files import swap_in_dir
 from gatherer.plan.select import Registration
 from gatherer.run.recorder import ConnectionStats
+from gatherer.run.status_files import publishing
 from gatherer.run.store import JournalTail, Store, StoreStats, exclusive, follow
 from gatherer.run.store_process import drain_store, finish_store, start_store
 from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSettings
@@ -157,7 +158,11 @@ def store_worker(
     with exclusive(root, worker_id):
         store, first = Store.resume(root, worker_id, version=version, venue=venue, cutoffs=cutoffs)
         tail = JournalTail(root, worker_id, start_seq=first)
-        follow(tail, store, stop_requested=stop_requested, checkpoint_every_s=checkpoint_every_s)
+        polls = publishing(stop_requested, root, store, tail)
+        try:
+            follow(tail, store, stop_requested=polls, checkpoint_every_s=checkpoint_every_s)
+        finally:
+            polls.close()  # its last status file: the drained figures
     return store.stats
 
 

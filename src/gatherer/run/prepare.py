@@ -55,8 +55,8 @@ async def fetch_masters(
     """The configured markets' masters; stored for the trading day unless ``store`` is False."""
     day = trading_day_of(clock.time_ns())
     tables: dict[str, pa.Table] = {}
-    for market in cfg.markets:
-        say(f"fetching the {market} master")
+    for i, market in enumerate(cfg.markets, 1):
+        say(f"fetching the {market} master ({i} of {len(cfg.markets)})")
         tables[market] = await fetch_master(client, market)
         if store:
             await asyncio.to_thread(write_master, cfg.storage.root, day, market, tables[market])

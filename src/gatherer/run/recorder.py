@@ -44,6 +44,8 @@ class ConnectionStats:
     connects: int = 0
     reconnects: int = 0
     last_error: str = ""
+    state: str = "connecting"
+    """connecting, registering, streaming, reconnecting (waiting to try again) or stopped."""
     refusals: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(tr_cd, tr_key, rsp_cd, rsp_msg) of the latest refusals (at most 100 kept; ``refused`` counts all)."""
 

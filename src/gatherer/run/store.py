@@ -285,6 +285,8 @@ class Store:
         self._batch_rows = decode_batch_rows
         self.stats = StoreStats()
         self.last_seq = -1
+        self.last_recv_ns = 0
+        """Receive time of the last record added (the status page's store lag)."""
         self.chains = VolumeChains(worker_id, chains)
 
     @classmethod
@@ -325,6 +327,7 @@ class Store:
         self._decoder.add_all(records)
         self.stats.records += len(records)
         self.last_seq = records[-1].seq
+        self.last_recv_ns = records[-1].recv_ns
         if self._decoder.pending_rows >= self._batch_rows:
             self._write(self._decoder.flush())
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -41,6 +42,7 @@ from gatherer.clock import Clock, SystemClock, next_cutoff_ns, to_seoul, trading
 from gatherer.config import Config
 from gatherer.errors import ConfigError, GathererError
 from gatherer.ledger.backfill import PassStats
+from gatherer.ops.picture import RunFacts
 from gatherer.plan.broadcast import with_vi_everywhere
 from gatherer.plan.explain import explain
 from gatherer.plan.pack import Plan, pack, with_market_status
@@ -52,6 +54,8 @@ from gatherer.run.lock import RunLock
 from gatherer.run.prepare import Progress, fetch_masters, plan_day, rest_client, retain, venue_limits
 from gatherer.run.publishers import Publishers
 from gatherer.run.sessions import load_windows, symbol_groups
+from gatherer.run.status import StatusService, run_facts, watching
+from gatherer.run.status_files import RecentErrors
 from gatherer.run.worker_main import (
     TOKEN_REFUSED_PREFIX,
     Control,
@@ -135,6 +139,11 @@ class Supervisor:
         self._session_groups: dict[str, str] = {}
         self._publishers = Publishers(cfg.bus, Path(cfg.storage.root), self.log_flags)
         self._gaps = GapKeeper(cfg, self.result.root, self.clock, self.say, self.result.backfill)
+        self._token_expiry_ns: dict[int, int] = {}
+        self._stopping = False
+        self._errors = RecentErrors()
+        self.status = StatusService(cfg, self.result.root, self._facts)
+        """The run's picture (``status.latest``) and, with ``[status] listen``, its page."""
 
     # -- planning ------------------------------------------------------------------------
 
@@ -225,7 +234,9 @@ class Supervisor:
 
     async def _push_tokens(self, clients: list[RestClient], handles: list[WorkerHandle]) -> None:
         for key, client in enumerate(clients):
-            token = (await client.token()).access_token
+            issued = await client.token()
+            self._token_expiry_ns[key] = issued.expires_ns
+            token = issued.access_token
             if token == self._tokens.get(key):
                 continue
             self._tokens[key] = token
@@ -254,9 +265,11 @@ class Supervisor:
         cfg = self.cfg
         hurry = hurry or asyncio.Event()
         started = to_seoul(self.clock.time_ns()).isoformat(timespec="seconds")
+        self.status.check()  # a status page off loopback without its token: refused before anything starts
         with RunLock(result.root, started):
             await retain(cfg, self.clock, self.say)
             async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(watching(self.status, self._errors))
                 clients = self._clients = [
                     await stack.enter_async_context(rest_client(cfg, c, self.clock)) for c in self.credentials
                 ]
@@ -276,6 +289,12 @@ class Supervisor:
                     )
         return result
 
+    def _facts(self) -> RunFacts:
+        """What the supervisor knows, for the status picture (``run.status.run_facts``)."""
+        now_ns = self.clock.time_ns()
+        facts = run_facts(self.result, self._handles, self._token_expiry_ns, self._errors, now_ns)
+        return dataclasses.replace(facts, stopping=True) if self._stopping else facts
+
     async def _record(self, stop: asyncio.Event, clients: list[RestClient], duration_s: float | None) -> None:
         """Plan, start the workers, watch them until ``stop``; then stop them and drain every journal."""
         result = self.result
@@ -283,7 +302,8 @@ class Supervisor:
         registrations, plan = self._plan(await self._masters(clients[0]))
         result.registrations, result.plan = registrations, plan
         for key, client in enumerate(clients):
-            self._tokens[key] = (await client.token()).access_token
+            token = await client.token()
+            self._tokens[key], self._token_expiry_ns[key] = token.access_token, token.expires_ns
         # Before the first connection, off the event loop: the calendars take seconds to build.
         self._windows = await load_windows(self.clock.time_ns())
         handles = self._handles = [WorkerHandle(spec, keys) for spec, keys in self._specs(plan)]
@@ -301,6 +321,7 @@ class Supervisor:
         try:
             await self._watch(stop, clients, handles, deadline)
         finally:
+            self._stopping = True
             self.say("stopping: closing the connections and writing the last Parquet files")
             await asyncio.gather(*(self._finish(h) for h in result.workers))
             backfill.cancel()

@@ -28,6 +28,7 @@ closed and reconnected; a quiet market is left alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections import Counter
@@ -150,6 +151,20 @@ class Worker:
             event = events.StockMarkets(kospi=sorted(both["kospi"]), kosdaq=sorted(both["kosdaq"]))
             self._event(self._settings.worker_id, event)
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def journal(self) -> Journal:
+        """The journal this worker appends to (the status file reads its durability figures)."""
+        return self._journal
+
+    @property
+    def registrations(self) -> list[list[Registration]]:
+        """Each connection's registrations, as planned (legacy fallbacks included as they happen)."""
+        return self._groups
+
     async def run(self, stop: asyncio.Event) -> None:
         self._stock_markets()
         async with asyncio.TaskGroup() as tasks:
@@ -177,12 +192,15 @@ class Worker:
                 if stop.is_set():
                     break
                 attempt += 1
+                stats.state = "reconnecting"
                 await self._pause(attempt, stop)
                 continue
             reason = events.CLOSED_BY_US
             try:
+                stats.state = "registering"
                 await self._register(session, stats, group, stop)
                 attempt = 0
+                stats.state = "streaming"
                 reason = await self._stream(session, stats, self.liveness.groups_of(group), stop)
             except SessionLost as exc:
                 reason = str(exc)
@@ -196,9 +214,11 @@ class Worker:
                     self.market_status.forget()  # transitions sent while we are away would be missed
             if not stop.is_set():
                 stats.last_error = reason
+                stats.state = "reconnecting"
                 log.warning("connection lost; reconnecting", extra={"conn_id": conn_id, "reason": reason})
                 attempt += 1
                 await self._pause(attempt, stop)
+        stats.state = "stopped"
 
     def update_sessions(self, windows: SessionWindows) -> None:
         """Newer windows from the supervisor (it computes them for a span of days, again at each
@@ -273,6 +293,7 @@ class Worker:
         code (FH9 -> FH0, FC9 -> FC0). The code the venue accepted is kept for reconnects.
         """
         token = await self._token(stats.key_index)
+        stats.accepted = 0  # counts up as acks arrive (the status page's n of N); exact at the end
         acks: list[Ack | None] = [None] * len(group)
         original = list(group)
         pace = self._paces[stats.key_index]
@@ -281,7 +302,7 @@ class Worker:
         todo = sorted(range(len(group)), key=lambda i: -busy[i])  # stable: the plan's order on ties
         for round_no in range(1, self._settings.registration_rounds + 1):
             results = await self._send(
-                session, token, pace, [(group[i].tr_cd, group[i].tr_key, busy[i]) for i in todo]
+                session, token, pace, [(group[i].tr_cd, group[i].tr_key, busy[i]) for i in todo], stats
             )
             retry: list[int] = []
             token_refused = False
@@ -337,7 +358,12 @@ class Worker:
         self._event(session.conn_id, done)
 
     async def _send(
-        self, session: Session, token: str, pace: KeyPace, todo: list[tuple[str, str, int]]
+        self,
+        session: Session,
+        token: str,
+        pace: KeyPace,
+        todo: list[tuple[str, str, int]],
+        stats: ConnectionStats,
     ) -> list[Ack | None]:
         """Send registrations one by one, each in a slot of the key's pace (asked for with its
         stream's frames); None where no ack came in time. Raises Stopping if stop comes first,
@@ -356,6 +382,7 @@ class Worker:
                     self._clock.time_ns(),
                 )
                 pending.append(session.send_registration(token, SUBSCRIBE, tr_cd, tr_key))
+                pending[-1].add_done_callback(functools.partial(_count_accepted, stats))
             return await self._acks(session, pending, [(tr_cd, tr_key) for tr_cd, tr_key, _ in todo])
         finally:
             for fut in pending:
@@ -378,3 +405,9 @@ class Worker:
                 self._event(session.conn_id, events.Unacknowledged(tr_cd=tr_cd, tr_key=tr_key))
                 out.append(None)
         return out
+
+
+def _count_accepted(stats: ConnectionStats, fut: asyncio.Future[Ack]) -> None:
+    """One more acknowledged registration, as its ack arrives (``_register`` sets the exact count)."""
+    if not fut.cancelled() and fut.exception() is None and fut.result().accepted:
+        stats.accepted += 1

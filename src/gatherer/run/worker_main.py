@@ -29,6 +29,7 @@ from gatherer.clock import ScaledClock, SystemClock
 from gatherer.logs import child_flags, configure
 from gatherer.plan.select import Registration
 from gatherer.run.pipeline import Recorded, StoreArgs, record
+from gatherer.run.status_files import RecentErrors, publish_worker
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.venues.ls.auth import token_fingerprint
 from gatherer.venues.ls.hours import SessionWindows
@@ -181,10 +182,16 @@ async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
                     newer[:] = [update.sessions]
         stop.set()  # end of file: the supervisor is done with us, or dead
 
+    errors = RecentErrors()
+    logging.getLogger().addHandler(errors)
+    publisher: list[asyncio.Task[None]] = []
+
     def started(worker: Worker, _done: Recorded) -> None:
         workers.append(worker)
         for windows in newer:
             worker.update_sessions(windows)
+        status = publish_worker(Path(spec.root), worker, spec.worker_id, errors)
+        publisher.append(asyncio.create_task(status, name="status"))
 
     cutoffs = {m: dt.time.fromisoformat(t) for m, t in spec.cutoffs.items()}
     follower = asyncio.create_task(follow_supervisor())
@@ -213,6 +220,10 @@ async def worker_main(verbosity: int = 0, log_file: str | None = None) -> int:
         )
     finally:
         follower.cancel()
+        for task in publisher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     report = WorkerReport(
         worker_id=spec.worker_id,
         first_seq=done.first_seq,

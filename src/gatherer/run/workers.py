@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gatherer.clock import Clock, ScaledClock
 from gatherer.config import Config
+from gatherer.ops.status_page import TOKEN_ENV
 from gatherer.plan.pack import ConnectionPlan, Plan
 from gatherer.run.store_process import drain_store
 from gatherer.run.worker_main import ConnectionSpec, WorkerReport, WorkerSpec
@@ -96,8 +97,11 @@ def _connection_spec(c: ConnectionPlan) -> ConnectionSpec:
 
 
 def child_environment() -> dict[str, str]:
-    """Our environment without the app keys and secrets: workers get tokens over their pipe."""
-    return without_secrets(os.environ)
+    """Our environment without the app keys and secrets (workers get tokens over their pipe) and
+    without the status page's token (only the supervisor serves the page)."""
+    env = without_secrets(os.environ)
+    env.pop(TOKEN_ENV, None)
+    return env
 
 
 def spec_cutoffs(spec: WorkerSpec) -> dict[str, dt.time]:
