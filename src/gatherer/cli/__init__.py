@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import data, internal, journal, run, sim
+from gatherer.cli import data, days, internal, journal, run, sim
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_journal(add, common)
     data.add_rebuild(add)
     data.add_report(add)
+    days.add_seal(add)
+    days.add_verify(add)
     data.add_ledger(add)
     data.add_backfill(add)
     data.add_sessions(add)

@@ -47,6 +47,9 @@ def add_rebuild(add: AddCommand) -> None:
         "--processes", type=int, default=None, metavar="N",
         help="rebuild up to N workers' journals at once (default: one process per core)",
     )  # fmt: skip
+    rb.add_argument(
+        "--force", action="store_true", help="rebuild a sealed day (then seal it again with a new manifest)"
+    )
     rb.set_defaults(func=_rebuild)
 
 
@@ -186,6 +189,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
         raise GathererError(f"--processes {args.processes}: give 1 or more")
     root, cutoffs = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
+    sealed = _sealed_check(Path(root), day, force=args.force)
     console.print(f"rebuilding {day} under {root} from its journal")
     columns = (
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[records]:>12,} records"),
@@ -214,7 +218,29 @@ async def _rebuild(args: argparse.Namespace) -> int:
         f"read {report.records:,} journal records in {report.seconds:.1f} s: {rate:,.0f} records/s"
         f" with {report.processes} process(es)"
     )
+    if sealed:
+        from gatherer.seal import seal_day
+
+        manifest = seal_day(Path(root), day, now=dt.datetime.now(dt.UTC), version=__version__)
+        out.print(f"{day}: sealed again, {len(manifest.files):,} file(s) in the new manifest")
     return 0
+
+
+def _sealed_check(root: Path, day: dt.date, *, force: bool) -> bool:
+    """Whether ``day`` is sealed; refuses a sealed day without ``--force``, and unseals it with it."""
+    from gatherer.seal import is_sealed, manifest_path, unseal_day
+
+    if not is_sealed(root, day):
+        return False
+    if not force:
+        raise GathererError(
+            f"{day} is sealed ({manifest_path(root, day)}); rebuilding would change its files."
+            f" `gatherer verify --date {day}` checks them; `gatherer rebuild --date {day} --force`"
+            " rebuilds anyway and writes a new manifest"
+        )
+    console.print(f"{day} is sealed: --force given, unsealing it for the rebuild")
+    unseal_day(root, day)
+    return True
 
 
 def _journal_day(args: argparse.Namespace) -> tuple[Path, dt.date]:

@@ -1,0 +1,68 @@
+"""A finished day on the command line: ``seal`` writes its manifest and makes its files read-only,
+``verify`` checks them against it (exit 1 naming each file that changed, went missing or appeared).
+``gatherer run --schedule`` seals each day by itself; ``gatherer rebuild`` of a sealed day asks for
+``--force`` and seals it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+
+from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, console, out
+
+
+def add_seal(add: AddCommand) -> None:
+    s = add("seal", help="write a day's manifest (every file, rows, SHA-256) and make its files read-only")
+    s.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
+    s.add_argument("--config", help="TOML config (for storage.root)")
+    s.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    s.set_defaults(func=_seal)
+
+
+def add_verify(add: AddCommand) -> None:
+    v = add("verify", help="check a sealed day's files against its manifest; exit 1 if any differ")
+    v.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
+    v.add_argument("--config", help="TOML config (for storage.root)")
+    v.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    v.set_defaults(func=_verify)
+
+
+async def _seal(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer import __version__
+    from gatherer.seal import manifest_path, seal_day
+
+    root = Path(_root_and_cutoffs(args.config, args.root)[0])
+    day = _parse_day(args.date)
+    now = dt.datetime.now(dt.UTC)
+    manifest = await asyncio.to_thread(seal_day, root, day, now=now, version=__version__)
+    size = sum(e.size for e in manifest.files)
+    out.print(
+        f"{day}: sealed {len(manifest.files):,} file(s), {size / 1e6:,.2f} MB, in {manifest_path(root, day)}",
+        highlight=False,
+    )
+    return 0
+
+
+async def _verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gatherer.seal import verify_day
+
+    root = Path(_root_and_cutoffs(args.config, args.root)[0])
+    day = _parse_day(args.date)
+    manifest, problems = await asyncio.to_thread(verify_day, root, day)
+    for p in problems:
+        out.print(f"{p.what:<8} {p.path}" + (f" ({p.detail})" if p.detail else ""), highlight=False)
+    if problems:
+        console.print(
+            f"{day}: {len(problems)} of the manifest's {len(manifest.files):,} file(s) differ"
+            f" (sealed {manifest.sealed_at})",
+            highlight=False,
+        )
+        return 1
+    out.print(f"{day}: all {len(manifest.files):,} file(s) match the manifest", highlight=False)
+    return 0
