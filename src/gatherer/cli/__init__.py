@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_journal(add, common)
     data.add_rebuild(add)
     data.add_report(add)
+    days.add_quality(add)
     days.add_seal(add)
     days.add_verify(add)
     data.add_ledger(add)
@@ -96,4 +97,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (`| head`): not an error of ours.
         sys.stderr.close()
         return 0
-

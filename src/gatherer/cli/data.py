@@ -59,6 +59,11 @@ def add_report(add: AddCommand) -> None:
     rp.add_argument("--config", help="TOML config (for storage.root)")
     rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
+    rp.add_argument(
+        "--format", choices=("text", "html", "json"), default="text",
+        help="html: one self-contained page with plots, the quality score and the file list",
+    )  # fmt: skip
+    rp.add_argument("--out", help="write to this file instead of standard output")
     rp.set_defaults(func=_report)
 
 
@@ -257,7 +262,22 @@ async def _report(args: argparse.Namespace) -> int:
 
     root, day = _journal_day(args)
     report = await asyncio.to_thread(build_report, root, day)
-    print(render(report, limit=args.limit), flush=True)
+    if args.format == "text":
+        text = render(report, limit=args.limit)
+    else:
+        from gatherer.ops.html import gather, render_html, render_json
+
+        data = await asyncio.to_thread(gather, root, report)
+        text = (
+            render_json(data)
+            if args.format == "json"
+            else render_html(data, version=__version__, limit=args.limit)
+        )
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_text, text + "\n", encoding="utf-8")
+        console.print(f"{day}: {args.format} report written to {args.out}", highlight=False)
+    else:
+        print(text, flush=True)
     return 0
 
 

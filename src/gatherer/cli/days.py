@@ -1,5 +1,6 @@
 """A finished day on the command line: ``seal`` writes its manifest and makes its files read-only,
-``verify`` checks them against it (exit 1 naming each file that changed, went missing or appeared).
+``verify`` checks them against it (exit 1 naming each file that changed, went missing or appeared),
+``quality`` scores the day's completeness against the venue's own end-of-day volumes.
 ``gatherer run --schedule`` seals each day by itself; ``gatherer rebuild`` of a sealed day asks for
 ``--force`` and seals it again.
 """
@@ -9,8 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, console, out
+
+if TYPE_CHECKING:
+    from gatherer.clock import Clock
+    from gatherer.config import Config
+    from gatherer.ledger.quality import QualityRow
+    from gatherer.venues.ls.auth import Credentials
 
 
 def add_seal(add: AddCommand) -> None:
@@ -27,6 +35,56 @@ def add_verify(add: AddCommand) -> None:
     v.add_argument("--config", help="TOML config (for storage.root)")
     v.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     v.set_defaults(func=_verify)
+
+
+def add_quality(add: AddCommand) -> None:
+    q = add("quality", help="score a day's completeness against the venue's volumes (quality/date=D/)")
+    q.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
+    q.add_argument("--config", required=True, help="TOML config (venue URLs, storage.root)")
+    q.add_argument(
+        "--offline", action="store_true", help="do not ask the venue (no end-of-day volumes, no volume score)"
+    )
+    q.add_argument("--clock", metavar="SPEC", help="a simulator's clock (`gatherer sim` prints it)")
+    q.set_defaults(func=_quality)
+
+
+async def quality_of_day(
+    cfg: Config, credentials: Credentials | None, day: dt.date, clock: Clock
+) -> list[QualityRow]:
+    """Score ``day``: with ``credentials``, the venue's end-of-day volumes over REST first."""
+    from pathlib import Path
+
+    from gatherer.ledger.assess import assess_day
+    from gatherer.run.prepare import rest_client
+
+    root = Path(cfg.storage.root)
+    if credentials is None:
+        return (await assess_day(root, day, None))[1]
+    async with rest_client(cfg, credentials, clock) as client:
+        return (await assess_day(root, day, client, say=console.print))[1]
+
+
+async def _quality(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from gatherer.cli.common import _clock_of
+    from gatherer.clock import SystemClock
+    from gatherer.config import load_config
+    from gatherer.ledger.quality import quality_path
+    from gatherer.venues.ls.auth import credentials_from_env
+
+    cfg = load_config(args.config)
+    day = _parse_day(args.date)
+    credentials = None if args.offline else credentials_from_env(os.environ)
+    rows = await quality_of_day(cfg, credentials, day, _clock_of(args.clock) or SystemClock())
+    from gatherer.ops.html import quality_line
+
+    for r in rows:
+        if r.symbol == "":
+            out.print(quality_line(r), highlight=False)
+    out.print(f"{day}: {len(rows):,} row(s) in {quality_path(Path(cfg.storage.root), day)}", highlight=False)
+    return 0
 
 
 async def _seal(args: argparse.Namespace) -> int:

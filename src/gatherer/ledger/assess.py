@@ -18,6 +18,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+from gatherer.decode import STATUS_MARKET
 from gatherer.errors import ApiError, ConnectError, RateLimited
 from gatherer.ledger.backfill import BACKFILL_TRS, READ_COUNT
 from gatherer.ledger.day import build_ledger
@@ -101,7 +102,7 @@ async def assess_day(
     gaps = {(g.tr_cd, g.symbol) for g in await asyncio.to_thread(read_gaps, root, day)}
     streams = sorted(set(recorded) | set(backfilled) | gaps, key=lambda k: -recorded.get(k, (0, 0))[1])
     venue = await venue_volumes(rest, streams, say=say) if rest is not None else {}
-    markets = {market_channel(tr)[0] for tr, _k in ledger.coverage} - {""}
+    markets = {market_channel(tr)[0] for tr, _k in ledger.coverage} - {"", STATUS_MARKET}
     windows = await asyncio.to_thread(session_windows, day - dt.timedelta(days=1), day + dt.timedelta(days=1))
     traded = {m: traded_windows(windows, market_groups(root, day, m), day) for m in markets}
     times = time_coverage(ledger, traded)
@@ -109,7 +110,7 @@ async def assess_day(
     frames: dict[str, int] = {}
     for c in ledger.coverage.values():
         m = market_channel(c.tr_cd)[0]
-        if m:
+        if m in markets:
             frames[m] = frames.get(m, 0) + c.frames
     medians = await asyncio.to_thread(day_over_day, root, day, frames)
     all_rows = market_rows(day, rows, frames, medians) + rows
