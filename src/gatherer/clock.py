@@ -29,6 +29,8 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock."""
 
+    speed = 1.0
+
     def time_ns(self) -> int:
         return time.time_ns()
 
@@ -66,31 +68,65 @@ class ScaledClock:
     The simulator uses it to play a whole trading day in seconds. ``anchor_ns`` is the real
     (system) time at which this clock reads ``start_ns``; processes built from the same ``spec``
     read the same time, so a supervisor, its workers and the simulator share one compressed day.
+
+    ``then=(switch_ns, speed2)``: from the moment the clock reads ``switch_ns`` it runs at ``speed2``
+    instead, so a test can cross a weekend in seconds and still watch the open at a pace the
+    processes keep up with. The change is part of the spec: every process switches at once.
     """
 
     def __init__(
-        self, start_ns: int, speed: float, base: Clock | None = None, *, anchor_ns: int | None = None
+        self,
+        start_ns: int,
+        speed: float,
+        base: Clock | None = None,
+        *,
+        anchor_ns: int | None = None,
+        then: tuple[int, float] | None = None,
     ) -> None:
         self._base = base or SystemClock()
         self._start_ns = start_ns
         self._speed = speed
         self._anchor_ns = self._base.time_ns() if anchor_ns is None else anchor_ns
         self._t0 = self._base.monotonic() - (self._base.time_ns() - self._anchor_ns) / _NS
+        if then is not None and (then[0] < start_ns or then[1] <= 0 or speed <= 0):
+            raise ValueError(f"then={then!r}: the switch must be at or after the start, both speeds above 0")
+        self._then = then
+        self._switch_real = None if then is None else (then[0] - start_ns) / _NS / speed
+        """Real seconds after ``_t0`` at which the speed changes."""
+
+    def _sim_s(self) -> float:
+        real = self._base.monotonic() - self._t0
+        if self._then is None or self._switch_real is None or real < self._switch_real:
+            return real * self._speed
+        return (self._then[0] - self._start_ns) / _NS + (real - self._switch_real) * self._then[1]
 
     def time_ns(self) -> int:
-        return self._start_ns + int((self._base.monotonic() - self._t0) * self._speed * _NS)
+        return self._start_ns + int(self._sim_s() * _NS)
 
     def monotonic(self) -> float:
-        return (self._base.monotonic() - self._t0) * self._speed
+        return self._sim_s()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second, now."""
+        if self._then is not None and self._switch_real is not None:
+            if self._base.monotonic() - self._t0 >= self._switch_real:
+                return self._then[1]
+        return self._speed
 
     @property
     def spec(self) -> str:
-        """``start_ns:speed:anchor_ns``, what ``from_spec`` takes back in another process."""
-        return f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}"
+        """``start_ns:speed:anchor_ns[:switch_ns:speed2]``, what ``from_spec`` takes back elsewhere."""
+        base = f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}"
+        return base if self._then is None else f"{base}:{self._then[0]}:{self._then[1]!r}"
 
     @classmethod
     def from_spec(cls, spec: str) -> ScaledClock:
-        start, speed, anchor = spec.split(":")
+        parts = spec.split(":")
+        if len(parts) == 5:
+            start, speed, anchor, switch, speed2 = parts
+            return cls(int(start), float(speed), anchor_ns=int(anchor), then=(int(switch), float(speed2)))
+        start, speed, anchor = parts
         return cls(int(start), float(speed), anchor_ns=int(anchor))
 
 

@@ -48,8 +48,8 @@ class DayData:
 
 def _bucket(lo: int, hi: int) -> int:
     span = max(1, hi - lo)
-    step = max(10**9, span // _BUCKETS)
-    return 60 * 10**9 if span > 2 * 3600 * 10**9 else step - step % 10**9
+    step = max(10**8, span // _BUCKETS)
+    return 60 * 10**9 if span > 2 * 3600 * 10**9 else step - step % 10**8
 
 
 def gather(root: Path, report: DayReport, *, hash_files: bool = True) -> DayData:

@@ -27,7 +27,10 @@ def _line(x1: float, y1: float, x2: float, y2: float, colour: str) -> str:
 
 
 def _hm(ns: int, span_ns: int) -> str:
-    return to_seoul(ns).strftime("%H:%M:%S" if span_ns < 600 * 10**9 else "%H:%M")
+    t = to_seoul(ns)
+    if span_ns < 20 * 10**9:
+        return t.strftime("%H:%M:%S.") + f"{t.microsecond // 1000:03d}"
+    return t.strftime("%H:%M:%S" if span_ns < 600 * 10**9 else "%H:%M")
 
 
 def _open(title: str, height: int = H, css_class: str = "plot") -> list[str]:
@@ -97,6 +100,10 @@ def rate_lines(title: str, series: Mapping[str, Mapping[int, int]], bucket_ns: i
             f'<polyline class="series" data-name="{escape(name)}" fill="none" stroke="{colour}"'
             f' stroke-width="1.5" points="{" ".join(points)}"/>'
         )
+        if len(points) <= 3:  # too short to see as a line
+            for pt in points:
+                cx, cy = pt.split(",")
+                out.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
     out += _legend(names, colours)
     out.append("</svg>")
     return "\n".join(out)
