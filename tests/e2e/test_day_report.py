@@ -178,6 +178,7 @@ def test_completeness_is_one_for_clean_streams_and_drops_by_the_withheld_volume(
         else:
             assert r["captured_volume"] == r["venue_volume"] and r["volume_score"] == 1.0
             assert r["unfilled_holes"] == 0
+        assert r["before_first_volume"] == 0  # trade-only symbols: the venue printed nothing before
     assert sum(1 for k in by if k[0] in ("S3_", "OVC")) == 4
     assert markets["ofutures"]["volume_score"] == 1.0
     assert markets["kospi"]["venue_volume"] - markets["kospi"]["captured_volume"] == gap.missing

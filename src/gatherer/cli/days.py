@@ -82,7 +82,7 @@ async def _quality(args: argparse.Namespace) -> int:
 
     for r in rows:
         if r.symbol == "":
-            out.print(quality_line(r), highlight=False)
+            out.print(quality_line(r), highlight=False, soft_wrap=True)
     out.print(f"{day}: {len(rows):,} row(s) in {quality_path(Path(cfg.storage.root), day)}", highlight=False)
     return 0
 

@@ -100,7 +100,8 @@ async def assess_day(
     ledger = await asyncio.to_thread(build_ledger, root, day)
     recorded, backfilled = await asyncio.to_thread(captured, root, day)
     gaps = {(g.tr_cd, g.symbol) for g in await asyncio.to_thread(read_gaps, root, day)}
-    streams = sorted(set(recorded) | set(backfilled) | gaps, key=lambda k: -recorded.get(k, (0, 0))[1])
+    busiest = {k: r.volume for k, r in recorded.items()}
+    streams = sorted(set(recorded) | set(backfilled) | gaps, key=lambda k: -busiest.get(k, 0))
     venue = await venue_volumes(rest, streams, say=say) if rest is not None else {}
     markets = {market_channel(tr)[0] for tr, _k in ledger.coverage} - {"", STATUS_MARKET}
     windows = await asyncio.to_thread(session_windows, day - dt.timedelta(days=1), day + dt.timedelta(days=1))

@@ -53,7 +53,8 @@ SCHEMA = pa.schema(
         ("recorded_volume", pa.int64()), ("backfilled_volume", pa.int64()), ("captured_volume", pa.int64()),
         ("venue_volume", pa.int64()), ("venue_tr", pa.string()), ("volume_score", pa.float64()),
         ("traded_s", pa.float64()), ("covered_s", pa.float64()), ("time_score", pa.float64()),
-        ("unfilled_holes", pa.int64()), ("unfilled_volume", pa.int64()), ("research_grade", pa.bool_()),
+        ("unfilled_holes", pa.int64()), ("unfilled_volume", pa.int64()), ("before_first_volume", pa.int64()),
+        ("research_grade", pa.bool_()),
         ("frames_median_20d", pa.float64()), ("frames_low", pa.bool_()),
     ]
 )  # fmt: skip
@@ -80,41 +81,72 @@ class QualityRow:
     time_score: float | None = None
     unfilled_holes: int = 0
     unfilled_volume: int = 0
+    before_first_volume: int = 0
+    """The venue's volume before the first print recorded (``Recorded.before_first``)."""
     research_grade: bool = False
     frames_median_20d: float | None = None
     frames_low: bool = False
+
+
+Stream = tuple[str, str]
+"""(tr_cd, symbol) of a trade feed."""
 
 
 def quality_path(root: Path, day: dt.date) -> Path:
     return Path(root) / "quality" / f"date={day.isoformat()}" / "quality.parquet"
 
 
-def _sizes(files: list[str], size_of: Mapping[str, str]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(tr_cd, symbol) -> (prints, summed print size) of the trade files given."""
-    out: dict[tuple[str, str], tuple[int, int]] = {}
+@dataclass
+class Recorded:
+    """One trade feed's prints in Parquet."""
+
+    prints: int = 0
+    volume: int = 0
+    """Sum of the prints' sizes."""
+    first_ns: int | None = None
+    before_first: int = 0
+    """The venue's cumulative volume before the first print recorded (its volume minus its size):
+    what traded before the feed's first print reached us, which no chain can show as a hole."""
+
+
+def _fold(out: dict[Stream, Recorded], tr_cd: str, part: pa.Table, cum: str, size: str) -> None:
+    """Add one file's rows of one trade TR to ``out``."""
+    grouped = part.group_by("symbol").aggregate([(size, "sum"), (size, "count"), ("recv_ns", "min")])
+    firsts = part.join(grouped.select(["symbol", "recv_ns_min"]), "symbol")
+    firsts = firsts.filter(pc.equal(firsts.column("recv_ns"), firsts.column("recv_ns_min")))
+    head = {
+        r["symbol"]: (r[cum] or 0) - (r[size] or 0) for r in firsts.select(["symbol", cum, size]).to_pylist()
+    }
+    for g in grouped.to_pylist():
+        rec = out.setdefault((tr_cd, g["symbol"]), Recorded())
+        rec.prints += g[f"{size}_count"]
+        rec.volume += int(g[f"{size}_sum"] or 0)
+        first = g["recv_ns_min"]
+        if rec.first_ns is None or first < rec.first_ns:
+            rec.first_ns, rec.before_first = first, max(0, int(head.get(g["symbol"], 0)))
+
+
+def _recorded(files: list[str]) -> dict[Stream, Recorded]:
+    """(tr_cd, symbol) -> its prints in the trade files given."""
+    out: dict[Stream, Recorded] = {}
     for path in files:
         table = pq.read_table(path)
         if "tr_cd" not in table.column_names:
             continue
         for tr_cd in pc.unique(table.column("tr_cd")).to_pylist():
-            size = size_of.get(tr_cd)
+            fields = CHAIN_FIELDS.get(tr_cd)
             part = table.filter(pc.equal(table.column("tr_cd"), tr_cd))
-            if size is None or size not in part.column_names:
+            if fields is None or not {fields[0], fields[1]} <= set(part.column_names):
                 continue
-            grouped = part.group_by("symbol").aggregate([(size, "sum"), (size, "count")]).to_pylist()
-            for g in grouped:
-                n, v = out.get((tr_cd, g["symbol"]), (0, 0))
-                out[(tr_cd, g["symbol"])] = (n + g[f"{size}_count"], v + int(g[f"{size}_sum"] or 0))
+            _fold(out, tr_cd, part, fields[0], fields[1])
     return out
 
 
-def captured(
-    root: Path, day: dt.date
-) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[tuple[str, str], int]]:
-    """Per (tr_cd, symbol): (prints, volume) recorded in Parquet, and volume backfilled over REST."""
+def captured(root: Path, day: dt.date) -> tuple[dict[Stream, Recorded], dict[Stream, int]]:
+    """Per (tr_cd, symbol): the prints recorded in Parquet, and the volume backfilled over REST."""
     base = Path(root) / "parquet" / f"date={day.isoformat()}"
     files = sorted(str(p) for p in base.glob("market=*/channel=trade/*.parquet")) if base.is_dir() else []
-    recorded = _sizes(files, {tr: fields[1] for tr, fields in CHAIN_FIELDS.items()})
+    recorded = _recorded(files)
     rest = Path(root) / "backfill" / f"date={day.isoformat()}"
     paths = sorted(str(p) for p in rest.glob("market=*/channel=trade/source=rest/*.parquet"))
     backfilled: dict[tuple[str, str], int] = defaultdict(int)
@@ -211,8 +243,8 @@ def day_over_day(root: Path, day: dt.date, market_frames: Mapping[str, int]) -> 
 
 def score_rows(
     day: dt.date,
-    recorded: Mapping[tuple[str, str], tuple[int, int]],
-    backfilled: Mapping[tuple[str, str], int],
+    recorded: Mapping[Stream, Recorded],
+    backfilled: Mapping[Stream, int],
     venue: Mapping[tuple[str, str], tuple[str, int | None]],
     ledger: Ledger,
     times: Mapping[str, tuple[float, float]],
@@ -227,7 +259,8 @@ def score_rows(
     rows = []
     for tr_cd, symbol in sorted(keys):
         market, channel = market_channel(tr_cd)
-        prints, vol = recorded.get((tr_cd, symbol), (0, 0))
+        rec = recorded.get((tr_cd, symbol), Recorded())
+        prints, vol = rec.prints, rec.volume
         back = backfilled.get((tr_cd, symbol), 0)
         venue_tr, venue_vol = venue.get((tr_cd, symbol), ("", None))
         traded_s, covered_s = times.get(market, (0.0, 0.0))
@@ -235,6 +268,7 @@ def score_rows(
             day, market, channel, symbol, tr_cd, prints, vol, back, vol + back, venue_vol, venue_tr,
             traded_s=traded_s, covered_s=covered_s,
             unfilled_holes=len(holes[(tr_cd, symbol)]), unfilled_volume=sum(holes[(tr_cd, symbol)]),
+            before_first_volume=rec.before_first,
         )  # fmt: skip
         _grade(row)
         rows.append(row)
@@ -276,6 +310,7 @@ def market_rows(
             ",".join(sorted({r.venue_tr for r in known if r.venue_tr})),
             traded_s=traded_s, covered_s=covered_s, unfilled_holes=sum(r.unfilled_holes for r in mine),
             unfilled_volume=sum(r.unfilled_volume for r in mine),
+            before_first_volume=sum(r.before_first_volume for r in mine),
         )  # fmt: skip
         _grade(m)
         m.research_grade = m.research_grade and all(r.research_grade for r in mine)

@@ -145,9 +145,11 @@ def quality_line(r: QualityRow | dict[str, Any]) -> str:
     time = "" if g["time_score"] is None else f", time {g['time_score']:.4f}"
     low = f", frames below half the 20-day median ({g['frames_median_20d']:,.0f})" if g["frames_low"] else ""
     grade = "research grade" if g["research_grade"] else "not research grade"
+    head = g.get("before_first_volume") or 0
+    before = f", {head:,} traded before the first print recorded" if head else ""
     return (
         f"{g['market']:<9} {grade}: {vol}{time}, {g['unfilled_holes']} unfilled hole(s)"
-        f" ({g['unfilled_volume']:,} volume), {g['frames']:,} frames{low}"
+        f" ({g['unfilled_volume']:,} volume){before}, {g['frames']:,} frames{low}"
     )
 
 
@@ -175,7 +177,8 @@ svg.plot{display:block;margin:1em 0;border:1px solid #eee}"""
 
 _QUALITY_COLUMNS = [
     "market", "channel", "symbol", "tr_cd", "frames", "captured_volume", "venue_volume", "venue_tr",
-    "volume_score", "time_score", "unfilled_holes", "unfilled_volume", "research_grade", "frames_low",
+    "volume_score", "time_score", "unfilled_holes", "unfilled_volume", "before_first_volume",
+    "research_grade", "frames_low",
 ]  # fmt: skip
 
 

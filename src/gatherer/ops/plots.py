@@ -13,7 +13,7 @@ from html import escape
 from gatherer.clock import to_seoul
 
 W, H = 900, 260
-LEFT, RIGHT, TOP, BOTTOM = 70, 150, 30, 40
+LEFT, RIGHT, TOP, BOTTOM = 100, 150, 30, 40
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 STATUS_COLOURS = {"filled": "#2ca02c", "partly": "#ff7f0e", "not_fillable": "#d62728", "pending": "#7f7f7f"}
 
