@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from gatherer.venues.ls.auth import Credentials
 
 
+def _say(text: str) -> None:
+    """A result line on standard output, never wrapped (it is read by scripts too)."""
+    out.print(text, highlight=False, soft_wrap=True)
+
+
 def add_seal(add: AddCommand) -> None:
     s = add("seal", help="write a day's manifest (every file, rows, SHA-256) and make its files read-only")
     s.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
@@ -82,8 +87,8 @@ async def _quality(args: argparse.Namespace) -> int:
 
     for r in rows:
         if r.symbol == "":
-            out.print(quality_line(r), highlight=False, soft_wrap=True)
-    out.print(f"{day}: {len(rows):,} row(s) in {quality_path(Path(cfg.storage.root), day)}", highlight=False)
+            _say(quality_line(r))
+    _say(f"{day}: {len(rows):,} row(s) in {quality_path(Path(cfg.storage.root), day)}")
     return 0
 
 
@@ -114,13 +119,14 @@ async def _verify(args: argparse.Namespace) -> int:
     day = _parse_day(args.date)
     manifest, problems = await asyncio.to_thread(verify_day, root, day)
     for p in problems:
-        out.print(f"{p.what:<8} {p.path}" + (f" ({p.detail})" if p.detail else ""), highlight=False)
+        _say(f"{p.what:<8} {p.path}" + (f" ({p.detail})" if p.detail else ""))
     if problems:
         console.print(
             f"{day}: {len(problems)} of the manifest's {len(manifest.files):,} file(s) differ"
             f" (sealed {manifest.sealed_at})",
             highlight=False,
+            soft_wrap=True,
         )
         return 1
-    out.print(f"{day}: all {len(manifest.files):,} file(s) match the manifest", highlight=False)
+    _say(f"{day}: all {len(manifest.files):,} file(s) match the manifest")
     return 0

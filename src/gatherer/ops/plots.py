@@ -36,7 +36,7 @@ def _hm(ns: int, span_ns: int) -> str:
 def _open(title: str, height: int = H, css_class: str = "plot") -> list[str]:
     return [
         f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}"'
-        f' width="{W}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f' width="{W}" height="{height}" font-family="sans-serif" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<rect x="0" y="0" width="{W}" height="{height}" fill="white"/>',
         f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>',
