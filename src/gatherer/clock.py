@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -69,9 +69,10 @@ class ScaledClock:
     (system) time at which this clock reads ``start_ns``; processes built from the same ``spec``
     read the same time, so a supervisor, its workers and the simulator share one compressed day.
 
-    ``then=(switch_ns, speed2)``: from the moment the clock reads ``switch_ns`` it runs at ``speed2``
-    instead, so a test can cross a weekend in seconds and still watch the open at a pace the
-    processes keep up with. The change is part of the spec: every process switches at once.
+    ``then``: changes of speed, ``(switch_ns, speed)`` in time order: from the moment the clock reads
+    ``switch_ns`` it runs at that speed, so a test can cross a weekend in seconds and still watch an
+    open or a close at a pace the processes keep up with. The changes are part of the spec: every
+    process switches at once.
     """
 
     def __init__(
@@ -81,24 +82,39 @@ class ScaledClock:
         base: Clock | None = None,
         *,
         anchor_ns: int | None = None,
-        then: tuple[int, float] | None = None,
+        then: Sequence[tuple[int, float]] | None = None,
     ) -> None:
         self._base = base or SystemClock()
         self._start_ns = start_ns
         self._speed = speed
         self._anchor_ns = self._base.time_ns() if anchor_ns is None else anchor_ns
         self._t0 = self._base.monotonic() - (self._base.time_ns() - self._anchor_ns) / _NS
-        if then is not None and (then[0] < start_ns or then[1] <= 0 or speed <= 0):
-            raise ValueError(f"then={then!r}: the switch must be at or after the start, both speeds above 0")
-        self._then = then
-        self._switch_real = None if then is None else (then[0] - start_ns) / _NS / speed
-        """Real seconds after ``_t0`` at which the speed changes."""
+        self._then: list[tuple[int, float]] = [(int(t), float(v)) for t, v in then or ()]
+        # Segments: (real seconds after _t0 where it starts, simulated seconds then, speed).
+        self._segments: list[tuple[float, float, float]] = [(0.0, 0.0, speed)]
+        at_ns = start_ns
+        for switch_ns, new_speed in self._then:
+            real, sim, old = self._segments[-1]
+            if switch_ns < at_ns or new_speed <= 0 or old <= 0:
+                raise ValueError(
+                    f"then={self._then!r}: switches must be in time order from the start, speeds above 0"
+                )
+            sim_at = (switch_ns - start_ns) / _NS
+            self._segments.append((real + (sim_at - sim) / old, sim_at, new_speed))
+            at_ns = switch_ns
+
+    def _segment(self, real: float) -> tuple[float, float, float]:
+        current = self._segments[0]
+        for seg in self._segments[1:]:
+            if real < seg[0]:
+                break
+            current = seg
+        return current
 
     def _sim_s(self) -> float:
         real = self._base.monotonic() - self._t0
-        if self._then is None or self._switch_real is None or real < self._switch_real:
-            return real * self._speed
-        return (self._then[0] - self._start_ns) / _NS + (real - self._switch_real) * self._then[1]
+        start_real, start_sim, speed = self._segment(real)
+        return start_sim + (real - start_real) * speed
 
     def time_ns(self) -> int:
         return self._start_ns + int(self._sim_s() * _NS)
@@ -109,25 +125,22 @@ class ScaledClock:
     @property
     def speed(self) -> float:
         """Simulated seconds per real second, now."""
-        if self._then is not None and self._switch_real is not None:
-            if self._base.monotonic() - self._t0 >= self._switch_real:
-                return self._then[1]
-        return self._speed
+        return self._segment(self._base.monotonic() - self._t0)[2]
 
     @property
     def spec(self) -> str:
-        """``start_ns:speed:anchor_ns[:switch_ns:speed2]``, what ``from_spec`` takes back elsewhere."""
-        base = f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}"
-        return base if self._then is None else f"{base}:{self._then[0]}:{self._then[1]!r}"
+        """``start_ns:speed:anchor_ns[:switch_ns:speed]…``, what ``from_spec`` takes back elsewhere."""
+        changes = "".join(f":{t}:{v!r}" for t, v in self._then)
+        return f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}{changes}"
 
     @classmethod
     def from_spec(cls, spec: str) -> ScaledClock:
         parts = spec.split(":")
-        if len(parts) == 5:
-            start, speed, anchor, switch, speed2 = parts
-            return cls(int(start), float(speed), anchor_ns=int(anchor), then=(int(switch), float(speed2)))
-        start, speed, anchor = parts
-        return cls(int(start), float(speed), anchor_ns=int(anchor))
+        if len(parts) < 3 or len(parts) % 2 == 0:
+            raise ValueError(f"{spec!r}: expected start_ns:speed:anchor_ns[:switch_ns:speed]…")
+        start, speed, anchor, *rest = parts
+        then = [(int(rest[i]), float(rest[i + 1])) for i in range(0, len(rest), 2)]
+        return cls(int(start), float(speed), anchor_ns=int(anchor), then=then or None)
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -22,15 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pyarrow.parquet as pq
 import pytest
 
 from gatherer.capture import Kind, iter_records
 from gatherer.clock import trading_day_of
+from gatherer.config import load_config
 from gatherer.ledger import read_gaps
+from gatherer.run.schedule import Scheduler
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
 from gatherer.sim.ws_api import StreamSettings
+from gatherer.venues.ls.auth import Credentials
 
 from ..conftest import sim_settings
 from ..helpers.procs import ENV
@@ -44,6 +48,10 @@ class Day:
     day: dt.date
     skipped: list[tuple[str, str, int]]
     """(tr_cd, tr_key, cumulative volume) of the prints the venue withheld."""
+    closed: Path
+    """A copy of the day closed as `gatherer run --schedule` closes a day (``Scheduler.close_day``)."""
+    closing: list[str]
+    """What it said while closing it."""
 
 
 def _config(sim: Simulator, root: Path) -> Path:
@@ -143,7 +151,17 @@ async def _record(root: Path) -> Day:
         args = ("quality", "--date", day.isoformat(), "--config", str(config), "--clock", sim.clock_spec)
         done = await asyncio.create_subprocess_exec(sys.executable, "-m", "gatherer", *args, env=ENV)
         assert await asyncio.wait_for(done.wait(), 120) == 0
-        return Day(root, config, day, list(sim.hub.skipped))
+        # The same day closed as a scheduled run closes it after the grace: quality, seal, report.
+        closed = root.parent / f"{root.name}-closed"
+        await asyncio.to_thread(shutil.copytree, root, closed, ignore=shutil.ignore_patterns("*.lock"))
+        cfg = load_config(str(config))
+        cfg = msgspec.structs.replace(cfg, storage=msgspec.structs.replace(cfg.storage, root=str(closed)))
+        closing: list[str] = []
+        scheduler = Scheduler(
+            cfg, [Credentials("e2e-appkey", "e2e-appsecret")], clock=sim.clock, say=closing.append
+        )
+        await scheduler.close_day(day, "test")
+        return Day(root, config, day, list(sim.hub.skipped), closed, closing)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +297,18 @@ def test_rebuild_of_a_sealed_day_refuses_without_force_and_seals_again_with_it(
     assert gatherer("verify", "--date", day, "--root", str(root)).returncode == 0
     rows = lambda m: sum(f["rows"] or 0 for f in m["files"] if f["path"].startswith("parquet/"))  # noqa: E731
     assert rows(after) == rows(before) > 0
+
+
+def test_a_scheduled_day_is_closed_with_its_quality_seal_and_report(recorded: Day) -> None:
+    closed, day = recorded.closed, str(recorded.day)
+    assert any(f"trading day {day}: quality.parquet written" in line for line in recorded.closing)
+    rows = pq.read_table(closed / "quality" / f"date={day}" / "quality.parquet").to_pylist()
+    assert {r["market"] for r in rows if not r["symbol"]} == {"kospi", "kosdaq", "ofutures"}
+    assert all(r["venue_volume"] is not None for r in rows if r["tr_cd"] in ("S3_", "OVC"))
+    page = (closed / "reports" / f"date={day}.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4 and "The day is sealed" in page
+    manifest = json.loads((closed / "manifest" / f"date={day}.json").read_text())
+    paths = {f["path"] for f in manifest["files"]}
+    assert f"quality/date={day}/quality.parquet" in paths and any(p.startswith("journal/") for p in paths)
+    assert all(os.stat(closed / p).st_mode & 0o222 == 0 for p in paths)
+    assert gatherer("verify", "--date", day, "--root", str(closed)).returncode == 0

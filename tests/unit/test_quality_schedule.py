@@ -3,12 +3,14 @@ research-grade rule, the time covered, and which session the scheduler waits for
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from gatherer.clock import SEOUL, seoul_ns
+from gatherer.clock import SEOUL, ManualClock, ScaledClock, seoul_ns
+from gatherer.config import Config
 from gatherer.ledger.quality import (
     QualityRow,
     _grade,
@@ -19,7 +21,7 @@ from gatherer.ledger.quality import (
     write_quality,
 )
 from gatherer.ledger.scan import Coverage, Gap, Ledger
-from gatherer.run.schedule import next_session
+from gatherer.run.schedule import Scheduler, Session, next_session
 from gatherer.venues.ls.hours import session_windows
 
 DAY = dt.date(2026, 11, 25)  # a Wednesday
@@ -100,3 +102,46 @@ def test_the_schedule_skips_the_weekend_and_a_krx_holiday() -> None:
     later = seoul_ns(dt.date(2026, 8, 18), dt.time(15, 51))
     assert next_session(windows, {"kospi"}, later, 0, 30 * 60 * NS).day == dt.date(2026, 8, 19)  # type: ignore[union-attr]
     assert dt.datetime.fromtimestamp(found.open_ns / NS, SEOUL).weekday() == 1
+
+
+def test_a_scaled_clock_changes_speed_where_its_spec_says_in_every_process() -> None:
+    real = ManualClock(10**18)
+    clock = ScaledClock(0, 2.0, real, anchor_ns=10**18, then=[(10 * NS, 100.0), (1000 * NS, 1.0)])
+    assert (clock.time_ns(), clock.speed) == (0, 2.0)
+    real.advance(5)
+    assert (clock.time_ns(), clock.speed) == (10 * NS, 100.0)
+    real.advance(9.9)
+    assert clock.time_ns() == pytest.approx(1000 * NS, abs=1000) and clock.speed == 1.0
+    real.advance(1)
+    assert clock.time_ns() == pytest.approx(1001 * NS, abs=1000)
+    again = ScaledClock.from_spec(clock.spec)  # another process: the same changes
+    assert again.spec == clock.spec == f"0:2.0:{10**18}:{10 * NS}:100.0:{1000 * NS}:1.0"
+    with pytest.raises(ValueError, match="time order"):
+        ScaledClock(0, 1.0, real, then=[(10 * NS, 2.0), (5 * NS, 3.0)])
+    with pytest.raises(ValueError):
+        ScaledClock.from_spec("1:2.0:3:4")
+
+
+async def test_a_scheduled_day_ends_at_its_end_on_the_injected_clock() -> None:
+    clock = ManualClock(seoul_ns(DAY, dt.time(15, 0)))
+    end = seoul_ns(DAY, dt.time(15, 50))
+    session = Session(DAY, 0, 0, seoul_ns(DAY, dt.time(15, 20)), end, "kospi")
+    said: list[str] = []
+    scheduler = Scheduler(Config(), [], clock=clock, say=said.append)
+    stop, day_stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(scheduler.until_end(session, stop, day_stop))
+    clock.set(end - NS)
+    with pytest.raises(TimeoutError):  # a second before the end: still recording
+        await asyncio.wait_for(asyncio.shield(day_stop.wait()), 0.2)
+    clock.set(end)
+    await asyncio.wait_for(day_stop.wait(), 5)
+    await task
+    assert said == [f"trading day {DAY}: the last market closed at 15:20; stopping"]
+    # A stop signal ends the wait at once, without the closing sentence.
+    stop2, day_stop2 = asyncio.Event(), asyncio.Event()
+    later = Session(DAY, 0, 0, end, end + 3600 * NS, "kospi")
+    task = asyncio.create_task(scheduler.until_end(later, stop2, day_stop2))
+    stop2.set()
+    await asyncio.wait_for(day_stop2.wait(), 5)
+    await task
+    assert len(said) == 1

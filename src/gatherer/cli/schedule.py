@@ -26,13 +26,12 @@ async def run_scheduled(
     from gatherer.clock import SystemClock
     from gatherer.logs import child_flags
     from gatherer.run.schedule import Scheduler
-    from gatherer.run.sessions import load_windows
     from gatherer.run.supervisor import Supervisor
 
     hurry = asyncio.Event()
     stop = _stop_on_signals(hurry)
     clock = clock or SystemClock()
-    scheduler = Scheduler(cfg, credentials, clock=clock, say=progress, windows=load_windows)
+    scheduler = Scheduler(cfg, credentials, clock=clock, say=progress)
     progress(
         f"scheduled: {', '.join(cfg.markets)}; starting {cfg.schedule.lead_min:g} min before the first open,"
         f" stopping {cfg.schedule.grace_min:g} min after the last close"

@@ -104,8 +104,10 @@ async def assess_day(
     streams = sorted(set(recorded) | set(backfilled) | gaps, key=lambda k: -busiest.get(k, 0))
     venue = await venue_volumes(rest, streams, say=say) if rest is not None else {}
     markets = {market_channel(tr)[0] for tr, _k in ledger.coverage} - {"", STATUS_MARKET}
-    windows = await asyncio.to_thread(session_windows, day - dt.timedelta(days=1), day + dt.timedelta(days=1))
-    traded = {m: traded_windows(windows, market_groups(root, day, m), day) for m in markets}
+    groups = {m: market_groups(root, day, m) for m in markets}
+    span = (day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+    windows = await asyncio.to_thread(session_windows, *span, set().union(*groups.values()))
+    traded = {m: traded_windows(windows, groups[m], day) for m in markets}
     times = time_coverage(ledger, traded)
     rows = score_rows(day, recorded, backfilled, venue, ledger, times)
     frames: dict[str, int] = {}

@@ -35,6 +35,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from gatherer.clock import DEFAULT_CUTOFF, seoul_ns
+from gatherer.decode import STOCK_MARKET
 from gatherer.files import write_parquet_atomic
 from gatherer.ledger.chain import CHAIN_FIELDS
 from gatherer.ledger.scan import Ledger, market_channel
@@ -168,6 +169,8 @@ def market_groups(root: Path, day: dt.date, market: str) -> set[str]:
     """The session groups a market's instruments trade in (overseas: by the day's master)."""
     if market in KRX_MARKETS:
         return {market}
+    if market == STOCK_MARKET:  # a TR of both stock markets (NXT, KRX+NXT): KRX stock hours
+        return {"kospi"}
     path = Path(root) / "masters" / f"date={day.isoformat()}" / f"{market}.parquet"
     if not path.exists() or "ExchCd" not in pq.read_schema(path).names:
         return {DEFAULT_OVERSEAS_GROUP}

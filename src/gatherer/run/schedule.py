@@ -27,9 +27,10 @@ import pyarrow.parquet as pq
 
 from gatherer.clock import Clock, to_seoul, trading_day_of
 from gatherer.config import Config
+from gatherer.run.sessions import span_of
 from gatherer.venues.ls.auth import Credentials
 from gatherer.venues.ls.exchanges import DEFAULT_OVERSEAS_GROUP, KRX_MARKETS, exchange_group
-from gatherer.venues.ls.hours import SessionWindows
+from gatherer.venues.ls.hours import SessionWindows, session_windows
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +107,11 @@ class Scheduler:
         *,
         clock: Clock,
         say: Callable[[str], None],
-        windows: Callable[[int], object],
     ) -> None:
         self.cfg = cfg
         self.credentials = credentials
         self.clock = clock
         self.say = say
-        self._windows = windows
         self.root = Path(cfg.storage.root)
 
     async def session(self, stop: asyncio.Event) -> Session | None:
@@ -121,9 +120,9 @@ class Scheduler:
         grace = int(self.cfg.schedule.grace_min * 60 * _NS)
         while not stop.is_set():
             now = self.clock.time_ns()
-            windows = await self._windows(now)  # type: ignore[misc]
-            assert isinstance(windows, SessionWindows)
             groups = await asyncio.to_thread(watched_groups, self.cfg, self.root)
+            # Only the watched groups' calendars: seconds of CPU each, in a thread.
+            windows = await asyncio.to_thread(session_windows, *span_of(now), groups)
             found = next_session(windows, groups, now, lead, grace)
             if found is None:
                 # No window in the computed span (a long holiday): look again a day later.
