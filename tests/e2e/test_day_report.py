@@ -291,6 +291,10 @@ def test_rebuild_of_a_sealed_day_refuses_without_force_and_seals_again_with_it(
     before = json.loads((root / "manifest" / f"date={day}.json").read_text())
     refused = gatherer("rebuild", "--date", day, "--root", str(root), "--processes", "1", check=False)
     assert refused.returncode == 2 and "is sealed" in refused.stderr and "--force" in refused.stderr
+    config = root / "offline.toml"
+    config.write_text(f'[storage]\nroot = "{root}"\n', encoding="utf-8")
+    rescore = gatherer("quality", "--date", day, "--config", str(config), "--offline", check=False)
+    assert rescore.returncode == 2 and "is sealed" in rescore.stderr  # the quality file is sealed too
     gatherer("rebuild", "--date", day, "--root", str(root), "--processes", "1", "--force")
     after = json.loads((root / "manifest" / f"date={day}.json").read_text())
     assert after["sealed_at"] >= before["sealed_at"]

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, console, out
+from gatherer.errors import GathererError
 
 if TYPE_CHECKING:
     from gatherer.clock import Clock
@@ -50,6 +51,7 @@ def add_quality(add: AddCommand) -> None:
         "--offline", action="store_true", help="do not ask the venue (no end-of-day volumes, no volume score)"
     )
     q.add_argument("--clock", metavar="SPEC", help="a simulator's clock (`gatherer sim` prints it)")
+    q.add_argument("--force", action="store_true", help="score a sealed day again (then seal it again)")
     q.set_defaults(func=_quality)
 
 
@@ -73,22 +75,36 @@ async def _quality(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from gatherer import __version__
     from gatherer.cli.common import _clock_of
     from gatherer.clock import SystemClock
     from gatherer.config import load_config
     from gatherer.ledger.quality import quality_path
+    from gatherer.seal import is_sealed, seal_day, unseal_day
     from gatherer.venues.ls.auth import credentials_from_env
 
     cfg = load_config(args.config)
     day = _parse_day(args.date)
+    root = Path(cfg.storage.root)
+    sealed = is_sealed(root, day)
+    if sealed and not args.force:
+        raise GathererError(
+            f"{day} is sealed; its quality file is part of the manifest."
+            f" `gatherer quality --date {day} --force` scores it again and seals it again"
+        )
     credentials = None if args.offline else credentials_from_env(os.environ)
+    if sealed:
+        await asyncio.to_thread(unseal_day, root, day)
     rows = await quality_of_day(cfg, credentials, day, _clock_of(args.clock) or SystemClock())
     from gatherer.ops.html import quality_line
 
     for r in rows:
         if r.symbol == "":
             _say(quality_line(r))
-    _say(f"{day}: {len(rows):,} row(s) in {quality_path(Path(cfg.storage.root), day)}")
+    _say(f"{day}: {len(rows):,} row(s) in {quality_path(root, day)}")
+    if sealed:
+        await asyncio.to_thread(seal_day, root, day, now=dt.datetime.now(dt.UTC), version=__version__)
+        _say(f"{day}: sealed again with the new quality file")
     return 0
 
 
