@@ -7,6 +7,8 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from gatherer.clock import SEOUL, ManualClock, ScaledClock, seoul_ns
@@ -15,8 +17,10 @@ from gatherer.ledger.quality import (
     QualityRow,
     _grade,
     day_over_day,
+    jif_quiet,
     market_rows,
     read_quality,
+    subtract,
     time_coverage,
     write_quality,
 )
@@ -145,3 +149,22 @@ async def test_a_scheduled_day_ends_at_its_end_on_the_injected_clock() -> None:
     await asyncio.wait_for(day_stop2.wait(), 5)
     await task
     assert len(said) == 1
+
+
+def test_jif_takes_a_delayed_open_and_a_halt_out_of_the_traded_time(tmp_path: Path) -> None:
+    at = lambda h, m: seoul_ns(DAY, dt.time(h, m))  # noqa: E731
+    said = [(8, 30, "11"), (10, 0, "21"), (11, 0, "61"), (11, 20, "63"), (15, 20, "31"), (15, 30, "41")]
+    base = tmp_path / "parquet" / f"date={DAY}" / "market=all" / "channel=status"
+    base.mkdir(parents=True)
+    rows = {
+        "recv_ns": [at(h, m) for h, m, _s in said],
+        "tr_cd": ["JIF"] * len(said),
+        "jangubun": ["1"] * len(said),  # KOSPI
+        "jstatus": [s for _h, _m, s in said],
+    }
+    pq.write_table(pa.table(rows), base / "w00-0001.parquet")
+    quiet = jif_quiet(tmp_path, DAY)
+    end_of_day = seoul_ns(DAY + dt.timedelta(days=1), dt.time(7, 30))
+    assert quiet == {"kospi": [(at(8, 30), at(10, 0)), (at(11, 0), at(11, 20)), (at(15, 20), end_of_day)]}
+    traded = subtract([(at(9, 0), at(15, 20))], quiet["kospi"])
+    assert traded == [(at(10, 0), at(11, 0)), (at(11, 20), at(15, 20))]  # 5 hours, not 6:20

@@ -27,9 +27,11 @@ from gatherer.ledger.quality import (
     QualityRow,
     captured,
     day_over_day,
+    jif_quiet,
     market_groups,
     market_rows,
     score_rows,
+    subtract,
     time_coverage,
     traded_windows,
     write_quality,
@@ -107,7 +109,8 @@ async def assess_day(
     groups = {m: market_groups(root, day, m) for m in markets}
     span = (day - dt.timedelta(days=1), day + dt.timedelta(days=1))
     windows = await asyncio.to_thread(session_windows, *span, set().union(*groups.values()))
-    traded = {m: traded_windows(windows, groups[m], day) for m in markets}
+    quiet = await asyncio.to_thread(jif_quiet, root, day)
+    traded = {m: subtract(traded_windows(windows, groups[m], day), quiet.get(m, [])) for m in markets}
     times = time_coverage(ledger, traded)
     rows = score_rows(day, recorded, backfilled, venue, ledger, times)
     frames: dict[str, int] = {}

@@ -10,8 +10,9 @@ One row per (market, channel, symbol) of every trade feed recorded, and one per 
   ``volume`` on every row, documented with field tables in LS_OPENAPI.md, and the simulator serves
   them; t1102 / t8407 / t2101 / o3105 would give the same figure but have no field tables there.
   Asked while the market still trades, the venue's figure keeps growing and the score is a floor;
-- **time**: seconds of the market's trading windows (exchange calendars, ``venues.ls.hours``) that
-  the market's connections covered: from its first to its last frame, less its outages;
+- **time**: seconds of the market's trading windows (exchange calendars, ``venues.ls.hours``, less
+  what the venue's JIF said was a halt, a delayed open or an early close) that the market's
+  connections covered: from its first to its last frame, less its outages;
 - **holes**: volume-chain gaps (``ledger``) not filled by backfill, and their volume;
 - ``research_grade``: volume score ≥ ``MIN_VOLUME_SCORE``, time score ≥ ``MIN_TIME_SCORE`` and no
   unfilled hole (a market: every one of its symbols research grade);
@@ -41,6 +42,7 @@ from gatherer.ledger.chain import CHAIN_FIELDS
 from gatherer.ledger.scan import Ledger, market_channel
 from gatherer.venues.ls.exchanges import DEFAULT_OVERSEAS_GROUP, KRX_MARKETS, exchange_group
 from gatherer.venues.ls.hours import SessionWindows
+from gatherer.venues.ls.sessions import JIF_MARKETS, jif_verdict
 
 MIN_VOLUME_SCORE = 0.999
 MIN_TIME_SCORE = 0.99
@@ -200,6 +202,50 @@ def traded_windows(windows: SessionWindows, groups: set[str], day: dt.date) -> l
         (max(s, lo), min(e, hi)) for g in groups for s, e in windows.windows.get(g, []) if s < hi and e > lo
     ]
     return _merge(spans)
+
+
+def subtract(spans: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` less ``holes`` (both lists of [start, end) in ns)."""
+    out = list(spans)
+    for h0, h1 in _merge(holes):
+        cut: list[tuple[int, int]] = []
+        for s0, s1 in out:
+            if h1 <= s0 or h0 >= s1:
+                cut.append((s0, s1))
+                continue
+            if s0 < h0:
+                cut.append((s0, h0))
+            if h1 < s1:
+                cut.append((h1, s1))
+        out = cut
+    return out
+
+
+def jif_quiet(root: Path, day: dt.date) -> dict[str, list[tuple[int, int]]]:
+    """Market -> the spans JIF said it was not in continuous trading (a halt, a delayed open, an
+    early close): from a ``quiet`` or ``closed`` verdict (``venues.ls.sessions.jif_verdict``) to the
+    next ``trading`` one, or the end of the trading day. Taken out of the calendar's windows."""
+    base = Path(root) / "parquet" / f"date={day.isoformat()}" / "market=all" / "channel=status"
+    files = sorted(str(p) for p in base.glob("*.parquet")) if base.is_dir() else []
+    if not files:
+        return {}
+    table = ds.dataset(files, format="parquet").to_table()
+    if not {"tr_cd", "jangubun", "jstatus", "recv_ns"} <= set(table.column_names):
+        return {}
+    table = table.filter(pc.equal(table.column("tr_cd"), "JIF")).sort_by("recv_ns")
+    end = seoul_ns(day + dt.timedelta(days=1), DEFAULT_CUTOFF)
+    since: dict[str, int] = {}
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r in table.select(["recv_ns", "jangubun", "jstatus"]).to_pylist():
+        verdict = jif_verdict(str(r["jangubun"] or "").strip(), str(r["jstatus"] or "").strip())
+        for market in JIF_MARKETS.get(str(r["jangubun"] or "").strip(), ()) if verdict else ():
+            if verdict == "trading" and market in since:
+                out[market].append((since.pop(market), r["recv_ns"]))
+            elif verdict != "trading" and market not in since:
+                since[market] = r["recv_ns"]
+    for market, start in since.items():
+        out[market].append((start, end))
+    return dict(out)
 
 
 def time_coverage(
