@@ -54,7 +54,7 @@ def add_rebuild(add: AddCommand) -> None:
 
 
 def add_report(add: AddCommand) -> None:
-    rp = add("report", help="a day's coverage, gaps, refusals and quarantine, as text")
+    rp = add("report", help="a day's coverage, gaps, refusals and quarantine: text, HTML with plots, or JSON")
     rp.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     rp.add_argument("--config", help="TOML config (for storage.root)")
     rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
