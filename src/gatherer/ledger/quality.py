@@ -132,10 +132,12 @@ def _fold(out: dict[Stream, Recorded], tr_cd: str, part: pa.Table, cum: str, siz
 def _recorded(files: list[str]) -> dict[Stream, Recorded]:
     """(tr_cd, symbol) -> its prints in the trade files given."""
     out: dict[Stream, Recorded] = {}
+    wanted = {"tr_cd", "symbol", "recv_ns"} | {f for fields in CHAIN_FIELDS.values() for f in fields[:2]}
     for path in files:
-        table = pq.read_table(path)
-        if "tr_cd" not in table.column_names:
+        names = pq.read_schema(path).names
+        if "tr_cd" not in names:
             continue
+        table = pq.read_table(path, columns=[n for n in names if n in wanted])
         for tr_cd in pc.unique(table.column("tr_cd")).to_pylist():
             fields = CHAIN_FIELDS.get(tr_cd)
             part = table.filter(pc.equal(table.column("tr_cd"), tr_cd))
@@ -354,7 +356,7 @@ def market_rows(
         m = QualityRow(
             day, market, "", "", "", market_frames.get(market, 0),
             sum(r.recorded_volume for r in mine), sum(r.backfilled_volume for r in mine),
-            sum(r.captured_volume for r in known),
+            sum(r.captured_volume for r in mine),
             sum(r.venue_volume or 0 for r in known) if known else None,
             ",".join(sorted({r.venue_tr for r in known if r.venue_tr})),
             traded_s=traded_s, covered_s=covered_s, unfilled_holes=sum(r.unfilled_holes for r in mine),
@@ -362,6 +364,9 @@ def market_rows(
             before_first_volume=sum(r.before_first_volume for r in mine),
         )  # fmt: skip
         _grade(m)
+        venue = sum(r.venue_volume or 0 for r in known)
+        # The volume score over the feeds the venue gave a figure for (all of them, normally).
+        m.volume_score = sum(r.captured_volume for r in known) / venue if venue else m.volume_score
         m.research_grade = m.research_grade and all(r.research_grade for r in mine)
         m.frames_median_20d = medians.get(market)
         m.frames_low = m.frames_median_20d is not None and m.frames < m.frames_median_20d / 2

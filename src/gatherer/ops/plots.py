@@ -15,6 +15,8 @@ from gatherer.clock import to_seoul
 W, H = 900, 260
 LEFT, RIGHT, TOP, BOTTOM = 100, 150, 30, 40
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+MAX_CELLS = 240
+"""Cells per heatmap row, at most."""
 STATUS_COLOURS = {"filled": "#2ca02c", "partly": "#ff7f0e", "not_fillable": "#d62728", "pending": "#7f7f7f"}
 
 
@@ -151,18 +153,23 @@ def heatmap(title: str, rows: Mapping[str, Mapping[int, int]], bucket_ns: int, l
     height = TOP + BOTTOM + row_h * len(rows) + 10
     out = _open(title, height)
     out += _time_axis(lo, hi, height)
-    first = lo - lo % bucket_ns
-    n_buckets = max(1, -(-(hi - first) // bucket_ns))
+    # At most MAX_CELLS cells a row, whatever the span: a day of minutes stays a small page.
+    step = bucket_ns * max(1, -(-(hi - lo) // bucket_ns) // MAX_CELLS + 1)
+    first = lo - lo % step
+    n_buckets = max(1, -(-(hi - first) // step))
     cell_w = (W - LEFT - RIGHT) / n_buckets
     for i, name in enumerate(sorted(rows)):
-        counts = rows[name]
+        counts: dict[int, int] = {}
+        for t, n in rows[name].items():
+            cell = t - t % step
+            counts[cell] = counts.get(cell, 0) + n
         top = max(counts.values(), default=0) or 1
         y = TOP + 6 + i * row_h
         out.append(
             f'<text x="{LEFT - 6}" y="{y + 12}" font-size="10" text-anchor="end">{escape(name)}</text>'
         )
         for b in range(n_buckets):
-            n = counts.get(first + b * bucket_ns, 0)
+            n = counts.get(first + b * step, 0)
             shade = "#f3d3d3" if n == 0 else f"rgba(31,119,180,{0.25 + 0.75 * n / top:.2f})"
             out.append(
                 f'<rect class="cell" x="{LEFT + b * cell_w:.1f}" y="{y}" width="{cell_w + 0.3:.1f}"'
