@@ -98,7 +98,13 @@ def _hm(ns: int) -> str:
 
 
 class Scheduler:
-    """Runs ``record(stop)`` once per trading day; ``close_day(day)`` after each that ended by itself."""
+    """The schedule's three steps, driven by ``cli/schedule.py`` around one supervisor run a day:
+    ``session`` waits for the next trading day's start, ``until_end`` ends the day's recording at its
+    last close plus the grace, ``close_day`` scores, seals and reports a day that ended by itself.
+
+    ``close_day`` asks the venue for every recorded trade feed's volume within the TRs' per-second
+    limits (about 2,000 KOSPI stocks at t1301's 2 a second: some 17 minutes); a stop signal does not
+    interrupt it, so give systemd's ``TimeoutStopSec`` room, or score and seal by hand later."""
 
     def __init__(
         self,
