@@ -56,11 +56,28 @@ async def run_scheduled(
         if stop.is_set():
             progress(f"stopped by a signal: trading day {found.day} is not sealed (`gatherer seal` does it)")
             break
-        if cfg.schedule.seal:
-            try:
-                await scheduler.close_day(found.day, __version__)
-            except (GathererError, OSError) as exc:
-                log.error(
-                    "closing trading day %s failed: %s; `gatherer quality`/`seal` can do it", found.day, exc
-                )
+        if cfg.schedule.seal and not await _close(scheduler, found.day, __version__, stop):
+            break
     return 0
+
+
+async def _close(scheduler: Any, day: Any, version: str, stop: asyncio.Event) -> bool:
+    """Close the day (quality, seal, report) unless a stop signal comes first; False if it did."""
+    closing = asyncio.create_task(scheduler.close_day(day, version), name="close-day")
+    stopping = asyncio.create_task(stop.wait(), name="stop")
+    await asyncio.wait({closing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not closing.done():
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closing
+        progress(
+            f"stopped while closing trading day {day}: `gatherer quality --date {day}` and"
+            f" `gatherer seal --date {day}` finish it"
+        )
+        return False
+    try:
+        closing.result()
+    except (GathererError, OSError) as exc:
+        log.error("closing trading day %s failed: %s; `gatherer quality` and `seal` do it", day, exc)
+    return True

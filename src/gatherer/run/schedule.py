@@ -103,8 +103,8 @@ class Scheduler:
     last close plus the grace, ``close_day`` scores, seals and reports a day that ended by itself.
 
     ``close_day`` asks the venue for every recorded trade feed's volume within the TRs' per-second
-    limits (about 2,000 KOSPI stocks at t1301's 2 a second: some 17 minutes); a stop signal does not
-    interrupt it, so give systemd's ``TimeoutStopSec`` room, or score and seal by hand later."""
+    limits (about 2,000 KOSPI stocks at t1301's 2 a second: some 17 minutes); a stop signal cancels
+    it (``cli/schedule.py``), and `gatherer quality` and `gatherer seal` finish the day by hand."""
 
     def __init__(
         self,
