@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,8 @@ class Clock(Protocol):
 
 class SystemClock:
     """The real clock."""
+
+    speed = 1.0
 
     def time_ns(self) -> int:
         return time.time_ns()
@@ -66,32 +68,79 @@ class ScaledClock:
     The simulator uses it to play a whole trading day in seconds. ``anchor_ns`` is the real
     (system) time at which this clock reads ``start_ns``; processes built from the same ``spec``
     read the same time, so a supervisor, its workers and the simulator share one compressed day.
+
+    ``then``: changes of speed, ``(switch_ns, speed)`` in time order: from the moment the clock reads
+    ``switch_ns`` it runs at that speed, so a test can cross a weekend in seconds and still watch an
+    open or a close at a pace the processes keep up with. The changes are part of the spec: every
+    process switches at once.
     """
 
     def __init__(
-        self, start_ns: int, speed: float, base: Clock | None = None, *, anchor_ns: int | None = None
+        self,
+        start_ns: int,
+        speed: float,
+        base: Clock | None = None,
+        *,
+        anchor_ns: int | None = None,
+        then: Sequence[tuple[int, float]] | None = None,
     ) -> None:
         self._base = base or SystemClock()
         self._start_ns = start_ns
         self._speed = speed
         self._anchor_ns = self._base.time_ns() if anchor_ns is None else anchor_ns
         self._t0 = self._base.monotonic() - (self._base.time_ns() - self._anchor_ns) / _NS
+        self._then: list[tuple[int, float]] = [(int(t), float(v)) for t, v in then or ()]
+        # Segments: (real seconds after _t0 where it starts, simulated seconds then, speed).
+        self._segments: list[tuple[float, float, float]] = [(0.0, 0.0, speed)]
+        at_ns = start_ns
+        for switch_ns, new_speed in self._then:
+            real, sim, old = self._segments[-1]
+            if switch_ns < at_ns or new_speed <= 0 or old <= 0:
+                raise ValueError(
+                    f"then={self._then!r}: switches must be in time order from the start, speeds above 0"
+                )
+            sim_at = (switch_ns - start_ns) / _NS
+            self._segments.append((real + (sim_at - sim) / old, sim_at, new_speed))
+            at_ns = switch_ns
+
+    def _segment(self, real: float) -> tuple[float, float, float]:
+        current = self._segments[0]
+        for seg in self._segments[1:]:
+            if real < seg[0]:
+                break
+            current = seg
+        return current
+
+    def _sim_s(self) -> float:
+        real = self._base.monotonic() - self._t0
+        start_real, start_sim, speed = self._segment(real)
+        return start_sim + (real - start_real) * speed
 
     def time_ns(self) -> int:
-        return self._start_ns + int((self._base.monotonic() - self._t0) * self._speed * _NS)
+        return self._start_ns + int(self._sim_s() * _NS)
 
     def monotonic(self) -> float:
-        return (self._base.monotonic() - self._t0) * self._speed
+        return self._sim_s()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second, now."""
+        return self._segment(self._base.monotonic() - self._t0)[2]
 
     @property
     def spec(self) -> str:
-        """``start_ns:speed:anchor_ns``, what ``from_spec`` takes back in another process."""
-        return f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}"
+        """``start_ns:speed:anchor_ns[:switch_ns:speed]…``, what ``from_spec`` takes back elsewhere."""
+        changes = "".join(f":{t}:{v!r}" for t, v in self._then)
+        return f"{self._start_ns}:{self._speed!r}:{self._anchor_ns}{changes}"
 
     @classmethod
     def from_spec(cls, spec: str) -> ScaledClock:
-        start, speed, anchor = spec.split(":")
-        return cls(int(start), float(speed), anchor_ns=int(anchor))
+        parts = spec.split(":")
+        if len(parts) < 3 or len(parts) % 2 == 0:
+            raise ValueError(f"{spec!r}: expected start_ns:speed:anchor_ns[:switch_ns:speed]…")
+        start, speed, anchor, *rest = parts
+        then = [(int(rest[i]), float(rest[i + 1])) for i in range(0, len(rest), 2)]
+        return cls(int(start), float(speed), anchor_ns=int(anchor), then=then or None)
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -126,6 +126,19 @@ class BackfillConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """Continuation pages one gap may take before it is left partly filled."""
 
 
+class ScheduleConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = False
+    """Run every trading day by itself (as ``gatherer run --schedule``): wait through nights,
+    weekends and holidays, record each day's sessions, then score, seal and report the day."""
+    lead_min: float = 10.0
+    """Start this many minutes before the first configured market opens."""
+    grace_min: float = 30.0
+    """Stop this many minutes after the last configured market closes."""
+    seal: bool = True
+    """After each day: write its quality file, seal it (manifest, read-only files) and write
+    ``reports/date=D.html``."""
+
+
 class RunConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     workers: int | None = None
     """Worker processes; default one per core."""
@@ -192,6 +205,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     venue: VenueConfig = msgspec.field(default_factory=VenueConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
+    schedule: ScheduleConfig = msgspec.field(default_factory=ScheduleConfig)
     markets: dict[str, MarketConfig] = msgspec.field(default_factory=dict)
 
     def cutoffs(self) -> dict[str, dt.time]:
@@ -324,6 +338,12 @@ def _validate(cfg: Config) -> list[str]:
         problems.append(
             f'status.listen: {cfg.status.listen!r}; expected host:port such as "127.0.0.1:9108"'
         )
+    for name, minutes in (
+        ("schedule.lead_min", cfg.schedule.lead_min),
+        ("schedule.grace_min", cfg.schedule.grace_min),
+    ):
+        if not 0 <= minutes <= 24 * 60:
+            problems.append(f"{name}: {minutes!r}; expected minutes from 0 to 1440")
     if cfg.run.workers is not None and cfg.run.workers < 1:
         problems.append(f"run.workers: {cfg.run.workers!r}; expected at least 1")
     for market, mc in cfg.markets.items():

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gatherer import __version__
-from gatherer.cli import bus, data, internal, journal, probe, run, sim, status
+from gatherer.cli import bus, data, days, internal, journal, probe, run, sim, status
 from gatherer.cli.common import _run_loop, console
 from gatherer.errors import GathererError
 
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_journal(add, common)
     data.add_rebuild(add)
     data.add_report(add)
+    days.add_quality(add)
+    days.add_seal(add)
+    days.add_verify(add)
     data.add_ledger(add)
     data.add_backfill(add)
     data.add_sessions(add)
@@ -98,4 +101,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (`| head`): not an error of ours.
         sys.stderr.close()
         return 0
-

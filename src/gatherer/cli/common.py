@@ -126,7 +126,7 @@ def _clock_of(spec: str | None) -> Any:
     except ValueError as exc:
         raise GathererError(
             f"--clock {spec!r}: expected the `clock = …` value `gatherer sim` prints"
-            " (start_ns:speed:anchor_ns)"
+            " (start_ns:speed:anchor_ns, optionally :switch_ns:speed2)"
         ) from exc
 
 

@@ -49,15 +49,23 @@ def add_rebuild(add: AddCommand) -> None:
         "--processes", type=int, default=None, metavar="N",
         help="rebuild up to N workers' journals at once (default: one process per core)",
     )  # fmt: skip
+    rb.add_argument(
+        "--force", action="store_true", help="rebuild a sealed day (then seal it again with a new manifest)"
+    )
     rb.set_defaults(func=_rebuild)
 
 
 def add_report(add: AddCommand) -> None:
-    rp = add("report", help="a day's coverage, gaps, refusals and quarantine, as text")
+    rp = add("report", help="a day's coverage, gaps, refusals and quarantine: text, HTML with plots, or JSON")
     rp.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
     rp.add_argument("--config", help="TOML config (for storage.root)")
     rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
     rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
+    rp.add_argument(
+        "--format", choices=("text", "html", "json"), default="text",
+        help="html: one self-contained page with plots, the quality score and the file list",
+    )  # fmt: skip
+    rp.add_argument("--out", help="write to this file instead of standard output")
     rp.set_defaults(func=_report)
 
 
@@ -203,6 +211,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
         raise GathererError(f"--processes {args.processes}: give 1 or more")
     root, cutoffs = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
+    sealed = _sealed_check(Path(root), day, force=args.force)
     console.print(f"rebuilding {day} under {root} from its journal")
     columns = (
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[records]:>12,} records"),
@@ -232,7 +241,29 @@ async def _rebuild(args: argparse.Namespace) -> int:
         f"read {report.records:,} journal records in {report.seconds:.1f} s: {rate:,.0f} records/s"
         f" with {report.processes} process(es)"
     )
+    if sealed:
+        from gatherer.seal import seal_day
+
+        manifest = seal_day(Path(root), day, now=dt.datetime.now(dt.UTC), version=__version__)
+        out.print(f"{day}: sealed again, {len(manifest.files):,} file(s) in the new manifest")
     return 0
+
+
+def _sealed_check(root: Path, day: dt.date, *, force: bool) -> bool:
+    """Whether ``day`` is sealed; refuses a sealed day without ``--force``, and unseals it with it."""
+    from gatherer.seal import is_sealed, manifest_path, unseal_day
+
+    if not is_sealed(root, day):
+        return False
+    if not force:
+        raise GathererError(
+            f"{day} is sealed ({manifest_path(root, day)}); rebuilding would change its files."
+            f" `gatherer verify --date {day}` checks them; `gatherer rebuild --date {day} --force`"
+            " rebuilds anyway and writes a new manifest"
+        )
+    console.print(f"{day} is sealed: --force given, unsealing it for the rebuild")
+    unseal_day(root, day)
+    return True
 
 
 def _journal_day(args: argparse.Namespace) -> tuple[Path, dt.date]:
@@ -249,7 +280,22 @@ async def _report(args: argparse.Namespace) -> int:
 
     root, day = _journal_day(args)
     report = await asyncio.to_thread(build_report, root, day)
-    print(render(report, limit=args.limit), flush=True)
+    if args.format == "text":
+        text = render(report, limit=args.limit)
+    else:
+        from gatherer.ops.html import gather, render_html, render_json
+
+        data = await asyncio.to_thread(gather, root, report)
+        text = (
+            render_json(data)
+            if args.format == "json"
+            else render_html(data, version=__version__, limit=args.limit)
+        )
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_text, text + "\n", encoding="utf-8")
+        console.print(f"{day}: {args.format} report written to {args.out}", highlight=False)
+    else:
+        print(text, flush=True)
     return 0
 
 

@@ -33,6 +33,11 @@ def add_run(add: AddCommand) -> None:
         help="run on a simulator's clock (the `clock =` line `gatherer sim` prints); default: real time",
     )  # fmt: skip
     r.add_argument("--shard", metavar="K/N", help="record shard K of N of the universe (see plan --shards)")
+    r.add_argument(
+        "--schedule", action="store_true",
+        help="every trading day by itself: wait for the opens, stop after the closes, seal each day"
+        " (as [schedule] enabled = true)",
+    )  # fmt: skip
     r.set_defaults(func=_run)
 
 
@@ -228,6 +233,14 @@ async def _run(args: argparse.Namespace) -> int:
     cfg, said = with_measured_limits(cfg)
     progress(said)
     credentials = credentials_list_from_env(os.environ)
+    if args.schedule or cfg.schedule.enabled:
+        from gatherer.cli.schedule import run_scheduled
+
+        if args.duration is not None:
+            raise GathererError("--duration and --schedule: choose one (a schedule stops after each close)")
+        return await run_scheduled(
+            args, cfg, credentials, _workers_of(cfg, args.workers), _clock_of(args.clock)
+        )
     return await _run_supervised(
         args, cfg, credentials, "gatherer run", _workers_of(cfg, args.workers), _clock_of(args.clock)
     )

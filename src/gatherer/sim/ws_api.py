@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,6 +111,8 @@ class WsHub:
         self.acks_total = 0
         self.refusals_total = 0
         self.paused = False
+        self.opened: deque[tuple[str, int]] = deque(maxlen=10_000)
+        """Connections accepted, (conn_id, venue time), the latest 10,000: when clients connected."""
         """While True the generator sends nothing (tests use it to let a client catch up)."""
         self._target_cache: tuple[int, float, list[tuple[tuple[str, str], set[str]]], list[float]] | None = (
             None
@@ -122,6 +125,7 @@ class WsHub:
         await ws.prepare(request)
         conn = SimConnection(conn_id=f"sim-{next(self._ids)}", ws=ws, request=request)
         self.connections[conn.conn_id] = conn
+        self.opened.append((conn.conn_id, self.clock.time_ns()))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
