@@ -175,7 +175,8 @@ class JournalCount:
 
     def records(self) -> int:
         if (self.tail._root / "journal").exists():
-            self.seen += len(self.tail.poll())
+            while polled := self.tail.poll():  # a poll returns a slice of a backlog: read to the end
+                self.seen += len(polled)
         return self.seen
 
     def close(self) -> None:
