@@ -122,6 +122,9 @@ def assert_same_lake(local: Path, remote: Path) -> None:
     for day in days(local):
         assert compare_days(local, remote, day) == []
     assert {p.name.split("-")[0] for p in (remote / "parquet").rglob("*.parquet")} == {"c1.w00"}
+    masters = {side: {p.relative_to(side): p.read_bytes() for p in side.glob("masters/date=*/*.parquet")}
+               for side in (local, remote)}  # fmt: skip
+    assert masters[local] and masters[local] == masters[remote]
 
 
 async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
