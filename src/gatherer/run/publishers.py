@@ -137,6 +137,11 @@ class Publishers:
             if self._closing.is_set():
                 self.reports[wid] = report
                 return
+            if report.get("failed") == 2:  # a bad [bus] or a stream that does not fit: said on stderr
+                log.error("%s: the publisher stopped on a bus configuration problem; not started again"
+                          " until the next run (fix [bus] or the stream)", wid)  # fmt: skip
+                self.reports[wid] = report
+                return
             self.restarts += 1
             log.warning("%s: the publisher ended (%s); starting it again in 1 s", wid, report)
             with contextlib.suppress(asyncio.TimeoutError):
