@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from gatherer.capture import Kind, iter_records
 from gatherer.clock import ManualClock, seoul_ns
 from gatherer.config import MarketConfig
+from gatherer.run.publish import write_checkpoint
 from gatherer.run.retention import apply_retention, day_verified
 
 from ..helpers.recording import record
@@ -29,9 +31,14 @@ async def test_a_verified_day_is_pruned_and_an_incomplete_one_is_kept(tmp_path: 
     report = apply_retention(tmp_path, 2, later)
     assert report.kept_unverified == (day,) and day_dir.exists()
 
-    # Restore it: now the day goes, because it is older than two days.
+    # Restore it. With a bus, the day must be published too: a publisher short of its end keeps it.
     pq.write_table(table, victim)
-    report = apply_retention(tmp_path, 2, later)
+    last = max(r.seq for r in iter_records(tmp_path / "journal") if r.kind == Kind.FRAME)
+    write_checkpoint(tmp_path, "w00", last - 1)
+    assert apply_retention(tmp_path, 2, later, bus=True).kept_unverified == (day,) and day_dir.exists()
+    write_checkpoint(tmp_path, "w00", last)
+    # Now the day goes, because it is older than two days.
+    report = apply_retention(tmp_path, 2, later, bus=True)
     assert report.removed == (day,) and not day_dir.exists()
 
 

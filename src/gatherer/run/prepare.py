@@ -34,7 +34,7 @@ async def retain(cfg: Config, clock: Clock, say: Progress) -> None:
     if cfg.storage.journal_keep_days is None:
         return
     report = await asyncio.to_thread(
-        apply_retention, Path(cfg.storage.root), cfg.storage.journal_keep_days, clock
+        apply_retention, Path(cfg.storage.root), cfg.storage.journal_keep_days, clock, bus=cfg.bus is not None
     )
     if report.removed or report.kept_unverified:
         removed, kept = len(report.removed), len(report.kept_unverified)

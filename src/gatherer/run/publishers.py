@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gatherer.config import BusConfig
+from gatherer.run.bus_masters import publish_masters
 from gatherer.run.publish import publish_journal
+from gatherer.sinks.bus import collector_id
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +115,15 @@ class Publishers:
         self._closing = asyncio.Event()
         self.reports: dict[str, dict[str, object]] = {}
         self.restarts = 0
+        self._masters: asyncio.Task[int] | None = None
 
     async def ensure(self, worker_ids: Sequence[str]) -> None:
         if self._bus is None:
             return
+        if self._masters is None or self._masters.done():  # the day's masters, fetched before the workers
+            self._masters = asyncio.create_task(
+                publish_masters(self._bus, self._root, collector_id(self._bus), self._closing), name="masters"
+            )
         for wid in worker_ids:
             if wid not in self._tasks:
                 self._procs[wid] = await start_publisher(self._root, wid, self._bus, self._flags)
@@ -128,6 +135,11 @@ class Publishers:
             proc = self._procs[wid]
             report = await finish_publisher(proc, close=False)
             if self._closing.is_set():
+                self.reports[wid] = report
+                return
+            if report.get("failed") == 2:  # a bad [bus] or a stream that does not fit: said on stderr
+                log.error("%s: the publisher stopped on a bus configuration problem; not started again"
+                          " until the next run (fix [bus] or the stream)", wid)  # fmt: skip
                 self.reports[wid] = report
                 return
             self.restarts += 1
@@ -151,6 +163,8 @@ class Publishers:
             self._close(proc)
         await asyncio.gather(*self._tasks.values())
         self._tasks.clear()
+        if self._masters is not None:
+            await self._masters
         for wid, report in sorted(self.reports.items()):
             if not report.get("drained"):
                 log.warning("%s: the publisher did not reach the journal's end (%s); the next run continues"

@@ -81,7 +81,26 @@ def day_verified(root: Path, day: dt.date) -> bool:
     return True
 
 
-def apply_retention(root: Path, keep_days: int, clock: Clock) -> PruneReport:
+def day_published(root: Path, day: dt.date) -> bool:
+    """True when every data frame of the journal day is on the bus (at or before each worker's
+    publisher checkpoint, ``run.publish``)."""
+    from gatherer.run.publish import read_checkpoint
+
+    for worker, seqs in journal_frame_seqs(root, day).items():
+        if seqs and max(seqs) > read_checkpoint(root, worker):
+            log.warning(
+                "journal day %s kept: %s's publisher has not sent it all to the bus yet (up to seq %d of %d)",
+                day, worker, read_checkpoint(root, worker), max(seqs),
+            )  # fmt: skip
+            return False
+    return True
+
+
+def apply_retention(root: Path, keep_days: int, clock: Clock, *, bus: bool = False) -> PruneReport:
+    """With ``bus`` (a ``[bus]`` table), a day must also be published before it is removed."""
     return prune_journal(
-        root, keep_days, lambda d: day_verified(root, d), today=trading_day_of(clock.time_ns())
+        root,
+        keep_days,
+        lambda d: day_verified(root, d) and (not bus or day_published(root, d)),
+        today=trading_day_of(clock.time_ns()),
     )

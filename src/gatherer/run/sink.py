@@ -30,6 +30,7 @@ from pathlib import Path
 from gatherer.capture import Block, Record, SegmentScanner
 from gatherer.clock import Clock, SystemClock
 from gatherer.files import fsync_dir
+from gatherer.run import bus_masters as masters
 from gatherer.run.merge import Merger
 from gatherer.run.store import Store, exclusive
 from gatherer.sinks.bus import BusError, connect, split_subject
@@ -71,6 +72,8 @@ class SinkStats:
     foreign: int = 0
     """Messages on a subject that is not ours: acknowledged and counted, with a log line."""
     checkpoints: int = 0
+    masters: int = 0
+    """Master files written (``masters/date=D/<market>.parquet``, as the collector stored them)."""
     stream_seq: int = 0
     stores: dict[str, dict[str, object]] = field(default_factory=dict)
     merge: dict[str, int] | None = None
@@ -120,7 +123,7 @@ class Sink:
             self._stores[store_id] = store
         return store
 
-    def add(self, subj: str, data: bytes, stream_seq: int) -> None:
+    def add(self, subj: str, data: bytes, stream_seq: int, headers: Mapping[str, str] | None = None) -> None:
         """One message's records into its store (those the store does not have yet)."""
         self.stats.messages += 1
         self.stats.stream_seq = stream_seq
@@ -129,6 +132,11 @@ class Sink:
             self.stats.foreign += 1
             log.error(
                 "bus message %d on %s is not a journal subject; acknowledged, not stored", stream_seq, subj
+            )
+            return
+        if names[1] == masters.WORKER:
+            self.stats.masters += masters.store_master(
+                self.settings.root, (headers or {}).get(masters.PATH_HEADER), data
             )
             return
         store_id = f"{names[0]}.{names[1]}"
@@ -218,7 +226,7 @@ async def _consume(
     while True:
         msgs = [] if stop.is_set() else await fetch(sub, s.fetch_batch, min(FETCH_WAIT_S, s.flush_s))
         for m in msgs:
-            sink.add(m.subject, m.data, m.metadata.sequence.stream)
+            sink.add(m.subject, m.data, m.metadata.sequence.stream, m.headers)
             last = m
         if last is not None and (not msgs or loop.time() >= due):
             sink.checkpoint()

@@ -153,11 +153,11 @@ async def ensure_stream(js: JetStreamContext, bus: BusConfig) -> None:
     if want.subjects and not set(want.subjects) <= set(have.subjects or []):
         problems.append(f"its subjects are {have.subjects}, ours {want.subjects}")
     if have.num_replicas != bus.replicas:
-        problems.append(f"it has {have.num_replicas} replica(s), [bus] replicas says {bus.replicas}")
+        problems.append(f"it has {have.num_replicas} replica(s), bus.replicas says {bus.replicas}")
     if problems:
         raise BusConfigError(
             f"bus stream {bus.stream} exists but " + "; ".join(problems)
-            + ": change [bus] to match, or edit the stream (nats stream edit) so it fits"
+            + ": change the config's bus table to match, or edit the stream (nats stream edit) so it fits"
         )  # fmt: skip
 
 
