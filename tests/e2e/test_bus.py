@@ -80,6 +80,11 @@ max_symbols = 6
     return path
 
 
+BUS_TOKEN = "bus-token-for-the-test-0123"
+AUTH_ENV = {**ENV, "GATHERER_BUS_TOKEN": BUS_TOKEN}
+"""The collector's and the sink's environment against a server that wants a token."""
+
+
 async def start_sink(
     reap: Reap, sim: Simulator, url: str, root: Path, *flags: str
 ) -> asyncio.subprocess.Process:
@@ -87,7 +92,7 @@ async def start_sink(
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "sink", "--bus", url, "--root", str(root), "--durable", "t",
         "--flush-s", "0.3", "--clock", sim.clock_spec, *flags,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV, start_new_session=True,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=AUTH_ENV, start_new_session=True,
     )  # fmt: skip
     reap(proc.pid)
     return proc
@@ -107,9 +112,11 @@ async def finish(run: asyncio.subprocess.Process) -> None:
     assert run.returncode == 0, err.decode()[-2000:]
 
 
-async def sink_caught_up(sink: asyncio.subprocess.Process, url: str, root: Path) -> str:
+async def sink_caught_up(
+    sink: asyncio.subprocess.Process, url: str, root: Path, token: str | None = None
+) -> str:
     """Wait until the sink's checkpoint reaches the stream's end, stop it, return its report."""
-    last = await stream_last_seq(url)
+    last = await stream_last_seq(url, token=token)
     await wait_until(lambda: (read_state(root, "t") or 0) >= last, 60)
     sink.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(sink.communicate(), 30)
@@ -131,12 +138,12 @@ async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     tmp_path: Path, fast_sim: Simulator, reap: Reap, servers: list[NatsServer]
 ) -> None:
     sim = fast_sim
-    server = NatsServer("n1", free_port(), tmp_path / "js", tmp_path / "n1.conf", reap)
+    server = NatsServer("n1", free_port(), tmp_path / "js", tmp_path / "n1.conf", reap, token=BUS_TOKEN)
     servers.append(server)
     server.write_conf()
     config = bus_config(sim, tmp_path, server.url)
     lake, remote = tmp_path / "lake", tmp_path / "remote"
-    run = await start_run(reap, sim, config)
+    run = await start_run(reap, sim, config, env=AUTH_ENV)
     await wait_recording(run)
     journal = JournalCount(lake)
     await wait_until(lambda: journal.records() > 500, 60)  # capture goes on without a bus
@@ -146,6 +153,10 @@ async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     await wait_until(lambda: read_checkpoint(lake, "w00") > journal.records() - 200, 60)
     await wait_until(lambda: (read_state(remote, "t") or 0) > 3, 30)
     (publisher,) = publishers(run.pid)
+    # The publisher got the bus's token over its pipe: no secret in its environment.
+    environ = proc_file(publisher, "environ")
+    assert BUS_TOKEN.encode() not in environ and b"GATHERER_LS_APP" not in environ
+    assert ENV["GATHERER_LS_APPSECRET"].encode() not in environ
     os.kill(publisher, signal.SIGKILL)  # mid-stream, both ends
     os.kill(sink.pid, signal.SIGKILL)
     await sink.wait()
@@ -164,7 +175,7 @@ async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     assert rss_kb < 300_000  # a poll and the messages in flight, not the backlog
     await finish(run)
     journal.close()
-    report = await sink_caught_up(sink, server.url, remote)
+    report = await sink_caught_up(sink, server.url, remote, token=BUS_TOKEN)
     assert '"seq_holes": 0' in report and '"damaged": 0' in report
     assert_same_lake(lake, remote)
 

@@ -46,6 +46,8 @@ class NatsServer:
     reap: Reap
     routes: list[int] = field(default_factory=list)
     cluster_port: int = 0
+    token: str | None = None
+    """Clients must present this token (``authorization { token }``); None: no authorisation."""
     proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -59,9 +61,10 @@ class NatsServer:
             cluster = (
                 f'cluster {{ name: "t", listen: "127.0.0.1:{self.cluster_port}", routes: [{routes}] }}\n'
             )
+        auth = f'authorization {{ token: "{self.token}" }}\n' if self.token else ""
         self.conf.write_text(
             f'server_name: "{self.name}"\nlisten: "127.0.0.1:{self.port}"\nmax_payload: 8MB\n'
-            f'jetstream {{ store_dir: "{self.store}" }}\n{cluster}',
+            f'jetstream {{ store_dir: "{self.store}" }}\n{auth}{cluster}',
             encoding="utf-8",
         )
 
@@ -113,8 +116,8 @@ async def stream_leader(url: str, stream: str = "GATHERER") -> str:
         await nc.close()
 
 
-async def stream_last_seq(url: str, stream: str = "GATHERER") -> int:
-    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=0)
+async def stream_last_seq(url: str, stream: str = "GATHERER", token: str | None = None) -> int:
+    nc = await nats.connect(url.split(","), connect_timeout=2, max_reconnect_attempts=0, token=token)
     try:
         info = await nc.jetstream().stream_info(stream)
         return int(info.state.last_seq)

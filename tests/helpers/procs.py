@@ -65,12 +65,15 @@ max_symbols = 10
     return path
 
 
-async def start_run(reap: Reap, sim: Simulator, config: Path, *extra: str) -> asyncio.subprocess.Process:
-    """`gatherer run` on the simulator's clock (``--clock``), as every component of a test is."""
+async def start_run(
+    reap: Reap, sim: Simulator, config: Path, *extra: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`gatherer run` on the simulator's clock (``--clock``), as every component of a test is;
+    ``env`` in place of ``ENV``."""
     assert sim.clock_spec is not None
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "run", "--config", str(config), "--clock", sim.clock_spec, *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or ENV,
     )  # fmt: skip
     reap(proc.pid)
     return proc

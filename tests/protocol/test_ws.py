@@ -68,7 +68,11 @@ async def test_every_market_channel_is_acknowledged_and_streams_its_table(sim: S
 
 @pytest.mark.parametrize(
     "tr_cd",
-    sorted(tr for tr, spec in CATALOG.items() if spec.markets and spec.channel != "auction"),
+    sorted(
+        tr
+        for tr, spec in CATALOG.items()
+        if spec.markets and spec.channel != "auction" and spec.session == "day"
+    ),
 )
 async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator, tr_cd: str) -> None:
     spec = CATALOG[tr_cd]

@@ -40,7 +40,6 @@ from typing import Literal
 import pyarrow as pa
 
 from gatherer.venues.ls.catalog import CATALOG, Field, TrSpec
-from gatherer.venues.ls.night import NIGHT
 
 SCHEMA_VERSION = "1"
 SEOUL_TZ = "Asia/Seoul"
@@ -139,9 +138,6 @@ def layout(tr_cd: str) -> Layout:
         columns.append(pa.field(column_name(f.name), _arrow_type(f)))
         if f.kind == "time":
             columns.append(pa.field(f"{f.name}_ts", TS_TYPE))
-    if spec.session == NIGHT:
-        # The KRX night session's rows say so (the session-phase column's value for them).
-        columns.append(pa.field("session", pa.string(), nullable=False))
     columns.append(pa.field("extra", pa.string()))
     metadata = {
         "gatherer.schema": SCHEMA_VERSION,

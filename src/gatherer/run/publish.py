@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
@@ -255,6 +255,7 @@ async def publish_journal(
     *,
     closed: asyncio.Event,
     poll_s: float = 0.05,
+    credentials: Mapping[str, str] | None = None,
 ) -> PublishStats:
     """Publish the worker's journal from its checkpoint on, until ``closed`` is set and the journal is
     published to its end (or ``bus.drain_s`` has passed since ``closed`` with the bus away)."""
@@ -278,7 +279,10 @@ async def publish_journal(
             try:
                 if nc is None:
                     nc, js = await connect(
-                        bus.url, name=f"{collector}.{worker_id}", max_pending=bus.max_inflight
+                        bus.url,
+                        name=f"{collector}.{worker_id}",
+                        max_pending=bus.max_inflight,
+                        credentials=credentials,
                     )
                     await ensure_stream(js, bus)
                     outbox = Outbox(js, bus, collector, worker_id)

@@ -56,6 +56,10 @@ async def publisher_process(root: Path, worker_id: str, bus_json: str) -> int:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
+    # The first line on the pipe is the bus's credentials (JSON; ``{}`` for none): they never sit in
+    # this process's environment. The end of the pipe means "the journal is closed".
+    credentials: dict[str, str] = json.loads(await reader.readline() or b"{}")
+
     async def watch() -> None:
         await reader.read()
         closed.set()
@@ -64,7 +68,9 @@ async def publisher_process(root: Path, worker_id: str, bus_json: str) -> int:
     started = time.monotonic()
     lock = await _exclusive(root, worker_id)
     try:
-        stats = await publish_journal(root, worker_id, bus, collector_id(bus), closed=closed)
+        stats = await publish_journal(
+            root, worker_id, bus, collector_id(bus), closed=closed, credentials=credentials
+        )
     finally:
         os.close(lock)
     watcher.cancel()
@@ -76,14 +82,24 @@ async def publisher_process(root: Path, worker_id: str, bus_json: str) -> int:
 async def start_publisher(
     root: Path, worker_id: str, bus: BusConfig, log_flags: Sequence[str] = ()
 ) -> asyncio.subprocess.Process:
-    """The publisher process of one worker; it ignores stop signals and stops when its stdin closes."""
+    """The publisher process of one worker; it ignores stop signals and stops when its stdin closes.
+
+    Its environment holds no secret (no app key, no status token, no bus credential): the bus's
+    credentials go over its pipe, as the first line."""
     import msgspec
 
-    return await asyncio.create_subprocess_exec(
+    from gatherer.run.workers import child_environment
+    from gatherer.sinks.bus import BUS_ENV, bus_credentials
+
+    env = {k: v for k, v in child_environment().items() if k not in BUS_ENV}
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "_publish", *log_flags, "--root", str(root), "--worker", worker_id,
         "--bus", msgspec.json.encode(bus).decode(),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True, env=env,
     )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(bus_credentials(os.environ)).encode() + b"\n")
+    return proc
 
 
 async def finish_publisher(proc: asyncio.subprocess.Process, *, close: bool = True) -> dict[str, object]:

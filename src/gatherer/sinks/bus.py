@@ -83,6 +83,16 @@ def split_subject(prefix: str, subj: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 
+BUS_ENV = (ENV_TOKEN, ENV_USER, ENV_PASSWORD, ENV_CREDS)
+"""The variables that hold the bus's credentials: kept out of every child process's environment
+(a publisher gets them over its pipe, ``run.publishers``)."""
+
+
+def bus_credentials(environ: Mapping[str, str]) -> dict[str, str]:
+    """The bus credential variables set in ``environ`` (to hand to a publisher over its pipe)."""
+    return {k: environ[k] for k in BUS_ENV if environ.get(k)}
+
+
 def _auth(environ: Mapping[str, str]) -> dict[str, Any]:
     """Connection options from the environment; nothing of it is ever logged."""
     if environ.get(ENV_CREDS):
@@ -98,9 +108,12 @@ async def _quiet_error(exc: Exception) -> None:
     log.debug("bus: %s", exc)
 
 
-async def connect(url: str, *, name: str, max_pending: int = 256) -> tuple[Client, JetStreamContext]:
+async def connect(
+    url: str, *, name: str, max_pending: int = 256, credentials: Mapping[str, str] | None = None
+) -> tuple[Client, JetStreamContext]:
     """One connection to the bus (all of ``url``'s comma-separated servers), reconnecting by itself
-    once it was up; raises one of ``BusError`` when no server answers now."""
+    once it was up; raises one of ``BusError`` when no server answers now. ``credentials``: the
+    ``BUS_ENV`` variables to use (default: this process's environment)."""
 
     async def disconnected() -> None:
         if not nc.is_closed:
@@ -120,7 +133,7 @@ async def connect(url: str, *, name: str, max_pending: int = 256) -> tuple[Clien
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         pending_size=64 * 1024 * 1024,
-        **_auth(os.environ),
+        **_auth(os.environ if credentials is None else credentials),
     )
     return nc, nc.jetstream(timeout=10, publish_async_max_pending=max_pending)
 
