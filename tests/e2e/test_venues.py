@@ -65,6 +65,10 @@ def _journal_frames(root: Path) -> int:
     return sum(1 for r in iter_records(root / "journal") if r.kind == Kind.FRAME)
 
 
+def _journal_acks(root: Path) -> int:
+    return sum(1 for r in iter_records(root / "journal") if r.kind == Kind.FRAME and b'"rsp_cd"' in r.payload)
+
+
 async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dropped_ns3(
     tmp_path: Path, reap: Reap
 ) -> None:
@@ -76,6 +80,9 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
         await wait_until(lambda: sim.hub.registrations_total() == _REGISTRATIONS, 60)
         keys = {k for c in sim.hub.connections.values() for k in c.registrations}
         us3 = sorted(symbol_of(tr, key) for tr, key in keys if tr == "US3")
+        # The tape check compares prints from a second after the collector received the last ack:
+        # wait until the journal holds every ack, then past that second, before keeping one back.
+        await wait_until(lambda: _journal_acks(tmp_path) >= _REGISTRATIONS, 60)
         acked_at = sim.clock.time_ns()
         await wait_until(lambda: sim.clock.time_ns() > acked_at + 1_500_000_000, 60)
         sim.inject("skip", tr_cd="NS3", tr_key="N" + us3[0])
