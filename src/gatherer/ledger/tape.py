@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gatherer.errors import GathererError
 from gatherer.files import write_parquet_atomic
 from gatherer.ledger.scan import Ledger
 from gatherer.venues.ls.catalog import CATALOG
@@ -263,8 +264,16 @@ def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TAPE_SCHEMA)
 
 
+class TapeError(GathererError):
+    """The day's Parquet files could not be compared (unreadable, or a column missing)."""
+
+
 def write_tape(root: Path, day: dt.date, base: Path, ledger: Ledger) -> pa.Table:
-    """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table."""
-    table = tape_table(root, day, ledger)
+    """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table. Raises
+    ``TapeError`` naming the day and why when the files cannot be compared."""
+    try:
+        table = tape_table(root, day, ledger)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        raise TapeError(f"the consolidated-tape check of {day} could not be built: {exc}") from exc
     write_parquet_atomic(table, base / "tape.parquet")
     return table
