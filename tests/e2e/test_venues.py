@@ -80,11 +80,13 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
         await wait_until(lambda: sim.hub.registrations_total() == _REGISTRATIONS, 60)
         keys = {k for c in sim.hub.connections.values() for k in c.registrations}
         us3 = sorted(symbol_of(tr, key) for tr, key in keys if tr == "US3")
-        # The tape check compares prints from a second after the collector received the last ack:
-        # wait until the journal holds every ack, then past that second, before keeping one back.
+        # The tape check compares prints whose exchange second starts a second or more after the
+        # collector received the last ack: wait until the journal holds every ack, then three
+        # seconds (the print's second, floored, is then past the window's start), before keeping
+        # one NS3 print back.
         await wait_until(lambda: _journal_acks(tmp_path) >= _REGISTRATIONS, 60)
         acked_at = sim.clock.time_ns()
-        await wait_until(lambda: sim.clock.time_ns() > acked_at + 1_500_000_000, 60)
+        await wait_until(lambda: sim.clock.time_ns() > acked_at + 3_000_000_000, 60)
         sim.inject("skip", tr_cd="NS3", tr_key="N" + us3[0])
         await wait_until(lambda: len(sim.hub.skipped) == 1, 60)
         await wait_until(lambda: len(sent) > 4000, 60)
