@@ -161,6 +161,16 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     (miss,) = [t for t in tape if t["check"] == "us3_nxt" and t["mismatches"]]
     assert miss["symbol"] == us3[0] and miss["market"] == "kospi"
 
+    # `gatherer report` prints the check.
+    report = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "report", "--root", str(tmp_path), "--date", day.isoformat(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    text, err = await asyncio.wait_for(report.communicate(), 60)
+    assert report.returncode == 0, err.decode()
+    line = next(x for x in text.decode().splitlines() if x.strip().startswith("us3_nxt"))
+    assert line.split()[1:] == [f"{checked['us3_nxt']:,}", "1"], line
+
     # The SQL view over the lake reads the venues and sessions as one table.
     sql = (
         "select venue, count(*) n from trade where session = 'continuous' and market = 'kospi'"
