@@ -90,6 +90,10 @@ def test_every_worker_recording_a_venue_gets_its_vi_for_every_stock() -> None:
         ('[markets.kospi]\nvenues = ["nxt", "nxt"]\n', "names a venue twice"),
         ('[markets.kfutures]\nvenues = ["krx"]\n', "markets.kfutures.venues: applies only to kospi, kosdaq"),
         ('[markets.ofutures]\nchannels = ["vi"]\n', r"markets.ofutures.channels: \['vi'\] not available"),
+        (
+            '[markets.kosdaq]\nvenues = ["nxt"]\nchannels = ["trade", "auction"]\n',
+            r"markets.kosdaq.channels: 'auction' is served by none of venues \['nxt'\]; add 'krx' to venues",
+        ),
     ],
 )
 def test_bad_venues_and_channels_are_named(text: str, message: str) -> None:
