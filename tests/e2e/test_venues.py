@@ -161,6 +161,11 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     (miss,) = [t for t in tape if t["check"] == "us3_nxt" and t["mismatches"]]
     assert miss["symbol"] == us3[0] and miss["market"] == "kospi"
 
+    # The coverage names the market the rows are filed under, NXT/통합 ones too.
+    coverage = pq.read_table(tmp_path / "ledger" / f"date={day.isoformat()}" / "coverage.parquet").to_pylist()
+    ns3 = {symbol_of("NS3", c["tr_key"]): c["market"] for c in coverage if c["tr_cd"] == "NS3"}
+    assert ns3 and all(m == ("kospi" if s in us3 else "kosdaq") for s, m in ns3.items()), ns3
+
     # `gatherer report` prints the check.
     report = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gatherer", "report", "--root", str(tmp_path), "--date", day.isoformat(),
