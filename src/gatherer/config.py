@@ -266,6 +266,15 @@ def _venue_problems(market: str, mc: MarketConfig) -> list[str]:
         problems.append(f"{where}: {unknown!r} unknown; expected some of {', '.join(STOCK_VENUES)}")
     if len(set(mc.venues)) < len(mc.venues):
         problems.append(f"{where}: {mc.venues!r} names a venue twice")
+    if not problems and mc.channels:
+        tables = VENUE_CHANNELS[market]
+        for channel in mc.channels:
+            if channel in market_channels(market) and not any(channel in tables[v] for v in mc.venues):
+                serving = [v for v in STOCK_VENUES if channel in tables[v]]
+                problems.append(
+                    f"markets.{market}.channels: {channel!r} is served by none of venues {mc.venues!r};"
+                    f" add {' or '.join(repr(v) for v in serving)} to venues, or leave the channel out"
+                )
     return problems
 
 

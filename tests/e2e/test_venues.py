@@ -65,6 +65,10 @@ def _journal_frames(root: Path) -> int:
     return sum(1 for r in iter_records(root / "journal") if r.kind == Kind.FRAME)
 
 
+def _journal_acks(root: Path) -> int:
+    return sum(1 for r in iter_records(root / "journal") if r.kind == Kind.FRAME and b'"rsp_cd"' in r.payload)
+
+
 async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dropped_ns3(
     tmp_path: Path, reap: Reap
 ) -> None:
@@ -76,8 +80,13 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
         await wait_until(lambda: sim.hub.registrations_total() == _REGISTRATIONS, 60)
         keys = {k for c in sim.hub.connections.values() for k in c.registrations}
         us3 = sorted(symbol_of(tr, key) for tr, key in keys if tr == "US3")
+        # The tape check compares prints whose exchange second starts a second or more after the
+        # collector received the last ack: wait until the journal holds every ack, then three
+        # seconds (the print's second, floored, is then past the window's start), before keeping
+        # one NS3 print back.
+        await wait_until(lambda: _journal_acks(tmp_path) >= _REGISTRATIONS, 60)
         acked_at = sim.clock.time_ns()
-        await wait_until(lambda: sim.clock.time_ns() > acked_at + 1_500_000_000, 60)
+        await wait_until(lambda: sim.clock.time_ns() > acked_at + 3_000_000_000, 60)
         sim.inject("skip", tr_cd="NS3", tr_key="N" + us3[0])
         await wait_until(lambda: len(sim.hub.skipped) == 1, 60)
         await wait_until(lambda: len(sent) > 4000, 60)
@@ -152,6 +161,21 @@ async def test_kospi_on_three_venues_lands_exactly_and_the_tape_check_finds_a_dr
     (miss,) = [t for t in tape if t["check"] == "us3_nxt" and t["mismatches"]]
     assert miss["symbol"] == us3[0] and miss["market"] == "kospi"
 
+    # The coverage names the market the rows are filed under, NXT/통합 ones too.
+    coverage = pq.read_table(tmp_path / "ledger" / f"date={day.isoformat()}" / "coverage.parquet").to_pylist()
+    ns3 = {symbol_of("NS3", c["tr_key"]): c["market"] for c in coverage if c["tr_cd"] == "NS3"}
+    assert ns3 and all(m == ("kospi" if s in us3 else "kosdaq") for s, m in ns3.items()), ns3
+
+    # `gatherer report` prints the check.
+    report = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatherer", "report", "--root", str(tmp_path), "--date", day.isoformat(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    text, err = await asyncio.wait_for(report.communicate(), 60)
+    assert report.returncode == 0, err.decode()
+    line = next(x for x in text.decode().splitlines() if x.strip().startswith("us3_nxt"))
+    assert line.split()[1:] == [f"{checked['us3_nxt']:,}", "1"], line
+
     # The SQL view over the lake reads the venues and sessions as one table.
     sql = (
         "select venue, count(*) n from trade where session = 'continuous' and market = 'kospi'"
@@ -203,19 +227,23 @@ channels = ["trade", "auction", "status"]
 async def test_auction_and_status_channels_stream_in_the_opening_auction_and_label_the_open(
     tmp_path: Path, reap: Reap
 ) -> None:
-    # 08:43:30 on the simulator's usual Wednesday, six times real speed: the stock and derivatives
-    # opening auctions stream YS3 and YF9 until KRX derivatives open at 08:45 (JIF jangubun 5, 21).
-    start = dt.datetime.combine(MIDDAY.date(), dt.time(8, 43, 30), tzinfo=MIDDAY.tzinfo)
+    # 08:41 on the simulator's usual Wednesday, ten times real speed (24 s of wall time for the
+    # collector to start and register on a loaded machine): the stock and derivatives opening
+    # auctions stream YS3 and YF9 until KRX derivatives open at 08:45 (JIF jangubun 5, 21).
+    start = dt.datetime.combine(MIDDAY.date(), dt.time(8, 41), tzinfo=MIDDAY.tzinfo)
     opens = int(dt.datetime.combine(MIDDAY.date(), dt.time(8, 45), tzinfo=MIDDAY.tzinfo).timestamp() * 1e9)
     settings = sim_settings(
-        start=start, speed=6.0, stream=StreamSettings(rate_fps=2000.0), limits=VenueLimits(rest_rate_scale=20)
+        start=start,
+        speed=10.0,
+        stream=StreamSettings(rate_fps=2000.0),
+        limits=VenueLimits(rest_rate_scale=20),
     )
     async with Simulator(settings) as sim:
         proc = await start_run(reap, sim, _auction_config(sim, tmp_path))
         await wait_recording(proc)
         await wait_until(lambda: sim.hub.registrations_total() == 2 + 2 + 2 + 1, 60)
         assert sim.clock.time_ns() < opens, "registered after the open: the machine is too slow for this test"
-        await wait_until(lambda: sim.clock.time_ns() > opens + 5_000_000_000, 60)
+        await wait_until(lambda: sim.clock.time_ns() > opens + 20_000_000_000, 60)
         sim.hub.paused = True
         await wait_until(
             lambda: _journal_frames(tmp_path) >= sim.hub.frames_sent_total + sim.hub.acks_total, 60

@@ -90,6 +90,10 @@ def test_every_worker_recording_a_venue_gets_its_vi_for_every_stock() -> None:
         ('[markets.kospi]\nvenues = ["nxt", "nxt"]\n', "names a venue twice"),
         ('[markets.kfutures]\nvenues = ["krx"]\n', "markets.kfutures.venues: applies only to kospi, kosdaq"),
         ('[markets.ofutures]\nchannels = ["vi"]\n', r"markets.ofutures.channels: \['vi'\] not available"),
+        (
+            '[markets.kosdaq]\nvenues = ["nxt"]\nchannels = ["trade", "auction"]\n',
+            r"markets.kosdaq.channels: 'auction' is served by none of venues \['nxt'\]; add 'krx' to venues",
+        ),
     ],
 )
 def test_bad_venues_and_channels_are_named(text: str, message: str) -> None:
@@ -252,19 +256,14 @@ def test_ls_examples_carry_their_venue_and_the_timetables_session(tr: str) -> No
         assert row["vi_gubun"] == "0" and row["symbol"] == "145270"
 
 
-def test_night_rows_follow_the_night_sessions_jif_across_midnight() -> None:
+def test_night_session_rows_are_night_and_day_rows_ignore_the_nights_jif() -> None:
     phases = Phases()
-    evening = seoul_ns(DAY, dt.time(17, 59, 59))
-    phases.note_status(1, evening, "8", "21")
+    phases.note_status(1, seoul_ns(DAY, dt.time(17, 59, 59)), "8", "21")
     after_midnight = seoul_ns(DAY + dt.timedelta(days=1), dt.time(0, 30))
-    at_six = seoul_ns(DAY + dt.timedelta(days=1), dt.time(6, 0, 1))
-    got = phases.column("kfutures", "krx", "DC0", [2, 3], [after_midnight, at_six], ["A0166000"] * 2)
-    assert got == ["night", "night"]  # the JIF rules, not the clock
-    phases.note_status(4, at_six, "8", "41")
-    assert phases.column("kfutures", "krx", "DC0", [5], [at_six], ["A0166000"]) == ["closed"]
-    # Without any JIF, the timetable: 23:00 is night, noon is not.
-    fresh = Phases()
-    noon, late = seoul_ns(DAY, dt.time(12)), seoul_ns(DAY, dt.time(23))
-    assert fresh.column("kfutures", "krx", "DC0", [1, 2], [noon, late], ["X", "X"]) == ["closed", "night"]
-    # Day rows of the same market ignore the night's JIF.
-    assert phases.column("kfutures", "krx", "FC9", [6], [noon], ["A0166000"]) == ["continuous"]
+    late = seoul_ns(DAY + dt.timedelta(days=1), dt.time(6, 0, 1))
+    got = phases.column("kfutures", "krx", "DC0", [2, 3], [after_midnight, late], ["A0166000"] * 2)
+    assert got == ["night", "night"]
+    noon = seoul_ns(DAY, dt.time(12))
+    assert phases.column("kfutures", "krx", "FC9", [4], [noon], ["A0166000"]) == ["continuous"]
+    phases.note_status(5, late, "8", "41")
+    assert phases.column("all", "", "JIF", [1, 5], [0, 0], ["0", "0"]) == ["night", "closed"]

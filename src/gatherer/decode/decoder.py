@@ -26,7 +26,10 @@ rows become batches, so a bad value in such a frame is quarantined then, in arri
 other frame (JSON numbers, unknown fields, a broken envelope) is read generically and typed value
 by value by the TR's ``RowPlan`` (``rows.py``) at once; ``per_value=True`` does that for every
 frame (the reference the column path is tested against). Trading days and exchange times come
-from ``times.py`` (where the date rule of dateless time fields is described).
+from ``times.py`` (where the date rule of dateless time fields is described). The ``session`` column
+comes from ``phases.py``: JIF and VI frames are noted as they are added, in journal order, and each
+batch's rows take the phase in force at their ``seq``; ``stock_markets`` EVENT records say which
+market a code on a two-market TR (NXT, 통합, VI) is filed under.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ The rule (docs/formats.md, "Session phase"):
 3. While a VI is on for a symbol (VI_ / NVI / UVI ``vi_gubun`` 1, 2 or 3, until a ``0`` for it on
    the same Seoul date), that symbol's continuous-trading rows on that venue are ``halted``.
 4. JIF rows carry the phase they announce; overseas rows carry none (null).
-5. KRX night derivatives (``NIGHT_TRS``) follow jangubun 8, whose JIF of the evening before still
-   counts after midnight; their timetable is ``night`` from 18:00 to 06:00.
+5. Rows of the KRX night session's own TRs (``NIGHT_TRS``: DH0, DC0, DYC) are ``night``; JIF
+   jangubun 8 rows say ``night`` for any phase but the close.
 
 Everything comes from the journal (``seq``, ``recv_ns`` and the frames' values as sent), so a
 rebuild of a day gives the same column, and the store keeps the state in its checkpoint
@@ -97,11 +97,6 @@ TIMETABLE: Mapping[str, tuple[tuple[int, str], ...]] = {
         (15 * _H + 35 * 60, "closing_auction"),
         (15 * _H + 45 * 60, "closed"),
     ),
-    "night": (
-        (0, "night"),
-        (6 * _H, "closed"),
-        (18 * _H, "night"),
-    ),
     "nxt": (
         (0, "closed"),
         (8 * _H, "nxt_pre"),
@@ -122,7 +117,7 @@ _SEOUL_S = 9 * _H
 _VI_ON = ("1", "2", "3")
 VI_TRS = {"VI_": "krx", "NVI": "nxt", "UVI": "unified"}
 NIGHT_TRS = frozenset({"DH0", "DC0", "DYC"})
-"""KRX night derivatives (18:00–06:00): their rows follow JIF jangubun 8 (``night``), not the day's."""
+"""The KRX night derivatives session's TRs (18:00–06:00): every row of theirs is ``night``."""
 STATUS_TR = "JIF"
 
 
@@ -228,9 +223,8 @@ class Phases:
         days = (np.asarray(recvs, dtype=np.int64) // _NS + _SEOUL_S) // 86_400
         sods = (np.asarray(recvs, dtype=np.int64) // _NS + _SEOUL_S) % 86_400
         if tr_cd in NIGHT_TRS:
-            # The session crosses midnight: a JIF of the evening before holds after it.
-            out = self._group_column("night", "night", seq_a, days, sods, same_day=False)
-        elif venue == "nxt":
+            return ["night"] * n  # every row of the night session's own TRs, whatever the hour
+        if venue == "nxt":
             out = self._group_column("nxt", "nxt", seq_a, days, sods)
         else:
             group = _MARKET_GROUP[market]
@@ -244,14 +238,7 @@ class Phases:
         return result
 
     def _group_column(
-        self,
-        group: str,
-        table: str,
-        seqs: np.ndarray,
-        days: np.ndarray,
-        sods: np.ndarray,
-        *,
-        same_day: bool = True,
+        self, group: str, table: str, seqs: np.ndarray, days: np.ndarray, sods: np.ndarray
     ) -> np.ndarray:
         starts = np.asarray([t for t, _ in TIMETABLE[table]], dtype=np.int64)
         names = np.asarray([p for _, p in TIMETABLE[table]], dtype=object)
@@ -261,8 +248,8 @@ class Phases:
             idx = np.searchsorted(np.asarray(track.seqs, dtype=np.int64), seqs, side="right") - 1
             have = idx >= 0
             safe = np.where(have, idx, 0)
-            fresh = np.asarray(track.days, dtype=np.int64)[safe] >= days - (0 if same_day else 1)
-            out = np.where(have & fresh, np.asarray(track.values, dtype=object)[safe], out)
+            same_day = np.asarray(track.days, dtype=np.int64)[safe] == days
+            out = np.where(have & same_day, np.asarray(track.values, dtype=object)[safe], out)
         return out
 
     def _halts(

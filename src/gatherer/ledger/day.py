@@ -24,6 +24,7 @@ supervisor when a day ends (at the cutoff, and when the run stops) and by
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from gatherer.files import write_parquet_atomic
@@ -36,7 +37,9 @@ from gatherer.ledger.tables import (
     dark_table,
     gaps_table,
 )
-from gatherer.ledger.tape import write_tape
+from gatherer.ledger.tape import TapeError, write_tape
+
+log = logging.getLogger(__name__)
 
 
 def ledger_dir(root: Path, day: dt.date) -> Path:
@@ -51,7 +54,11 @@ def write_ledger(root: Path, day: dt.date) -> Ledger:
     write_parquet_atomic(coverage_table(ledger), base / "coverage.parquet")
     write_parquet_atomic(gaps_table(ledger), base / "gaps.parquet")
     write_parquet_atomic(dark_table(ledger), base / "dark.parquet")
-    write_tape(root, day, base, ledger)
+    try:
+        write_tape(root, day, base, ledger)
+    except TapeError as exc:
+        # The coverage, gaps and dark time are written; the check alone is missing, and says why.
+        log.error("%s; `gatherer ledger --date %s` builds it again", exc, day)
     return ledger
 
 

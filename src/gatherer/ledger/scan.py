@@ -23,6 +23,7 @@ from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.envelope import OK_CODE, SUBSCRIBE, UNSUBSCRIBE, read_header, read_registration
+from gatherer.venues.ls.keys import symbol_of
 
 
 @dataclass
@@ -103,6 +104,20 @@ class Ledger:
     gaps: list[Gap] = field(default_factory=list)
     damage: list[Damage] = field(default_factory=list)
     dark: list[Dark] = field(default_factory=list)
+    stock_markets: dict[str, str] = field(default_factory=dict)
+    """Code -> ``kospi``/``kosdaq`` from the day's ``stock_markets`` events: where the rows of TRs
+    serving both stock markets (NXT, 통합) are filed, so coverage and dark time name it too."""
+
+    def market_of(self, tr_cd: str, tr_key: str) -> str:
+        """The market a (TR, key)'s rows are filed under: the TR's, or its code's for a TR of both
+        stock markets (``stock`` when the journal does not say, or for VI of every stock)."""
+        market = market_channel(tr_cd)[0]
+        if market != STOCK_MARKET:
+            return market
+        try:
+            return self.stock_markets.get(symbol_of(tr_cd, tr_key), market)
+        except ValueError:
+            return market
 
     def entry(self, tr_cd: str, tr_key: str) -> Coverage:
         key = (tr_cd, tr_key)
@@ -187,7 +202,10 @@ class _Scan:
 
     def event(self, conn_id: str, payload: bytes, recv_ns: int) -> None:
         ev = events.decode(payload)
-        if isinstance(ev, events.Disconnected):
+        if isinstance(ev, events.StockMarkets):
+            self.ledger.stock_markets.update(dict.fromkeys(ev.kospi, "kospi"))
+            self.ledger.stock_markets.update(dict.fromkeys(ev.kosdaq, "kosdaq"))
+        elif isinstance(ev, events.Disconnected):
             held = self.held.pop(conn_id, set())
             if ev.reason != events.CLOSED_BY_US:
                 self._go_down(conn_id, recv_ns, ev.reason or "disconnected", held)

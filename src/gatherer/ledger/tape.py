@@ -8,9 +8,10 @@ symbol (docs/formats.md, "The consolidated-tape check"):
   print of the venue's own trade feed (S3_/K3_; NS3) of the same symbol with the same
   ``chetime``, ``price`` and ``cvolume``, as multisets: ``checked`` US3 prints, ``mismatches`` those
   with no venue print left to match. Checked only for a symbol whose venue feed was recorded, and
-  only for prints whose exchange time (``chetime``) is a second or more after both feeds' first
-  acknowledgement that day (``MARGIN_NS``): both copies of a print carry the same ``chetime``, so
-  none is cut in two by the window, however late one connection was read.
+  only for prints whose exchange time (``chetime``, whole seconds) is at or after the first whole
+  second a second or more after both feeds' first acknowledgement that day (``MARGIN_NS``): both
+  copies of a print carry the same ``chetime``, so none is cut in two by the window, however late
+  one connection was read.
 - ``krx_us3`` / ``nxt_us3``: the other way: venue prints with no US3 print (checked only for a
   symbol US3 was recorded for).
 - ``uh1_levels``: every UH1 row's consolidated quantities equal KRX + NXT on each of the ten
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gatherer.errors import GathererError
 from gatherer.files import write_parquet_atomic
 from gatherer.ledger.scan import Ledger
 from gatherer.venues.ls.catalog import CATALOG
@@ -108,10 +110,11 @@ def _windows(acks: dict[tuple[str, str], int], left: tuple[str, ...], right: tup
         a, b = since(left, symbol), since(right, symbol)
         if a is not None and b is not None:
             symbols.append(symbol)
-            starts.append(max(a, b) + MARGIN_NS)
+            starts.append(-(-(max(a, b) + MARGIN_NS) // _SECOND) * _SECOND)  # a whole second: chetime's
     return pa.table({"symbol": symbols, "start_ns": starts}, schema=_WINDOW_SCHEMA)
 
 
+_SECOND = 1_000_000_000
 _WINDOW_SCHEMA = pa.schema([("symbol", pa.string()), ("start_ns", pa.int64())])
 
 
@@ -263,8 +266,16 @@ def tape_table(root: Path, day: dt.date, ledger: Ledger) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TAPE_SCHEMA)
 
 
+class TapeError(GathererError):
+    """The day's Parquet files could not be compared (unreadable, or a column missing)."""
+
+
 def write_tape(root: Path, day: dt.date, base: Path, ledger: Ledger) -> pa.Table:
-    """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table."""
-    table = tape_table(root, day, ledger)
+    """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table. Raises
+    ``TapeError`` naming the day and why when the files cannot be compared."""
+    try:
+        table = tape_table(root, day, ledger)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        raise TapeError(f"the consolidated-tape check of {day} could not be built: {exc}") from exc
     write_parquet_atomic(table, base / "tape.parquet")
     return table

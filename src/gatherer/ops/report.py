@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from gatherer.capture import Damage
 from gatherer.clock import to_seoul
@@ -55,6 +56,8 @@ class DayReport:
     damage: list[Damage] = field(default_factory=list)
     ledger: Ledger | None = None
     backfill_rows: int = 0
+    tape: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """The consolidated-tape check written with the ledger: check -> (checked, mismatches)."""
 
     @property
     def silent(self) -> list[tuple[str, str]]:
@@ -122,6 +125,11 @@ def _stored(root: Path, day: dt.date, report: DayReport) -> None:
     )
     if files:
         report.backfill_rows = ds.dataset(files, format="parquet").count_rows()
+    tape = root / "ledger" / f"date={day.isoformat()}" / "tape.parquet"
+    if tape.is_file():
+        for row in pq.read_table(tape).to_pylist():
+            checked, bad = report.tape.get(row["check"], (0, 0))
+            report.tape[row["check"]] = (checked + row["checked"], bad + row["mismatches"])
 
 
 def _t(ns: int | None) -> str:
@@ -205,6 +213,9 @@ def render(report: DayReport, *, limit: int = 20) -> str:
     if len(report.outages) > limit:
         out.append(f"  … and {len(report.outages) - limit} more")
     out.extend(_volume_gaps(report, limit))
+    if report.tape:
+        out.append("consolidated tape (ledger tape.parquet): checked / mismatches")
+        out.extend(f"  {check:<10} {n:>12,} {bad:>8,}" for check, (n, bad) in sorted(report.tape.items()))
     if report.damage:
         out.append(f"journal damage: {len(report.damage)} block(s); run `gatherer journal verify`")
     return "\n".join(out)

@@ -142,6 +142,8 @@ class MarketModel:
             self._new_day(st, day)
         rng = self._rng
         if phase in _AUCTIONS and st.family != "overseas":
+            if st.family == "stock" and rng.random() < 0.3 and self._rhythm.nxt_phase(now_ns) == "nxt_pre":
+                return self._nxt_only(st, want, now_ns, phase)  # NXT's pre-market runs to 08:50
             quote(st, rng)
             st.auction_vol += 1 + int(rng.expovariate(1.0) * st.qty_mean / 20)
             st.yeprice = st.bid_px[0] if st.fair < (st.bid_px[0] + st.ask_px[0]) / 2 else st.ask_px[0]
