@@ -136,3 +136,12 @@ def _demo_day() -> dt.date:
     from gatherer.venues.ls.hours import latest_trading_day
 
     return latest_trading_day("kospi", dt.datetime.now(tz=SEOUL).date())
+
+
+def add_day_args(
+    parser: argparse.ArgumentParser, config_help: str = "TOML config (for storage.root)"
+) -> None:
+    """``--date`` (required), ``--config`` and ``--root``: the arguments of a command about one day."""
+    parser.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
+    parser.add_argument("--config", help=config_help)
+    parser.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")

@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.table import Table
 
 from gatherer import __version__
-from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, console, out
+from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, add_day_args, console, out
 from gatherer.errors import GathererError
 
 
@@ -42,9 +42,7 @@ def add_symbols(add: AddCommand) -> None:
 
 def add_rebuild(add: AddCommand) -> None:
     rb = add("rebuild", help="regenerate a day's Parquet and quarantine from its journal")
-    rb.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
-    rb.add_argument("--config", help="TOML config (for storage.root and the cutoffs)")
-    rb.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    add_day_args(rb, "TOML config (for storage.root and the cutoffs)")
     rb.add_argument(
         "--processes", type=int, default=None, metavar="N",
         help="rebuild up to N workers' journals at once (default: one process per core)",
@@ -57,9 +55,7 @@ def add_rebuild(add: AddCommand) -> None:
 
 def add_report(add: AddCommand) -> None:
     rp = add("report", help="a day's coverage, gaps, refusals and quarantine: text, HTML with plots, or JSON")
-    rp.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
-    rp.add_argument("--config", help="TOML config (for storage.root)")
-    rp.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    add_day_args(rp)
     rp.add_argument("--limit", type=int, default=20, help="entries listed per section")
     rp.add_argument(
         "--format", choices=("text", "html", "json"), default="text",
@@ -71,9 +67,7 @@ def add_report(add: AddCommand) -> None:
 
 def add_ledger(add: AddCommand) -> None:
     lg = add("ledger", help="write a day's coverage ledger and gap rows (ledger/date=D/*.parquet)")
-    lg.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
-    lg.add_argument("--config", help="TOML config (for storage.root)")
-    lg.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    add_day_args(lg)
     lg.set_defaults(func=_ledger)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, console, out
+from gatherer.cli.common import AddCommand, _parse_day, _root_and_cutoffs, add_day_args, console, out
 from gatherer.errors import GathererError
 
 if TYPE_CHECKING:
@@ -29,17 +29,13 @@ def _say(text: str) -> None:
 
 def add_seal(add: AddCommand) -> None:
     s = add("seal", help="write a day's manifest (every file, rows, SHA-256) and make its files read-only")
-    s.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
-    s.add_argument("--config", help="TOML config (for storage.root)")
-    s.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    add_day_args(s)
     s.set_defaults(func=_seal)
 
 
 def add_verify(add: AddCommand) -> None:
     v = add("verify", help="check a sealed day's files against its manifest; exit 1 if any differ")
-    v.add_argument("--date", required=True, help="trading day: YYYY-MM-DD, today or yesterday")
-    v.add_argument("--config", help="TOML config (for storage.root)")
-    v.add_argument("--root", help="data root (default: the config's storage.root, or ./data)")
+    add_day_args(v)
     v.set_defaults(func=_verify)
 
 
