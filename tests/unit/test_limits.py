@@ -40,5 +40,5 @@ def test_without_a_measurement_the_defaults_say_so(tmp_path: Path) -> None:
 
 def test_a_named_limits_file_must_exist(tmp_path: Path) -> None:
     cfg = parse_config(f'[venue]\nlimits_file = "{tmp_path / "nope.json"}"\n')
-    with pytest.raises(ConfigError, match=r"venue\.limits_file: .* does not exist; run `gatherer probe-limits"):
+    with pytest.raises(ConfigError, match=r"venue\.limits_file: .* does not exist; run `gatherer probe"):
         with_measured_limits(cfg)
