@@ -26,19 +26,24 @@ RANKED = ("kospi", "kosdaq")
 """Markets with traded values (t8407 serves stocks)."""
 
 
+def held(cfg: Config, app_keys: int) -> int:
+    """Registrations the app keys hold: keys × connections per key × registrations per connection."""
+    return app_keys * cfg.venue.connections_per_key * cfg.venue.registrations_per_connection
+
+
 def capacity(cfg: Config, app_keys: int, workers: int) -> int:
-    """Registrations the app keys hold (keys × connections per key × registrations per connection),
-    less one per worker process for the market-status feed (JIF) when a KRX market is recorded, so
-    a cut selection still leaves its watchdog the exchange's word (``plan.pack.with_market_status``)."""
-    held = app_keys * cfg.venue.connections_per_key * cfg.venue.registrations_per_connection
+    """What a cut selection may keep: what the keys hold, less one per worker process for the
+    market-status feed (JIF) when a KRX market is recorded, so that a cut plan still leaves its
+    watchdog the exchange's word (``plan.pack.with_market_status``). A selection that fits what the
+    keys hold is not cut (JIF then goes where there is room, as before)."""
     krx = any(m in KRX_MARKETS for m in cfg.markets)
-    return max(0, held - (min(app_keys, workers) if krx else 0))
+    return max(0, held(cfg, app_keys) - (min(app_keys, workers) if krx else 0))
 
 
 def select_day(cfg: Config, tables: dict[str, pa.Table], *, app_keys: int, workers: int) -> Selection:
-    """The config's selection; with ``priority = "liquidity"``, cut to what the app keys hold."""
+    """The config's selection; with ``priority = "liquidity"``, cut when it exceeds what the keys hold."""
     selection = select_with_notes(cfg, tables)
-    if cfg.plan.priority != "liquidity":
+    if cfg.plan.priority != "liquidity" or len(selection.registrations) <= held(cfg, app_keys):
         return selection
     values = {m: v for m in cfg.markets if (v := values_of(tables, m)) is not None}
     return prioritize(selection, capacity(cfg, app_keys, workers), values)
@@ -69,7 +74,7 @@ async def fetch_values_if_short(
     if cfg.plan.priority != "liquidity":
         return
     selection = select_with_notes(cfg, tables)
-    if len(selection.registrations) <= capacity(cfg, app_keys, workers):
+    if len(selection.registrations) <= held(cfg, app_keys):
         return
     day = trading_day_of(clock.time_ns())
     for market in (m for m in RANKED if m in cfg.markets):
