@@ -17,6 +17,7 @@ CPU, through ``hours``) on first use in a process, for whole years, and caches i
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from functools import cache
 from types import MappingProxyType
@@ -66,8 +67,6 @@ def start_day(recv_ns: int) -> dt.date:
 
 def next_session(day: dt.date, sessions: Sequence[dt.date]) -> dt.date | None:
     """The first date of sorted ``sessions`` strictly after ``day``; None past the end."""
-    from bisect import bisect_right
-
     i = bisect_right(sessions, day)
     return sessions[i] if i < len(sessions) else None
 
@@ -75,8 +74,6 @@ def next_session(day: dt.date, sessions: Sequence[dt.date]) -> dt.date | None:
 def held(day: dt.date, sessions: Sequence[dt.date]) -> bool:
     """Whether a night session starts on ``day``'s evening: a session day whose next session is at
     most ``MAX_GAP_DAYS`` away (the last known session counts as held)."""
-    from bisect import bisect_left
-
     i = bisect_left(sessions, day)
     if i == len(sessions) or sessions[i] != day:
         return False
