@@ -4,7 +4,7 @@ Thursday evening across midnight into Christmas, a KRX holiday. Every frame land
 every field equal to the string sent, with ``session = "night"`` and the trading date KRX gives the
 session: the next session date after the evening it starts, Monday 2026-12-28 (LS_OPENAPI.md §3.6).
 The journal stays on the evening's day (07:30 rule), and `gatherer rebuild` of the trading date
-re-derives it from there, equal to live."""
+re-derives it from there, equal to live; retention finds the evening's frames on that date."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from gatherer.capture import Kind, iter_records
 from gatherer.clock import SEOUL, to_seoul
 from gatherer.decode.schema import column_name
+from gatherer.run.retention import day_verified
 from gatherer.run.store import JournalTail
 from gatherer.sim.server import Simulator
 from gatherer.sim.state import VenueLimits
@@ -140,6 +141,8 @@ async def test_a_night_session_across_midnight_and_a_holiday_lands_on_the_next_s
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     shutil.rmtree(copy / "parquet" / f"date={NIGHT_DATE}")
+    # Retention finds the evening's frames on their trading date, four days on, and misses them there.
+    assert day_verified(root, EVENING) and not day_verified(copy, EVENING)
     (tmp_path / "rb").mkdir()
     args = ["rebuild", "--config", str(config), "--root", str(copy), "--date", NIGHT_DATE.isoformat()]
     rebuilt = Started(args, tmp_path / "rb", reap)

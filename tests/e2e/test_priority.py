@@ -25,7 +25,7 @@ from ..conftest import sim_settings
 
 GATHERER = str(Path(sys.executable).parent / "gatherer")
 PER_MARKET = 40
-BUDGET = 30  # one key, one connection of 30: 10 codes of three channels
+BUDGET = 31  # one key, one connection of 31: JIF (the watchdog's) and 10 codes of three channels
 
 
 def config_text(sim: Simulator, root: Path, priority: str) -> str:
@@ -90,7 +90,7 @@ async def test_liquidity_keeps_the_most_traded_and_says_the_share(tmp_path: Path
     values = dict(zip(table.column("symbol").to_pylist(), table.column("value").to_pylist(), strict=True))
     assert len(set(values.values())) > 20  # the venue's values differ: a ranking can be wrong
     ranked = sorted(codes, key=lambda s: (-values[s], codes.index(s)))
-    kept, left = ranked[: BUDGET // 3], ranked[BUDGET // 3 :]
+    kept, left = ranked[: (BUDGET - 1) // 3], ranked[(BUDGET - 1) // 3 :]
     share = sum(values[s] for s in kept) / sum(values.values())
     line = next(ln for ln in text.splitlines() if "KOSPI+KOSDAQ codes" in ln)
     assert (
@@ -101,7 +101,8 @@ async def test_liquidity_keeps_the_most_traded_and_says_the_share(tmp_path: Path
         f"left out the {len(left)} least traded ({len(left) * 3} registrations): {', '.join(left[:10])} …"
         in line
     )
-    assert re.search(r"^total\s+30\s*$", text, re.MULTILINE), text
+    assert re.search(r"^all\s+status\s+JIF\s+1\s*$", text, re.MULTILINE), text
+    assert re.search(rf"^total\s+{BUDGET}\s*$", text, re.MULTILINE), text
     assert "the plan fits the venue limits" in text
 
 

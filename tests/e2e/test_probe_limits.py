@@ -25,7 +25,7 @@ from ..helpers.waiting import wait_until
 
 GATHERER = str(Path(sys.executable).parent / "gatherer")
 EVENING = dt.datetime(2026, 11, 25, 20, 0, tzinfo=SEOUL)  # a Wednesday: KRX closed, CME open
-CONNECTIONS, REGISTRATIONS, RATE = 3, 40, 60
+CONNECTIONS, REGISTRATIONS, RATE = 3, 40, 150
 
 
 def limits(*, silent: bool) -> VenueLimits:
@@ -73,7 +73,7 @@ async def test_probe_finds_the_venues_limits(tmp_path: Path, venue: Simulator, r
     assert venue.clock_spec is not None
     code, text = await gatherer(
         reap, "probe-limits", "--config", str(config), "--clock", venue.clock_spec,
-        "--watch-s", "3", "--max-connections", "6", "--max-registrations", "60", "--rate-burst", "150",
+        "--watch-s", "2", "--max-connections", "6", "--max-registrations", "60", "--rate-burst", "250",
     )  # fmt: skip
     assert code == 0, text
     found = json.loads((tmp_path / "data" / "state" / "venue-limits.json").read_text())

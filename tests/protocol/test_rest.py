@@ -434,3 +434,27 @@ def test_sim_token_is_a_jwt_with_unogw_issuer() -> None:
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["iss"] == "unogw"
     assert jwt_exp_ns(issued.token) == seoul_ns(dt.date(2026, 5, 16), dt.time(7, 0))
+
+
+async def test_night_master_and_traded_values(venue: Venue, universe: Universe) -> None:
+    from gatherer.venues.ls.liquidity import fetch_values
+    from gatherer.venues.ls.masters import fetch_night_master
+
+    async with _open(venue) as client:
+        futures = await fetch_night_master(client, "kfutures")
+        options = await fetch_night_master(client, "koptions")
+        stocks = [i.symbol for i in universe.instruments["kospi"][:120]]
+        values = await fetch_values(client, "kospi", [*stocks, "999999"])
+        with pytest.raises(ApiError, match="t8407"):  # nrec must match the codes sent
+            await client.call("t8407", {"nrec": 3, "shcode": stocks[0]})
+    listed = [i.symbol for i in universe.instruments["kfutures"] if i.kind == "future"]
+    assert futures.column("symbol").to_pylist() == listed  # t8455 NFU: the futures, no spreads
+    assert set(futures.column("gubun").to_pylist()) == {"NFU"}
+    assert futures.schema.metadata[b"tr_cd"] == b"t8455"
+    assert futures.schema.field("tradeunit").type == pa.decimal128(30, 8)
+    assert 0 < options.num_rows < len(universe.instruments["koptions"])
+    assert set(options.column("atmgb").to_pylist()) == {"1", "2", "3"}
+    # 50 codes a call (three calls), every code answered in order; one LS does not know gets 0.
+    got = values.column("value").to_pylist()
+    assert values.column("symbol").to_pylist() == [*stocks, "999999"]
+    assert got[-1] == 0 and all(v > 0 for v in got[:-1]) and len(set(got)) > 100

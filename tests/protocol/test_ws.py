@@ -90,6 +90,27 @@ async def test_each_tr_registers_with_its_key_format_and_streams(sim: Simulator,
     await session.close()
 
 
+async def test_night_trs_stream_futures_and_options_at_night_and_not_by_day() -> None:
+    # 22:00 on a KRX session evening (Wednesday): the night session trades (LS_OPENAPI.md §3.6).
+    night = MIDDAY.replace(hour=22)
+    async with Simulator(sim_settings(start=night)) as sim:
+        token = await token_for(sim)
+        rec = Recorder()
+        session = await Session.connect(sim.ws_url, "t-1", rec, clock=sim.clock)
+        pairs = [
+            (tr_cd, format_tr_key(tr_cd, sample_symbol(sim, market)))
+            for tr_cd in ("DH0", "DC0")
+            for market in ("kfutures", "koptions")
+        ] + [("FH9", format_tr_key("FH9", sample_symbol(sim, "kfutures")))]
+        acks = await session.subscribe_many(token, pairs)
+        assert all(a.accepted for a in acks)
+        await rec.until(lambda: all(rec.data.get(p) for p in pairs[:4]))
+        for tr_cd, tr_key in pairs[:4]:
+            assert set(rec.data[(tr_cd, tr_key)][0]) == set(CATALOG[tr_cd].names)
+        assert not rec.data.get(pairs[4])  # the day session's TR is silent at night
+        await session.close()
+
+
 async def test_unsubscribe_stops_that_key_only(sim: Simulator) -> None:
     token = await token_for(sim)
     rec = Recorder()

@@ -14,7 +14,14 @@ from gatherer.config import parse_config
 from gatherer.errors import ConfigError
 from gatherer.plan.select import night_master_key, select_with_notes
 from gatherer.venues.ls.hours import day_windows, seoul_text, session_windows
-from gatherer.venues.ls.night import NIGHT_DATES, derivative_market, held
+from gatherer.venues.ls.night import (
+    derivative_market,
+    held,
+    night_date,
+    night_sessions,
+    night_trading_day,
+    night_trading_days,
+)
 
 D = dt.date.fromisoformat
 
@@ -30,18 +37,18 @@ D = dt.date.fromisoformat
     ],
 )
 def test_a_night_session_is_dated_the_next_krx_session(evening: str, trading_date: str) -> None:
-    assert NIGHT_DATES.date_of(D(evening)) == D(trading_date)
+    assert night_date(D(evening)) == D(trading_date)
     # A frame at 02:00 the next morning belongs to the same evening (its 07:30 journal day).
     two_am = seoul_ns(D(evening) + dt.timedelta(days=1), dt.time(2, 0))
-    assert NIGHT_DATES.trading_day(two_am) == D(trading_date)
+    assert night_trading_day(two_am) == D(trading_date)
     assert (
-        NIGHT_DATES.trading_days([two_am, seoul_ns(D(evening), dt.time(18, 0))])
+        night_trading_days([two_am, seoul_ns(D(evening), dt.time(18, 0))])
         == [(D(trading_date) - dt.date(1970, 1, 1)).days] * 2
     )
 
 
 def test_held_on_session_evenings_and_not_ahead_of_a_long_holiday() -> None:
-    sessions = NIGHT_DATES.sessions(2026)
+    sessions = night_sessions(2026)
     assert held(D("2026-12-24"), sessions)  # 4 days to the next session: held
     assert not held(D("2026-12-25"), sessions)  # a KRX holiday: none
     assert not held(D("2026-12-26"), sessions)  # a Saturday

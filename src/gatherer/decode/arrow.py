@@ -19,7 +19,7 @@ import pyarrow as pa
 from gatherer.decode.columns import Typer, decimal_array
 from gatherer.decode.schema import Layout, column_name
 from gatherer.decode.times import Zone, timestamps, trading_days
-from gatherer.venues.ls.night import NIGHT, NIGHT_DATES
+from gatherer.venues.ls.night import NIGHT, night_trading_days
 
 __all__ = ["Batch", "SessionsOf", "decimal_array", "text_batch", "to_batch"]
 
@@ -113,7 +113,7 @@ def _assemble(
     seq, recv, conn, symbol, extra = head
     n = len(seq)
     night = lay.spec.session == NIGHT
-    days = NIGHT_DATES.trading_days(recv) if night else trading_days(recv, cutoff)
+    days = night_trading_days(recv) if night else trading_days(recv, cutoff)
     venue = lay.spec.venue or None
     if night:  # the night session's TRs (DH0/DC0): every row is the night session's
         session: list[str | None] = [NIGHT] * n

@@ -106,7 +106,8 @@ class Decoder:
     """Journal records in, typed batches and quarantine entries out (see the module docstring).
 
     ``cutoffs`` maps a market key (``kospi``, ``ofutures``, ... , ``stock`` for two-market TRs whose
-    symbol is unknown, ``all`` for JIF) to its trading-day cutoff; default 07:30. ``stock`` falls back
+    symbol is unknown, ``all`` for JIF) to a fixed trading-day cutoff; without one, the exchange's rule
+    (``clock.TradingDays``: KRX the calendar date, else 07:30; DH0/DC0 the night rule). ``stock`` falls back
     to ``kospi``'s cutoff. ``overseas_zone`` is the wall clock of overseas exchange-local time fields.
     ``batch_rows``: a (TR, market) with this many pending rows is turned into a batch at once.
     ``symbol_markets`` (symbol -> ``kospi``/``kosdaq``) places rows of TRs that serve both markets.

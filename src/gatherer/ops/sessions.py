@@ -36,7 +36,7 @@ from gatherer.venues.ls.hours import (
     seoul_text,
     session_windows,
 )
-from gatherer.venues.ls.night import NIGHT, NIGHT_DATES, held
+from gatherer.venues.ls.night import NIGHT, held, night_date, night_sessions
 
 _GROUP_NAMES = {
     "CME": "CME Group (CME, CBOT, NYMEX, COMEX)",
@@ -196,8 +196,8 @@ def render_text(report: SessionsReport) -> str:
             continue
         if group == "knight":
             evening = (
-                f"this evening's is dated {NIGHT_DATES.date_of(day)}"
-                if held(day, NIGHT_DATES.sessions(day.year))
+                f"this evening's is dated {night_date(day)}"
+                if held(day, night_sessions(day.year))
                 else "none this evening"
             )
             lines.append(f"  {market:<9} {spans}   night session (DH0/DC0, 18:00–06:00): {evening}")

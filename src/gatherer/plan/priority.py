@@ -129,7 +129,7 @@ def prioritize(selection: Selection, capacity: int, values: Mapping[str, Mapping
     notes = [
         *selection.notes,
         f"priority = liquidity: the selection needs {total:,} registrations and the app keys hold"
-        f" {capacity:,}; the least traded are left out",
+        f" {capacity:,} for it; the least traded are left out",
         *(_note(g) for g in groups if g.keep < len(g.codes)),
     ]
     return Selection(regs, notes)

@@ -16,6 +16,7 @@ from gatherer.clock import Clock, trading_day_of
 from gatherer.config import Config
 from gatherer.errors import ApiError
 from gatherer.plan import Selection, select_with_notes
+from gatherer.plan.pack import KRX_MARKETS
 from gatherer.plan.priority import prioritize, values_key, values_of
 from gatherer.plan.shard import shard_selection
 from gatherer.sinks.masters import master_path, write_master
@@ -26,20 +27,29 @@ RANKED = ("kospi", "kosdaq")
 """Markets with traded values (t8407 serves stocks)."""
 
 
-def capacity(cfg: Config, app_keys: int) -> int:
+def held(cfg: Config, app_keys: int) -> int:
     """Registrations the app keys hold: keys × connections per key × registrations per connection."""
     return app_keys * cfg.venue.connections_per_key * cfg.venue.registrations_per_connection
 
 
-def select_day(cfg: Config, tables: dict[str, pa.Table], *, app_keys: int) -> Selection:
-    """The config's selection; with ``priority = "liquidity"``, cut to what the app keys hold."""
+def capacity(cfg: Config, app_keys: int, workers: int) -> int:
+    """What a cut selection may keep: what the keys hold, less one per worker process for the
+    market-status feed (JIF) when a KRX market is recorded, so that a cut plan still leaves its
+    watchdog the exchange's word (``plan.pack.with_market_status``). A selection that fits what the
+    keys hold is not cut (JIF then goes where there is room, as before)."""
+    krx = any(m in KRX_MARKETS for m in cfg.markets)
+    return max(0, held(cfg, app_keys) - (min(app_keys, workers) if krx else 0))
+
+
+def select_day(cfg: Config, tables: dict[str, pa.Table], *, app_keys: int, workers: int) -> Selection:
+    """The config's selection; with ``priority = "liquidity"``, cut when it exceeds what the keys hold."""
     selection = select_with_notes(cfg, tables)
     if cfg.run.shard is not None:  # this host's part first: its own app keys hold it
         selection = shard_selection(selection, cfg.run.shard)
-    if cfg.plan.priority != "liquidity":
+    if cfg.plan.priority != "liquidity" or len(selection.registrations) <= held(cfg, app_keys):
         return selection
     values = {m: v for m in cfg.markets if (v := values_of(tables, m)) is not None}
-    return prioritize(selection, capacity(cfg, app_keys), values)
+    return prioritize(selection, capacity(cfg, app_keys, workers), values)
 
 
 def _cached(root: str, day: dt.date, market: str, codes: list[str]) -> pa.Table | None:
@@ -57,6 +67,7 @@ async def fetch_values_if_short(
     tables: dict[str, pa.Table],
     *,
     app_keys: int,
+    workers: int,
     say: Callable[[str], None],
     store: bool = True,
 ) -> None:
@@ -68,7 +79,7 @@ async def fetch_values_if_short(
     selection = select_with_notes(cfg, tables)
     if cfg.run.shard is not None:
         selection = shard_selection(selection, cfg.run.shard)
-    if len(selection.registrations) <= capacity(cfg, app_keys):
+    if len(selection.registrations) <= held(cfg, app_keys):
         return
     day = trading_day_of(clock.time_ns())
     for market in (m for m in RANKED if m in cfg.markets):

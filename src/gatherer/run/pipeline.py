@@ -50,7 +50,7 @@ from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSet
 from gatherer.sinks import file_metadata
 from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.night import MAX_GAP_DAYS as NIGHT_MAX_GAP_DAYS
-from gatherer.venues.ls.night import NIGHT_DATES
+from gatherer.venues.ls.night import night_date
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def night_evenings(root: Path, day: dt.date) -> list[dt.date]:
         for back in range(NIGHT_MAX_GAP_DAYS + 3, 0, -1)
         if journal_dir(root, day - dt.timedelta(days=back)).is_dir()
     ]
-    return [d for d in candidates if NIGHT_DATES.date_of(d) == day]
+    return [d for d in candidates if night_date(d) == day]
 
 
 def _journal_workers(journal_day: Path) -> dict[str, list[Path]]:

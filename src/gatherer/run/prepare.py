@@ -85,7 +85,7 @@ def plan_day(
 ) -> tuple[Selection, Plan]:
     """Select (this host's shard, ``run.shard``; cut to fit by liquidity, ``[plan] priority``) and
     pack; a plan that does not fit is a ConfigError saying what to change."""
-    selection = select_day(cfg, tables, app_keys=app_keys)
+    selection = select_day(cfg, tables, app_keys=app_keys, workers=workers)
     for note in selection.notes:
         say(note)
     plan = pack(selection.registrations, app_keys=app_keys, limits=venue_limits(cfg, workers))

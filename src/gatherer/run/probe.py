@@ -143,8 +143,8 @@ async def _rate(conn: _Conn, token: str, s: ProbeSettings, out: Measured, say: S
         except TimeoutError:
             session.abandon(fut)
             break
-    accepted = sum(a.accepted for a in acks)
-    limited = [a for a in acks if a.rsp_cd == RATE_LIMITED_CODE]
+    limited = [i for i, a in enumerate(acks) if a.rsp_cd == RATE_LIMITED_CODE]
+    accepted = sum(a.accepted for a in acks[: limited[0] if limited else len(acks)])
     if limited:
         out.registrations_per_s = float(accepted)
         say(f"registration rate: {accepted} accepted in one second, then {RATE_LIMITED_CODE}")
@@ -166,7 +166,10 @@ async def _register(
     interval = 1.0 / per_s
     for pair in pairs[: s.max_registrations]:
         for _attempt in range(5):
-            ack = await session.subscribe(token, *pair, timeout_s=s.timeout_s)
+            try:
+                ack = await session.subscribe(token, *pair, timeout_s=s.timeout_s)
+            except TimeoutError:
+                ack = Ack(*pair, SUBSCRIBE, "-", f"no answer in {s.timeout_s:g} s", 0)
             await asyncio.sleep(interval)
             if ack.rsp_cd != RATE_LIMITED_CODE:
                 break

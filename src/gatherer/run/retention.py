@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 
 from gatherer.capture import Kind, PruneReport, iter_records, prune_journal
 from gatherer.clock import Clock, trading_day_of
-from gatherer.venues.ls.night import NIGHT_DATES
+from gatherer.venues.ls.night import night_date
 
 log = logging.getLogger(__name__)
 _ACK = b'"rsp_cd"'
@@ -68,7 +68,7 @@ def day_verified(root: Path, day: dt.date) -> bool:
     from the days around)."""
     for worker, seqs in journal_frame_seqs(root, day).items():
         missing = seqs - stored_seqs(root, day, worker, min(seqs), max(seqs))
-        night = NIGHT_DATES.date_of(day) if missing else day
+        night = night_date(day) if missing else day
         if missing and night > day + dt.timedelta(days=1):
             missing -= stored_seqs(root, night - dt.timedelta(days=1), worker, min(seqs), max(seqs))
         if missing:

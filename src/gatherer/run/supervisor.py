@@ -151,7 +151,9 @@ class Supervisor:
         tables = await fetch_masters(client, self.cfg, self.clock, self.say)
         self.result.masters.update({m: t.num_rows for m, t in tables.items()})
         keys = len(self.credentials)
-        await fetch_values_if_short(client, self.cfg, self.clock, tables, app_keys=keys, say=self.say)
+        await fetch_values_if_short(
+            client, self.cfg, self.clock, tables, app_keys=keys, workers=self.workers, say=self.say
+        )
         return tables
 
     def _plan(self, tables: dict[str, pa.Table]) -> tuple[list[Registration], Plan]:
@@ -167,9 +169,16 @@ class Supervisor:
             tables = await fetch_masters(client, self.cfg, self.clock, self.say, store=False)
             keys = app_keys or len(self.credentials)
             await fetch_values_if_short(
-                client, self.cfg, self.clock, tables, app_keys=keys, say=self.say, store=False
+                client,
+                self.cfg,
+                self.clock,
+                tables,
+                app_keys=keys,
+                workers=self.workers,
+                say=self.say,
+                store=False,
             )
-        selection = select_day(self.cfg, tables, app_keys=keys)
+        selection = select_day(self.cfg, tables, app_keys=keys, workers=self.workers)
         plan = pack(selection.registrations, app_keys=keys, limits=venue_limits(self.cfg, self.workers))
         text = explain(selection, with_market_status(with_vi_everywhere(plan)))
         if shards:  # the split of the whole selection, before this host's shard and any cut

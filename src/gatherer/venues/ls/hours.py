@@ -177,9 +177,9 @@ def _spans_ns(hours: ExchangeHours, days: list[_Day]) -> list[tuple[int, int]]:
     zone = ZoneInfo(hours.zone)
     out: list[tuple[int, int]] = []
     if hours.night:
-        from gatherer.venues.ls.night import NIGHT_DATES, held
+        from gatherer.venues.ls.night import held, night_sessions
 
-        days = [d for d in days if held(d.day, NIGHT_DATES.sessions(d.day.year))]
+        days = [d for d in days if held(d.day, night_sessions(d.day.year))]
     for d in days:
         spans = hours.spans
         early = d.close is not None and d.close_shift < dt.timedelta(0)

@@ -9,16 +9,17 @@ holiday (modelled here: the next session is more than ``MAX_GAP_DAYS`` calendar 
 
 The evening a frame belongs to is its receive time's journal day (``clock.trading_day_of`` with
 the 07:30 default): 18:00 D to 06:00 D+1 is all inside D's journal day, so one journal day holds
-exactly one night session and its rows all have one trading date. ``NIGHT_DATES`` answers "which
-trading date" for receive times; it builds the XKRX calendar (seconds of CPU, through
-``hours``) on first use in a process, for whole years, and keeps it.
+exactly one night session and its rows all have one trading date. ``night_trading_days`` answers
+"which trading date" for receive times; ``night_sessions`` builds the XKRX calendar (seconds of
+CPU, through ``hours``) on first use in a process, for whole years, and caches it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
+from functools import cache
 from types import MappingProxyType
 
 from gatherer.clock import DEFAULT_CUTOFF, seoul_ns, trading_day_of
@@ -66,8 +67,6 @@ def start_day(recv_ns: int) -> dt.date:
 
 def next_session(day: dt.date, sessions: Sequence[dt.date]) -> dt.date | None:
     """The first date of sorted ``sessions`` strictly after ``day``; None past the end."""
-    from bisect import bisect_right
-
     i = bisect_right(sessions, day)
     return sessions[i] if i < len(sessions) else None
 
@@ -75,8 +74,6 @@ def next_session(day: dt.date, sessions: Sequence[dt.date]) -> dt.date | None:
 def held(day: dt.date, sessions: Sequence[dt.date]) -> bool:
     """Whether a night session starts on ``day``'s evening: a session day whose next session is at
     most ``MAX_GAP_DAYS`` away (the last known session counts as held)."""
-    from bisect import bisect_left
-
     i = bisect_left(sessions, day)
     if i == len(sessions) or sessions[i] != day:
         return False
@@ -94,49 +91,40 @@ def windows(first: dt.date, last: dt.date, sessions: Sequence[dt.date]) -> list[
     return out
 
 
-class NightDates:
-    """Night-session trading dates from the XKRX calendar, built lazily per span of years."""
+@cache
+def night_sessions(year: int) -> tuple[dt.date, ...]:
+    """XKRX session dates of ``year`` and the next (so a December evening finds January's). Seconds
+    of CPU on first use in a process (the calendar); cached, as ``decode.schema.layout`` is."""
+    from gatherer.venues.ls.hours import krx_sessions
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._years: dict[int, list[dt.date]] = {}
-
-    def sessions(self, year: int) -> list[dt.date]:
-        """XKRX session dates of ``year`` and the next (so a December evening finds January's)."""
-        with self._lock:
-            found = self._years.get(year)
-            if found is None:
-                from gatherer.venues.ls.hours import krx_sessions
-
-                found = self._years[year] = krx_sessions(dt.date(year, 1, 1), dt.date(year + 1, 12, 31))
-            return found
-
-    def date_of(self, day: dt.date) -> dt.date:
-        """The trading date of the night session starting on ``day``'s evening."""
-        nxt = next_session(day, self.sessions(day.year))
-        # No calendar data that far: the next weekday (what exchange_calendars' fallback does too).
-        if nxt is None:
-            nxt = day + _DAY
-            while nxt.weekday() >= 5:
-                nxt += _DAY
-        return nxt
-
-    def trading_day(self, recv_ns: int) -> dt.date:
-        return self.date_of(start_day(recv_ns))
-
-    def trading_days(self, recv: Sequence[int]) -> list[int]:
-        """Days since 1970-01-01 of each receive time's night trading date (``decode.arrow``)."""
-        out: list[int] = []
-        lo = hi = 0
-        value = 0
-        for r in recv:
-            if not lo <= r < hi:
-                day = start_day(r)
-                lo, hi = seoul_ns(day, DEFAULT_CUTOFF), seoul_ns(day + _DAY, DEFAULT_CUTOFF)
-                value = self.date_of(day).toordinal() - _EPOCH_ORDINAL
-            out.append(value)
-        return out
+    return tuple(krx_sessions(dt.date(year, 1, 1), dt.date(year + 1, 12, 31)))
 
 
-NIGHT_DATES = NightDates()
-"""The process's one instance (the calendar is built once)."""
+def night_date(day: dt.date) -> dt.date:
+    """The trading date of the night session starting on ``day``'s evening."""
+    nxt = next_session(day, night_sessions(day.year))
+    # No calendar data that far: the next weekday (what exchange_calendars' fallback does too).
+    if nxt is None:
+        nxt = day + _DAY
+        while nxt.weekday() >= 5:
+            nxt += _DAY
+    return nxt
+
+
+def night_trading_day(recv_ns: int) -> dt.date:
+    """The trading date of a night-session frame received at ``recv_ns``."""
+    return night_date(start_day(recv_ns))
+
+
+def night_trading_days(recv: Sequence[int]) -> list[int]:
+    """Days since 1970-01-01 of each receive time's night trading date (``decode.arrow``)."""
+    out: list[int] = []
+    lo = hi = 0
+    value = 0
+    for r in recv:
+        if not lo <= r < hi:
+            day = start_day(r)
+            lo, hi = seoul_ns(day, DEFAULT_CUTOFF), seoul_ns(day + _DAY, DEFAULT_CUTOFF)
+            value = night_date(day).toordinal() - _EPOCH_ORDINAL
+        out.append(value)
+    return out
