@@ -47,8 +47,8 @@ STORE_BUFFER_BYTES = 12 * 1024 * 1024
 """The store's Parquet buffers, all partitions together, in Arrow bytes: beyond it the largest is
 spilled as a sorted run into its partition's open file (finished at the checkpoint), so a store's
 memory stays bounded however wide the TRs, without a file per spill. With decode_batch_rows below
-(pending frames are Python objects until a batch is decoded, ~3.7 KB each) this keeps the store
-under 250 MB at 5,000 frames/s (bench/live_store --soak)."""
+(pending frames are Python objects until a batch is decoded, ~3.7 KB each) the store holds
+230-260 MB at 5,000 frames/s (bench/live_store --soak); smaller spills cost Parquet bytes."""
 
 
 def checkpoint_path(root: Path, worker_id: str) -> Path:
