@@ -2,9 +2,9 @@
 
 ``gatherer.read("2026-11-24", "kospi", "trade", symbols=["005930"])`` reads
 ``<root>/parquet/date=2026-11-24/market=kospi/channel=trade/*.parquet`` with pyarrow.dataset,
-filters symbols in the scan (row-group statistics skip the rest, since files are sorted by
-symbol), and returns the rows sorted by (symbol, recv_ns). Values are exact: decimals stay
-decimals (``decimal.Decimal`` in pandas), integers stay int64. It only reads.
+filters symbols in the scan (row-group statistics skip the rest, since each file, or each sorted
+run of a file, is sorted by symbol), and returns the rows sorted by (symbol, recv_ns). Values are
+exact: decimals stay decimals (``decimal.Decimal`` in pandas), integers stay int64. It only reads.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gatherer.sinks import file_metadata
-from gatherer.sinks.parquet import SORT_KEYS
+from gatherer.sinks.parquet import RUN_ROWS_KEY, SORT_KEYS
 
 
 def read_quarantine(root: Path | str, day: dt.date) -> list[dict[str, object]]:
@@ -29,14 +29,16 @@ def read_quarantine(root: Path | str, day: dt.date) -> list[dict[str, object]]:
     return out
 
 
-def _day_tables(root: Path, day: dt.date) -> dict[str, list[tuple[str, pa.Table]]]:
-    """market/channel/tr_cd -> [(file name, table)] for one day of a root."""
-    out: dict[str, list[tuple[str, pa.Table]]] = {}
+def _day_tables(root: Path, day: dt.date) -> dict[str, list[tuple[str, pa.Table, list[int]]]]:
+    """market/channel/tr_cd -> [(file name, table, rows per sorted run)] for one day of a root."""
+    out: dict[str, list[tuple[str, pa.Table, list[int]]]] = {}
     base = Path(root) / "parquet" / f"date={day.isoformat()}"
     for path in sorted(base.glob("market=*/channel=*/*.parquet")):
         market, channel = path.parts[-3].split("=", 1)[1], path.parts[-2].split("=", 1)[1]
-        tr_cd = file_metadata(path).get("tr_cd", "?")
-        out.setdefault(f"{market}/{channel}/{tr_cd}", []).append((path.name, pq.read_table(path)))
+        meta = file_metadata(path)
+        t = pq.read_table(path)
+        runs = [int(n) for n in meta[RUN_ROWS_KEY].split(",")] if RUN_ROWS_KEY in meta else [t.num_rows]
+        out.setdefault(f"{market}/{channel}/{meta.get('tr_cd', '?')}", []).append((path.name, t, runs))
     return out
 
 
@@ -46,7 +48,8 @@ def compare_days(root_a: Path | str, root_b: Path | str, day: dt.date, *, by_fil
     Per market/channel/TR, the rows of all files are compared in (symbol, recv_ns, seq) order,
     column by column, values and types. With ``by_file`` the file names must match too and each
     file is compared in its stored order (a rebuild of the same batches with the same settings).
-    Every file is also checked to be sorted.
+    Every file is also checked to be sorted: as a whole, or, in a file that memory made write in
+    several runs (``gatherer.run_rows``), each run, the runs adding up to the file's rows.
     """
     a, b = _day_tables(Path(root_a), day), _day_tables(Path(root_b), day)
     diffs: list[str] = []
@@ -55,19 +58,22 @@ def compare_days(root_a: Path | str, root_b: Path | str, day: dt.date, *, by_fil
             diffs.append(f"{key}: only in {root_a if key in a else root_b}")
             continue
         for side, files in ((root_a, a[key]), (root_b, b[key])):
-            for name, t in files:
-                if not _is_sorted(t):
+            for name, t, runs in files:
+                if sum(runs) != t.num_rows:
+                    diffs.append(f"{key}/{name} under {side}: runs of {runs} rows, but {t.num_rows} rows")
+                starts = [sum(runs[:i]) for i in range(len(runs))]
+                if not all(_is_sorted(t.slice(at, n)) for at, n in zip(starts, runs, strict=True)):
                     diffs.append(f"{key}/{name} under {side}: rows are not in (symbol, recv_ns, seq) order")
         if by_file:
-            names_a, names_b = [n for n, _ in a[key]], [n for n, _ in b[key]]
+            names_a, names_b = [f[0] for f in a[key]], [f[0] for f in b[key]]
             if names_a != names_b:
                 diffs.append(f"{key}: files differ: {names_a} vs {names_b}")
                 continue
-            for (name, ta), (_, tb) in zip(a[key], b[key], strict=True):
+            for (name, ta, _), (_, tb, _) in zip(a[key], b[key], strict=True):
                 diffs.extend(_compare_tables(f"{key}/{name}", ta, tb))
         else:
-            ta = pa.concat_tables([t for _, t in a[key]], promote_options="permissive")
-            tb = pa.concat_tables([t for _, t in b[key]], promote_options="permissive")
+            ta = pa.concat_tables([f[1] for f in a[key]], promote_options="permissive")
+            tb = pa.concat_tables([f[1] for f in b[key]], promote_options="permissive")
             order = [(k, "ascending") for k in SORT_KEYS]
             diffs.extend(_compare_tables(key, ta.sort_by(order), tb.sort_by(order)))
     return diffs

@@ -41,6 +41,11 @@ def sink(root: Path, worker: str = "w00", **kw: Any) -> ParquetSink:
     return ParquetSink(root, worker, version="0.1.0-test", venue="sim", **kw)
 
 
+def hidden(root: Path) -> list[Path]:
+    """Files still being written (temporaries no reader globs)."""
+    return sorted(root.glob("parquet/*/*/*/.*.parquet.tmp"))
+
+
 # -- round trips and layout --------------------------------------------------------------------
 
 
@@ -144,10 +149,12 @@ def test_memory_is_bounded_across_partitions(tmp_path: Path) -> None:
     s = sink(tmp_path, max_buffered_rows=120)
     s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 100)))])
     s.write([Batch("H1_", "kospi", "book", make_table("H1_", rows_for(["005930"], 30, seq0=100)))])
-    assert s.buffered_rows == 30  # the larger trade buffer went to disk
-    assert len(partition_files(tmp_path, DAY, "kospi", "trade")) == 1
+    assert s.buffered_rows == 30  # the larger trade buffer went to disk, into its open file
+    assert not partition_files(tmp_path, DAY, "kospi", "trade")  # visible only once finished
+    assert len(hidden(tmp_path)) == 1
     s.close()
     assert s.buffered_rows == 0 and len(s.written) == 2
+    assert [pq.read_metadata(p).num_rows for p in partition_files(tmp_path, DAY, "kospi", "trade")] == [100]
 
 
 def test_a_restarted_worker_continues_numbering_and_never_overwrites(tmp_path: Path) -> None:
@@ -313,6 +320,122 @@ def test_buffers_are_bounded_in_bytes_too_the_largest_written_first(tmp_path: Pa
         assert s.buffered_rows == 100  # under the cap: buffered
         s.write([Batch("H1_", "kospi", "book", wide)])  # over it: the book (the larger) goes to disk
         assert s.buffered_rows == 100
-        assert partition_files(tmp_path, DAY, "kospi", "book")
-        assert not partition_files(tmp_path, DAY, "kospi", "trade")
+        assert [p.parent.name for p in hidden(tmp_path)] == ["channel=book"]  # in its open file
+    assert partition_files(tmp_path, DAY, "kospi", "book")
     assert partition_files(tmp_path, DAY, "kospi", "trade")  # and the rest at close
+    assert not hidden(tmp_path)
+
+
+# -- spilling into the open file under memory pressure -------------------------------------------
+
+
+def spilled(root: Path, rows: list[tuple[str, int, int]], **kw: Any) -> ParquetSink:
+    """A sink fed ``rows`` in batches of 50 with room for 60: every second batch is spilled."""
+    s = sink(root, max_buffered_rows=60, row_group_rows=40, **kw)
+    for at in range(0, len(rows), 50):
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows[at : at + 50]))])
+    return s
+
+
+def test_spills_go_as_sorted_runs_into_one_open_file_shown_only_at_flush(tmp_path: Path) -> None:
+    rows = rows_for(["005930", "000660", "035720"], 230)
+    random.Random(3).shuffle(rows)
+    s = spilled(tmp_path / "spill", rows)
+    assert s.buffered_rows == 30  # 100 + 100 rows spilled, the last 30 held
+    assert not partition_files(tmp_path / "spill", DAY, "kospi", "trade") and not s.written
+    (tmp,) = hidden(tmp_path / "spill")
+    assert tmp.name == ".w00-0001.parquet.tmp"
+    s.flush()
+    assert not hidden(tmp_path / "spill")
+    (path,) = partition_files(tmp_path / "spill", DAY, "kospi", "trade")
+    md = pq.read_metadata(path)
+    assert md.num_rows == 230
+    assert [md.row_group(i).num_rows for i in range(md.num_row_groups)] == [40, 40, 20, 40, 40, 20, 30]
+    meta = file_metadata(path)
+    assert meta["run_rows"] == "100,100,30"
+    arrow_meta = pq.read_table(path).schema.metadata or {}  # the Arrow schema tells the same
+    assert {k.decode(): v.decode() for k, v in arrow_meta.items() if k.startswith(b"gatherer.")} == {
+        f"gatherer.{k}": v for k, v in meta.items()
+    }
+    assert [(f.path, f.rows, f.seq_min, f.seq_max) for f in s.written] == [(path, 230, 0, 229)]
+    with sink(tmp_path / "whole") as whole:  # the same rows without memory pressure: one run
+        whole.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows))])
+    (one,) = partition_files(tmp_path / "whole", DAY, "kospi", "trade")
+    assert {k: v for k, v in meta.items() if k != "run_rows"} == file_metadata(one)  # rows, seq range too
+    assert file_metadata(one)["rows"] == "230" and pq.read_metadata(one).num_row_groups == 1
+    assert compare_days(tmp_path / "spill", tmp_path / "whole", DAY) == []  # rows exact, runs sorted
+    expected = make_table("S3_", rows).sort_by([(k, "ascending") for k in ("symbol", "recv_ns", "seq")])
+    assert read_partition(tmp_path / "spill", DAY, "kospi", "trade").equals(
+        expected.replace_schema_metadata()
+    )
+
+
+def test_compare_days_finds_a_run_out_of_order_in_a_spilled_file(tmp_path: Path) -> None:
+    rows = rows_for(["005930", "000660"], 130)
+    spilled(tmp_path / "a", rows).close()
+    with sink(tmp_path / "b") as s:
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows))])
+    (path,) = partition_files(tmp_path / "a", DAY, "kospi", "trade")
+    assert file_metadata(path)["run_rows"] == "100,30"
+    assert compare_days(tmp_path / "a", tmp_path / "b", DAY) == []
+    t = pq.read_table(path)  # the second run reversed, its metadata kept
+    t = pa.concat_tables([t.slice(0, 100), t.slice(100).take(pa.array(range(29, -1, -1)))])
+    pq.write_table(t, path)
+    assert any(
+        "not in (symbol, recv_ns, seq) order" in d for d in compare_days(tmp_path / "a", tmp_path / "b", DAY)
+    )
+
+
+def test_a_spilled_file_rotates_at_exactly_rotate_rows(tmp_path: Path) -> None:
+    with spilled(tmp_path, rows_for(["005930"], 250), rotate_rows=120) as s:
+        # 100 spilled, 20 more finish file 1; 80 spilled, 40 more finish file 2: both before a flush
+        assert len(partition_files(tmp_path, DAY, "kospi", "trade")) == 2 and s.buffered_rows == 10
+        assert not hidden(tmp_path)
+    files = partition_files(tmp_path, DAY, "kospi", "trade")
+    assert [pq.read_metadata(p).num_rows for p in files] == [120, 120, 10]
+    assert [file_metadata(p).get("run_rows") for p in files] == ["100,20", "80,40", None]
+    assert [(file_metadata(p)["seq_min"], file_metadata(p)["seq_max"]) for p in files] == [
+        ("0", "119"),
+        ("120", "239"),
+        ("240", "249"),
+    ]
+
+
+CRASH = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from helpers.batches import Batch, make_table, rows_for
+from gatherer.sinks.parquet import ParquetSink
+s = ParquetSink(Path({root!r}), "w00", version="t", venue="sim", max_buffered_rows=60)
+for i in range(3):
+    s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 50, seq0=50 * i)))])
+assert s.buffered_rows == 50
+os._exit(9)  # killed: no flush, no close, no finaliser
+"""
+
+
+def test_a_crash_after_a_spill_leaves_only_a_temporary_the_next_sink_removes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tests = str(Path(__file__).resolve().parents[1])
+    code = CRASH.format(tests=tests, root=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+    assert not partition_files(tmp_path, DAY, "kospi", "trade")
+    assert [p.name for p in hidden(tmp_path)] == [".w00-0001.parquet.tmp"]
+    with sink(tmp_path) as s:  # the restarted store writes the rows again from the journal
+        s.write([Batch("S3_", "kospi", "trade", make_table("S3_", rows_for(["005930"], 150)))])
+    assert [p.name for p in partition_files(tmp_path, DAY, "kospi", "trade")] == ["w00-0001.parquet"]
+    assert not hidden(tmp_path)
+
+
+def test_a_failed_spill_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(self: Any, table: pa.Table, row_group_size: int | None = None) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sink_mod.pq.ParquetWriter, "write_table", full)
+    with pytest.raises(ParquetSinkError, match="No space left"):
+        spilled(tmp_path, rows_for(["005930"], 100))
+    assert not hidden(tmp_path) and not partition_files(tmp_path, DAY, "kospi", "trade")

@@ -108,3 +108,34 @@ async def test_one_process_and_two_rebuild_the_same_rows(tmp_path: Path) -> None
 def test_a_rebuild_without_a_journal_says_so(tmp_path: Path) -> None:
     with pytest.raises(RebuildError, match="no journal segments"):
         rebuild_day(tmp_path, DAY, version="x", cutoffs=None)
+
+
+async def test_a_live_store_that_spilled_runs_equals_its_rebuild_file_for_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory pressure in the live store (a tiny byte cap, small decode batches) spills sorted runs
+    into open files; the rebuild (no pressure) writes one run per file: the same rows, the same files."""
+    import gatherer.run.pipeline as pipeline_mod
+    import gatherer.run.store as store_mod
+    from gatherer.sinks import file_metadata
+
+    class SmallBatches(store_mod.Store):
+        def __init__(self, *args: object, **kw: object) -> None:
+            super().__init__(*args, decode_batch_rows=400, **kw)  # type: ignore[arg-type]
+
+    live = tmp_path / "live"
+    await write_journal(live, "w00", 3000, 1)
+    monkeypatch.setattr(store_mod, "STORE_BUFFER_BYTES", 64 * 1024)
+    monkeypatch.setattr(pipeline_mod, "Store", SmallBatches)
+    assert live_store(live, "w00")["rows"] > 0
+    monkeypatch.undo()
+    files = sorted((live / "parquet").rglob("*.parquet"))
+    assert any("run_rows" in file_metadata(p) for p in files)  # it did spill, into the open files
+    rebuilt = tmp_path / "rebuilt"
+    shutil.copytree(live, rebuilt)
+    rebuild_day(rebuilt, DAY, version="t", cutoffs=None, processes=1)
+    assert not any("run_rows" in file_metadata(p) for p in (rebuilt / "parquet").rglob("*.parquet"))
+    assert compare_days(live, rebuilt, DAY) == []  # every run sorted, rows exact
+    assert [p.relative_to(live) for p in files] == sorted(
+        p.relative_to(rebuilt) for p in (rebuilt / "parquet").rglob("*.parquet")
+    )  # spilling made no extra files

@@ -17,12 +17,16 @@ Layout, format version 1 (repeated in docs/formats.md, "Parquet layout")::
   metadata (and the ``tr_cd`` column).
 - Rows in a file are sorted by (symbol, recv_ns, seq); zstd; row groups of ``row_group_rows``;
   ``recv_ns`` and ``seq`` DELTA_BINARY_PACKED, every other column dictionary-encoded where it pays.
+  When memory forced a partition out before its file was due, the file holds several runs, each
+  sorted, one after the other (``gatherer.run_rows`` gives their lengths; ``sinks.runfile``).
 - A file is written as ``.<worker>-<NNNN>.parquet.tmp`` in the same directory, fsync'd, renamed,
-  and the directory fsync'd. The dot keeps it out of globs and pyarrow datasets.
+  and the directory fsync'd. The dot keeps it out of globs and pyarrow datasets. A file holding
+  spilled runs stays open at its temporary name until ``flush``/``close`` or ``rotate_rows``.
 - File key-value metadata (strings): ``gatherer.format`` ("1"), ``gatherer.tr_cd``,
   ``gatherer.layout`` (catalog layout, ``2025-12`` / ``2026``), ``gatherer.collector_version``,
   ``gatherer.venue``, ``gatherer.worker_id``, ``gatherer.trading_day``, ``gatherer.market``,
-  ``gatherer.channel``, ``gatherer.rows``, ``gatherer.seq_min``, ``gatherer.seq_max``.
+  ``gatherer.channel``, ``gatherer.rows``, ``gatherer.seq_min``, ``gatherer.seq_max`` (and
+  ``gatherer.run_rows`` in a file of several runs).
 
 Writes block on disk: call the sink from a thread (``asyncio.to_thread``), not from the loop.
 """
@@ -32,7 +36,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,15 +47,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gatherer.errors import GathererError
-from gatherer.files import append_jsonl, fsync_dir
+from gatherer.files import append_jsonl
+from gatherer.sinks.runfile import META as META
+from gatherer.sinks.runfile import RUN_ROWS_KEY as RUN_ROWS_KEY
+from gatherer.sinks.runfile import SORT_KEYS as SORT_KEYS
+from gatherer.sinks.runfile import RunFile, seq_range, sort_run, with_meta, write_whole
 
 FORMAT_VERSION = "1"
 QUARANTINE_VERSION = 1
-META = "gatherer."
-SORT_KEYS = ("symbol", "recv_ns", "seq")
 REQUIRED_COLUMNS = ("recv_ns", "trading_day", "symbol", "seq")
-_DELTA_COLUMNS = ("recv_ns", "seq")
-"""Written with Parquet's DELTA_BINARY_PACKED encoding instead of a dictionary."""
 
 DEFAULT_ROW_GROUP_ROWS = 131_072
 DEFAULT_ROTATE_ROWS = 1_048_576
@@ -122,6 +125,8 @@ class _Buffer:
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
     nbytes: int = 0
+    file: RunFile | None = None
+    """The partition's open file, once memory pressure spilled runs into it."""
 
 
 def partition_dir(root: Path | str, day: dt.date, market: str, channel: str) -> Path:
@@ -135,10 +140,12 @@ def quarantine_path(root: Path | str, day: dt.date, worker_id: str) -> Path:
 class ParquetSink:
     """Buffers decoded batches per (trading_day, market, channel, tr_cd) and writes sorted files.
 
-    A buffer is written when it reaches ``rotate_rows`` (exactly that many rows per file), when
-    all buffers together pass ``max_buffered_rows`` (the largest is written), and on ``flush`` /
-    ``close``. Files depend only on the sequence of rows given, so replaying the same batches
-    gives the same files.
+    A file is finished when its partition reaches ``rotate_rows`` (exactly that many rows per
+    file) and on ``flush`` / ``close``. When all buffers together pass ``max_buffered_rows`` or
+    ``max_buffered_bytes``, the largest buffer is spilled: written as one sorted run into its
+    partition's open file (opened at its temporary name if need be), which stays invisible until
+    it is finished. Files depend only on the sequence of batches given, so replaying the same
+    batches gives the same files.
     """
 
     def __init__(
@@ -218,30 +225,69 @@ class ParquetSink:
         buf.nbytes += part.nbytes
         self._buffered_rows += part.num_rows
         self._buffered_bytes += part.nbytes
-        while buf.rows >= self.rotate_rows:
+        while (in_file := buf.file.rows if buf.file else 0) + buf.rows >= self.rotate_rows:
             table = pa.concat_tables(buf.tables)
-            self._write_file(key, table.slice(0, self.rotate_rows))
-            rest = table.slice(self.rotate_rows)
+            take = self.rotate_rows - in_file
+            self._finish(key, buf, table.slice(0, take))
+            rest = table.slice(take)
             buf.tables = [rest] if rest.num_rows else []
-            buf.rows -= self.rotate_rows
-            self._buffered_rows -= self.rotate_rows
+            buf.rows -= take
+            self._buffered_rows -= take
             self._buffered_bytes += rest.nbytes - buf.nbytes
             buf.nbytes = rest.nbytes
         while self._buffered_rows > self.max_buffered_rows:
-            self._drain(max(self._buffers, key=lambda k: (self._buffers[k].rows, k)))
+            if not self._spill(max(self._buffers, key=lambda k: (self._buffers[k].rows, k))):
+                break
         cap = self.max_buffered_bytes
         while cap is not None and self._buffered_bytes > cap:
-            self._drain(max(self._buffers, key=lambda k: (self._buffers[k].nbytes, k)))
+            if not self._spill(max(self._buffers, key=lambda k: (self._buffers[k].nbytes, k))):
+                break
 
-    def _drain(self, key: PartitionKey) -> None:
-        buf = self._buffers.pop(key, None)
-        if buf is None or buf.rows == 0:
-            return
+    def _take(self, buf: _Buffer) -> pa.Table | None:
+        """Empty a buffer, returning its rows as one table (None when it held none)."""
         self._buffered_rows -= buf.rows
         self._buffered_bytes -= buf.nbytes
-        self._write_file(key, pa.concat_tables(buf.tables))
+        tables, buf.tables, buf.rows, buf.nbytes = buf.tables, [], 0, 0
+        return pa.concat_tables(tables) if tables else None
+
+    def _drain(self, key: PartitionKey) -> None:
+        """Finish the partition's file with everything buffered; forget the partition."""
+        buf = self._buffers.pop(key, None)
+        if buf is None:
+            return
+        table = self._take(buf)
+        if table is not None or buf.file is not None:
+            self._finish(key, buf, table)
+
+    def _spill(self, key: PartitionKey) -> bool:
+        """Memory pressure: the partition's buffer goes to its open file as one sorted run.
+
+        Returns False when the buffer was already empty (nothing left to spill)."""
+        buf = self._buffers[key]
+        table = self._take(buf)
+        if table is None:
+            return False
+        if buf.file is None:
+            final, tmp = self._claim_path(self._directory(key))
+            schema = with_meta(buf.schema, self._head_meta(key, buf.schema))
+            try:
+                buf.file = RunFile(final, tmp, schema, self.row_group_rows)
+            except (OSError, pa.ArrowException) as e:
+                raise ParquetSinkError(f"could not write {final}: {e}") from e
+        try:
+            buf.file.write_run(table)
+        except (OSError, pa.ArrowException) as e:
+            final, buf.file = buf.file.final, None
+            raise ParquetSinkError(f"could not write {final}: {e}") from e
+        return True
 
     # -- files ---------------------------------------------------------------------------------
+
+    def _directory(self, key: PartitionKey) -> Path:
+        day, market, channel, _ = key
+        directory = partition_dir(self.root, day, market, channel)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def _claim_path(self, directory: Path) -> tuple[Path, Path]:
         n = self._next_number.get(directory)
@@ -257,54 +303,53 @@ class ParquetSink:
         name = f"{self.worker_id}-{n:04d}.parquet"
         return directory / name, directory / f".{name}.tmp"
 
-    def _write_file(self, key: PartitionKey, table: pa.Table) -> None:
+    def _head_meta(self, key: PartitionKey, schema: pa.Schema) -> dict[str, str]:
+        """The file metadata known before the rows are: everything but rows and the seq range."""
         day, market, channel, tr_cd = key
-        directory = partition_dir(self.root, day, market, channel)
-        directory.mkdir(parents=True, exist_ok=True)
-        final, tmp = self._claim_path(directory)
-        table = table.sort_by([(k, "ascending") for k in SORT_KEYS if k in table.column_names])
-        seq = pc.min_max(table["seq"])
-        seq_min, seq_max = int(seq["min"].as_py()), int(seq["max"].as_py())
-        layout = (table.schema.metadata or {}).get(b"layout", b"unknown").decode()
-        meta = {
+        return {
             "format": FORMAT_VERSION,
             "tr_cd": tr_cd,
-            "layout": layout,
+            "layout": (schema.metadata or {}).get(b"layout", b"unknown").decode(),
             "collector_version": self.version,
             "venue": self.venue,
             "worker_id": self.worker_id,
             "trading_day": day.isoformat(),
             "market": market,
             "channel": channel,
-            "rows": str(table.num_rows),
-            "seq_min": str(seq_min),
-            "seq_max": str(seq_max),
         }
-        merged = dict(table.schema.metadata or {})
-        merged.update({f"{META}{k}".encode(): v.encode() for k, v in meta.items()})
-        table = table.replace_schema_metadata(merged)
+
+    def _finish(self, key: PartitionKey, buf: _Buffer, table: pa.Table | None) -> None:
+        """Write the partition's file: ``table`` is its last run (or all of it), then rename."""
+        day, market, channel, tr_cd = key
+        run_file, buf.file = buf.file, None
+        if run_file is None:
+            assert table is not None
+            rows, (seq_min, seq_max), final = table.num_rows, seq_range(table), self._write_whole(key, table)
+        else:
+            final = run_file.final
+            try:
+                if table is not None:
+                    run_file.write_run(table)
+                run_file.commit()
+            except (OSError, pa.ArrowException) as e:
+                raise ParquetSinkError(f"could not write {final}: {e}") from e
+            assert run_file.seq_min is not None and run_file.seq_max is not None
+            rows, seq_min, seq_max = run_file.rows, run_file.seq_min, run_file.seq_max
+        self.written.append(WrittenFile(final, tr_cd, day, market, channel, rows, seq_min, seq_max))
+
+    def _write_whole(self, key: PartitionKey, table: pa.Table) -> Path:
+        """A file written in one go, one sorted run (the case without memory pressure)."""
+        final, tmp = self._claim_path(self._directory(key))
+        table = sort_run(table)
+        seq_min, seq_max = seq_range(table)
+        meta = self._head_meta(key, table.schema)
+        meta.update({"rows": str(table.num_rows), "seq_min": str(seq_min), "seq_max": str(seq_max)})
+        table = table.replace_schema_metadata(with_meta(table.schema, meta).metadata)
         try:
-            pq.write_table(
-                table,
-                tmp,
-                compression="zstd",
-                row_group_size=self.row_group_rows,
-                write_statistics=True,
-                # Sorted by symbol then receive time: recv_ns and seq climb within each symbol, so
-                # their deltas are small (about 4 B/row less than dictionary + zstd); the rest as before.
-                use_dictionary=[n for n in table.column_names if n not in _DELTA_COLUMNS],
-                column_encoding={n: "DELTA_BINARY_PACKED" for n in _DELTA_COLUMNS if n in table.column_names},
-            )
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            if final.exists():  # another process claimed the name: never overwrite a file
-                raise FileExistsError(final)
-            os.rename(tmp, final)
-            fsync_dir(directory)
+            write_whole(table, tmp, final, self.row_group_rows)
         except (OSError, pa.ArrowException) as e:
-            tmp.unlink(missing_ok=True)
             raise ParquetSinkError(f"could not write {final}: {e}") from e
-        self.written.append(WrittenFile(final, tr_cd, day, market, channel, table.num_rows, seq_min, seq_max))
+        return final
 
 
 def _split_by_day(table: pa.Table, tr_cd: str) -> Iterator[tuple[dt.date, pa.Table]]:
