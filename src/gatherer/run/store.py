@@ -48,7 +48,7 @@ STORE_BUFFER_BYTES = 24 * 1024 * 1024
 spilled as a sorted run into its partition's open file (finished at the checkpoint), so a store's
 memory stays bounded however wide the TRs, without a file per spill. With decode_batch_rows below
 (pending frames are Python objects until a batch is decoded, ~3.7 KB each) the store holds
-250-275 MB at 5,000 frames/s (bench/live_store --soak) and writes 45 B/frame (bench/store). Smaller
+250-290 MB at 5,000 frames/s (bench/live_store --soak) and writes 45 B/frame (bench/store). Smaller
 spills cost Parquet bytes: 12 MiB with 4,000-row batches held 230-260 MB for 49 B/frame; 96 MiB
 with 20,000 (no spilling into open files) 320-430 MB for 41 B/frame."""
 
