@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -36,6 +37,15 @@ async def test_demo_prints_a_summary_and_leaves_a_journal(tmp_path: Path, reap: 
     for market in ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions"):
         assert f" {market} " in text, f"{market} missing from the summary:\n{text}"
     assert "refused" in text and "journal:" in text
+    # What the run says it registered is what the plan sent (the market-status feed included):
+    # no more registrations acknowledged than registered, and the same count in the log and summary.
+    said = re.search(r"([\d,]+) registrations on (\d+) connection", err.decode())
+    summed = re.search(
+        r"([\d,]+)\s+registrations\s+on\s+(\d+)\s+connection\(s\):\s+([\d,]+)\s+acknowledged", text
+    )
+    assert said and summed, (err.decode(), text)
+    registered, acknowledged = int(summed[1].replace(",", "")), int(summed[3].replace(",", ""))
+    assert said[1] == summed[1] and 0 < acknowledged <= registered, (said[0], summed[0])
     report = verify(tmp_path / "journal")
     assert report.ok and report.records > 100
 

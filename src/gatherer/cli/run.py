@@ -88,7 +88,9 @@ class _RunFigures:
             # A store that did not finish, then drained by the supervisor, counts by what the drain wrote.
             stores += [rep.store for rep in w.reports if w.drained is None or "failed" not in rep.store]
             stores += [w.drained] if w.drained is not None else []
-        return cls(r.root, r.started_ns, r.ended_ns, len(r.registrations), conns, first, stores, r.restarts)
+        # What was registered: the plan's (the market-status feed and VI registrations it adds included).
+        placed = r.plan.placed if r.plan is not None else len(r.registrations)
+        return cls(r.root, r.started_ns, r.ended_ns, placed, conns, first, stores, r.restarts)
 
 
 def _summary_table(fig: _RunFigures, title: str) -> Table:

@@ -318,7 +318,7 @@ class Supervisor:
         handles = self._handles = [WorkerHandle(spec, keys) for spec, keys in self._specs(plan)]
         result.workers.extend(handles)
         self.say(
-            f"{len(registrations):,} registrations on {len(plan.connections)} connection(s),"
+            f"{plan.placed:,} registrations on {len(plan.connections)} connection(s),"
             f" {len(self.credentials)} app key(s), {len(handles)} worker process(es)"
         )
         for h in handles:
