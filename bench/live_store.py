@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -95,8 +96,16 @@ def lag_of(pid: int, trace: Trace, now: float, last: float | None) -> float | No
 
 
 async def run(args: argparse.Namespace) -> list[Sample]:
+    """Journal and store in a temporary root, removed afterwards (a one-hour soak leaves gigabytes)."""
     frames = [p for _, p in make_frames(POOL)]
     root = Path(tempfile.mkdtemp(prefix="gatherer-bench-live-"))
+    try:
+        return await _drive(args, frames, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _drive(args: argparse.Namespace, frames: list[bytes], root: Path) -> list[Sample]:
     journal = await Journal.open(root, "w00")
     cutoffs = {m: dt.time(7, 30) for m in ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")}
     child = await start_store(root, "w00", "bench", cutoffs, flush_s=300.0)
