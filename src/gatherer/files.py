@@ -24,6 +24,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_durable(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old file or the new one, never part:
+    written under ``<name>.tmp``, fsync'd, renamed over ``path``, the folder fsync'd."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def append_jsonl(path: Path, lines: list[str]) -> int:
     """Append text lines (each ending in a newline) to ``path`` and fsync; returns how many.
 

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from gatherer.config import BusConfig
-from gatherer.files import fsync_dir
+from gatherer.files import write_durable
 from gatherer.sinks.bus import MSG_ID, BusError, connect, ensure_stream
 
 log = logging.getLogger(__name__)
@@ -93,15 +93,7 @@ def store_master(root: Path, rel: str | None, data: bytes) -> bool:
     if rel is None or not _PATH.match(rel):
         log.error("bus: a masters message with path %r; not stored", rel)
         return False
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_durable(root / rel, data)
     return True
 
 

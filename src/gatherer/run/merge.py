@@ -37,7 +37,7 @@ import msgspec
 
 from gatherer.capture import Kind, Record
 from gatherer.clock import TradingDays
-from gatherer.files import fsync_dir
+from gatherer.files import write_durable
 from gatherer.venues.ls.envelope import frame_stream
 
 WINDOW = 4096
@@ -161,15 +161,7 @@ class Merger:
             "open": {k.decode(): v.__dict__ for k, v in self._open.items()},
             "ledger_sizes": {str(p): p.stat().st_size for p in self._ledger_files()},
         }
-        path = self._state_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(msgspec.msgpack.encode(state))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        write_durable(self._state_path(), msgspec.msgpack.encode(state))
 
     def _write_open(self) -> None:
         """The stretches still open, as they stand, in one file per day replaced at each checkpoint."""

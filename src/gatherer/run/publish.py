@@ -31,7 +31,7 @@ from typing import Any
 from gatherer.capture import Block, Corrupt, SegmentScanner, TornTail, worker_segments
 from gatherer.capture.segment import BLOCK_HEADER_SIZE, SEGMENT_HEADER_SIZE, block_span, decode_segment_header
 from gatherer.config import BusConfig
-from gatherer.files import fsync_dir
+from gatherer.files import write_durable
 from gatherer.sinks.bus import BusConfigError, BusError, Message, Outbox, connect, ensure_stream
 
 log = logging.getLogger(__name__)
@@ -57,15 +57,7 @@ def read_checkpoint(root: Path, worker_id: str) -> int:
 
 
 def write_checkpoint(root: Path, worker_id: str, seq: int) -> None:
-    path = checkpoint_path(root, worker_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"v": 1, "seq": seq}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_durable(checkpoint_path(root, worker_id), json.dumps({"v": 1, "seq": seq}).encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatherer.capture import Block, Record, SegmentScanner
 from gatherer.clock import Clock, SystemClock
-from gatherer.files import fsync_dir
+from gatherer.files import write_durable
 from gatherer.run import bus_masters as masters
 from gatherer.run.merge import Merger
 from gatherer.run.store import Store, exclusive
@@ -91,15 +90,7 @@ def read_state(root: Path, durable: str) -> int | None:
 
 
 def write_state(root: Path, durable: str, stream_seq: int) -> None:
-    path = state_path(root, durable)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"v": 1, "stream_seq": stream_seq}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_durable(state_path(root, durable), json.dumps({"v": 1, "stream_seq": stream_seq}).encode())
 
 
 class Sink:

@@ -33,7 +33,7 @@ from gatherer.capture import Block, Corrupt, Damage, Record, SegmentScanner, Tor
 from gatherer.capture.segment import SEGMENT_HEADER_SIZE, decode_segment_header
 from gatherer.clock import TradingDays
 from gatherer.decode import Batch, Decoder, Quarantined
-from gatherer.files import fsync_dir, rewrite_jsonl
+from gatherer.files import rewrite_jsonl, write_durable
 from gatherer.ledger.chain import VolumeChains
 from gatherer.ledger.gapfile import discard_gaps_after, write_gaps
 from gatherer.sinks import ParquetSink, WrittenFile, file_metadata, write_quarantine
@@ -79,18 +79,10 @@ def write_checkpoint(
 ) -> None:
     """Record ``seq`` and the volume chains as they stood after it (``ledger.VolumeChains.state``),
     and the session phases (``decode.phases``), so a restarted store labels rows as a rebuild would."""
-    path = checkpoint_path(root, worker_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        data: dict[str, Any] = {"v": CHECKPOINT_VERSION, "seq": seq, "chains": dict(chains or {})}
-        if phases:
-            data["phases"] = dict(phases)
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    data: dict[str, Any] = {"v": CHECKPOINT_VERSION, "seq": seq, "chains": dict(chains or {})}
+    if phases:
+        data["phases"] = dict(phases)
+    write_durable(checkpoint_path(root, worker_id), json.dumps(data).encode())
 
 
 def discard_after(root: Path, worker_id: str, seq: int) -> tuple[int, int]:
