@@ -21,11 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gatherer.files import fsync_dir
+from gatherer.sinks.encoding import writer_options
 
 META = "gatherer."
 SORT_KEYS = ("symbol", "recv_ns", "seq")
-DELTA_COLUMNS = ("recv_ns", "seq")
-"""Written with Parquet's DELTA_BINARY_PACKED encoding instead of a dictionary."""
 RUN_ROWS_KEY = "run_rows"
 """``gatherer.run_rows``: rows per sorted run, comma-separated; only in a file of two or more runs."""
 
@@ -46,17 +45,6 @@ def with_meta(schema: pa.Schema, meta: dict[str, str]) -> pa.Schema:
     return schema.with_metadata(merged)
 
 
-def _options(column_names: list[str], row_group_rows: int) -> dict[str, object]:
-    return {
-        "compression": "zstd",
-        "write_statistics": True,
-        # Sorted by symbol then receive time: recv_ns and seq climb within each symbol, so their
-        # deltas are small (about 4 B/row less than dictionary + zstd); the rest dictionary-encoded.
-        "use_dictionary": [n for n in column_names if n not in DELTA_COLUMNS],
-        "column_encoding": {n: "DELTA_BINARY_PACKED" for n in DELTA_COLUMNS if n in column_names},
-    }
-
-
 def _publish(tmp: Path, final: Path) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
@@ -72,9 +60,7 @@ def write_whole(table: pa.Table, tmp: Path, final: Path, row_group_rows: int) ->
     On failure ``tmp`` is removed and the error raised (``OSError`` or ``pa.ArrowException``).
     """
     try:
-        pq.write_table(
-            table, tmp, row_group_size=row_group_rows, **_options(table.column_names, row_group_rows)
-        )
+        pq.write_table(table, tmp, row_group_size=row_group_rows, **writer_options(table.schema))
         _publish(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -96,9 +82,7 @@ class RunFile:
         self.seq_min: int | None = None
         self.seq_max: int | None = None
         try:
-            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
-                tmp, schema, **_options(schema.names, row_group_rows)
-            )
+            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(tmp, schema, **writer_options(schema))
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
