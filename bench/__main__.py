@@ -6,6 +6,7 @@ import sys
 BENCHES = (
     "bench.capture",
     "bench.store",
+    "bench.parquet_bytes",
     "bench.live_store",
     "bench.rebuild",
     "bench.journal_bytes",

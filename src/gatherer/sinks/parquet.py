@@ -15,8 +15,9 @@ Layout, format version 1 (repeated in docs/formats.md, "Parquet layout")::
 - One file holds one TR (one schema). A channel fed by two TRs on one day (legacy ``FH0`` next
   to ``FH9``) gets separate files, told apart by the ``gatherer.tr_cd`` / ``gatherer.layout``
   metadata (and the ``tr_cd`` column).
-- Rows in a file are sorted by (symbol, recv_ns, seq); zstd; row groups of ``row_group_rows``;
-  ``recv_ns`` and ``seq`` DELTA_BINARY_PACKED, every other column dictionary-encoded where it pays.
+- Rows in a file are sorted by (symbol, recv_ns, seq); row groups of ``row_group_rows``; columns
+  encoded as ``sinks.encoding`` says (zstd 3, ``recv_ns``/``seq`` DELTA_BINARY_PACKED, strings
+  dictionary-encoded, numbers PLAIN).
   When memory forced a partition out before its file was due, the file holds several runs, each
   sorted, one after the other (``gatherer.run_rows`` gives their lengths; ``sinks.runfile``).
 - A file is written as ``.<worker>-<NNNN>.parquet.tmp`` in the same directory, fsync'd, renamed,
