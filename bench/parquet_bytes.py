@@ -153,6 +153,9 @@ def by_kind(files: list[File]) -> collections.Counter[str]:
         buf = write(table, runs, CHOSEN, writer_options(table.schema))
         md = pq.read_metadata(pa.BufferReader(buf))
         kinds = {f.name: _kind(f) for f in table.schema}
+        for name in table.column_names:  # what storing a file's constants once could save, at most
+            if name not in DELTA_COLUMNS and len(table[name].unique()) == 1:
+                kinds[name] = "columns constant within their file (tr_cd, trading_day, …)"
         data = 0
         for r in range(md.num_row_groups):
             for c in range(md.num_columns):
