@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from bench.common import record
 from bench.store import journal_frames, make_frames
 from gatherer.run.store import JournalTail, Store, follow
+from gatherer.sinks import runfile
 from gatherer.sinks.encoding import DELTA_COLUMNS, writer_options
 from gatherer.sinks.runfile import RUN_ROWS_KEY, SORT_KEYS
 
@@ -86,7 +87,7 @@ File = tuple[pa.Table, list[int]]
 
 
 def _number(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_decimal(t) or pa.types.is_timestamp(t)
+    return bool(pa.types.is_integer(t) or pa.types.is_decimal(t) or pa.types.is_timestamp(t))
 
 
 def options(schema: pa.Schema, spec: Spec) -> dict[str, object]:
@@ -181,13 +182,33 @@ def _kind(f: pa.Field) -> str:
     return "other"
 
 
+def run_store(root: Path) -> float:
+    """The product's store over the journal under ``root``: its CPU seconds."""
+    store, first = Store.resume(root, "w00", version="bench", venue="bench")
+    cpu0 = time.process_time()
+    follow(JournalTail(root, "w00", start_seq=first), store, stop_requested=iter(lambda: True, False))
+    return time.process_time() - cpu0
+
+
+def store_cpu(root: Path, spec: Spec | None) -> float:
+    """CPU seconds of the store over a copy of ``root``'s journal, writing with ``spec``'s options
+    (None: the product's), for the store's share of the change."""
+    work = Path(tempfile.mkdtemp(prefix="gatherer-bench-parquet-ab-"))
+    shutil.copytree(root / "journal", work / "journal")
+    chosen = runfile.writer_options
+    if spec is not None:
+        setattr(runfile, "writer_options", lambda schema: options(schema, spec))  # noqa: B010
+    try:
+        return run_store(work)
+    finally:
+        setattr(runfile, "writer_options", chosen)  # noqa: B010
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def store_files(n: int, root: Path) -> list[Path]:
     """bench/store's frames through the product's store; its Parquet files."""
-    frames = make_frames(n)
-    asyncio.run(journal_frames(root, frames))
-    store, first = Store.resume(root, "w00", version="bench", venue="bench")
-    follow(JournalTail(root, "w00", start_seq=first), store, stop_requested=iter(lambda: True, False))
-    assert store.stats.rows == n, store.stats
+    asyncio.run(journal_frames(root, make_frames(n)))
+    run_store(root)
     return sorted((root / "parquet").rglob("*.parquet"))
 
 
@@ -207,6 +228,12 @@ def main(n: int) -> None:
         paths = store_files(n, root)
         on_disk = sum(p.stat().st_size for p in paths)
         files = load(paths)
+        # The store itself with each layout, alternating, best of two each (the machine is shared).
+        cpu_before, cpu_chosen = [], []
+        for _ in range(2):
+            cpu_before.append(store_cpu(root, BEFORE))
+            cpu_chosen.append(store_cpu(root, None))
+        store_before, store_chosen = min(cpu_before), min(cpu_chosen)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     assert sum(t.num_rows for t, _ in files) == n
@@ -224,7 +251,13 @@ def main(n: int) -> None:
         f"Parquet on disk {on_disk / n:.1f} B/frame = {on_disk / before:.0%} of the layout before"
         f" ({before / n:.1f} B/frame), target ≤ {TARGET:.0f} B/frame"
     )
+    ab = (
+        f"the whole store (journal → decode → Parquet) with the chosen layout takes"
+        f" {store_chosen / store_before:.0%} of its CPU with the layout before"
+        f" ({n / store_chosen:,.0f} vs {n / store_before:,.0f} frames/s per core)"
+    )
     print(head)
+    print(ab)
     record(
         "Parquet bytes (bench/parquet_bytes.py)",
         f"""Command: `python -m bench.parquet_bytes --frames {n}` (`make bench`). bench/store's {n:,} frames
@@ -234,7 +267,7 @@ run by run as the store wrote it. B/frame counts whole files (footers included);
 process's, per frame, for the write (and the sort where an option re-sorts).
 Target (issue 16): ≤ {TARGET:.0f} B/frame.
 
-**{head}.**
+**{head}; {ab}.**
 
 | option (one change from "before" unless it says "chosen") | B/frame | of before | write CPU µs/frame |
 |---|---|---|---|
