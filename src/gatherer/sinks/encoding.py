@@ -10,9 +10,9 @@ bench/RESULTS.md, "Parquet bytes"):
   into a few bits where zstd alone sees eight changing bytes;
 - integers, decimals and timestamps PLAIN (no dictionary): zstd finds a sorted symbol's repeated
   prices and quantities in the plain bytes better than in bit-packed dictionary indexes, and it is
-  faster to write (a dictionary of a high-cardinality column overflows and falls back anyway);
+  faster to write (45.0 -> 29.6 B/frame with the level below, 2.3 -> 1.5 µs/frame of write CPU);
 - strings and dates dictionary-encoded (codes, flags, broker names: few distinct values);
-- zstd level 3 (level 1 is 8 % larger; 5 and above cost twice the CPU for 2 % less);
+- zstd level 3 (level 1 is 8 % larger; level 6 is 3 % smaller for twice the write CPU);
 - statistics for every column, so a reader can skip row groups on any column.
 
 Values and the Arrow schema are untouched: these are storage choices only (decimal128 stays
