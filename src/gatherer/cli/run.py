@@ -16,7 +16,9 @@ import datetime as dt
 import os
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from gatherer.cli.common import AddCommand, _clock_of, _demo_day, _stop_on_signals, console, out, progress
 from gatherer.clock import SEOUL
@@ -93,7 +95,7 @@ class _RunFigures:
         return cls(r.root, r.started_ns, r.ended_ns, placed, conns, first, stores, r.restarts)
 
 
-def _summary_table(fig: _RunFigures, title: str) -> Table:
+def _summary_table(fig: _RunFigures, title: str) -> Group:
     from gatherer.ops.summary import journal_dirs, summarize
 
     dirs = journal_dirs(fig.root, fig.started_ns, fig.ended_ns)
@@ -117,18 +119,19 @@ def _summary_table(fig: _RunFigures, title: str) -> Table:
     def total(name: str) -> int:
         return sum(int(c.get(name, 0)) for c in conns)
 
-    view.caption = (
-        f"{total('frames'):,} messages received; "
+    lines = [
+        f"{total('frames'):,} messages received ({summary.acks:,} acks, "
+        f"{summary.unknown} unreadable frames kept)",
         f"{fig.registrations:,} registrations on {len(conns)} connection(s): "
         f"{total('accepted'):,} acknowledged, {total('refused')} refused, "
         f"{total('unanswered')} unanswered, {total('reconnects')} reconnects"
-        + (f", {fig.restarts} worker restart(s)" if fig.restarts else "")
-        + f"; {summary.acks:,} acks, {summary.unknown} unreadable frames kept; "
+        + (f", {fig.restarts} worker restart(s)" if fig.restarts else ""),
         f"journal: {len(files)} file(s), {on_disk / 1e6:,.2f} MB on disk in {fig.root / 'journal'}"
-        + (f"; {len(summary.damage)} damaged block(s)!" if summary.damage else "")
-        + _store_caption(fig.stores, fig.root)
-    )
-    return view
+        + (f"; {len(summary.damage)} damaged block(s)!" if summary.damage else ""),
+    ]
+    stored = _store_caption(fig.stores, fig.root)
+    # Below the table, one fact a line, at the terminal's width (a caption would wrap to the table's).
+    return Group(view, Text("\n".join(lines + ([stored] if stored else []))))
 
 
 def _store_caption(stores: list[dict[str, Any]], root: Any) -> str:
@@ -136,7 +139,7 @@ def _store_caption(stores: list[dict[str, Any]], root: Any) -> str:
         return ""
     failed = [s["failed"] for s in stores if "failed" in s]
     if failed:
-        return f"; decode-and-store FAILED (exit {failed[0]}): run `gatherer rebuild`"
+        return f"decode-and-store FAILED (exit {failed[0]}): run `gatherer rebuild`"
     reasons: dict[str, int] = {}
     for s in stores:
         for k, v in s.get("quarantine_reasons", {}).items():
@@ -146,7 +149,7 @@ def _store_caption(stores: list[dict[str, Any]], root: Any) -> str:
     n_files = sum(s.get("files", 0) for s in stores)
     quarantined = sum(s.get("quarantined", 0) for s in stores)
     return (
-        f"; Parquet: {rows:,} rows in {n_files} file(s) under {root / 'parquet'},"
+        f"Parquet: {rows:,} rows in {n_files} file(s) under {root / 'parquet'},"
         f" {quarantined} frame(s) quarantined" + (f" ({listed})" if listed else "")
     )
 
@@ -175,7 +178,7 @@ async def _run_supervised(
     )  # fmt: skip
     async with run_view(console, lambda: supervisor.status.latest):
         result = await supervisor.run(stop, duration_s=args.duration, hurry=hurry)
-    out.print(_summary_table(_RunFigures.of_supervisor(result), title))
+    out.print(_summary_table(_RunFigures.of_supervisor(result), title), soft_wrap=True)
     return 0
 
 

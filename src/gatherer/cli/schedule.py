@@ -52,7 +52,8 @@ async def run_scheduled(
             ender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ender
-        out.print(_summary_table(_RunFigures.of_supervisor(result), f"gatherer run --schedule: {found.day}"))
+        title = f"gatherer run --schedule: {found.day}"
+        out.print(_summary_table(_RunFigures.of_supervisor(result), title), soft_wrap=True)
         if stop.is_set():
             progress(f"stopped by a signal: trading day {found.day} is not sealed (`gatherer seal` does it)")
             break
