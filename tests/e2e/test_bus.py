@@ -1,6 +1,7 @@
 """The journal over NATS JetStream into a lake on another root: `gatherer run` with a `[bus]` table
-publishes, `gatherer sink` writes rows equal to the local store's, through kill -9 of the publisher
-and of the sink, and through a bus that is down at the start and for a stretch mid-run."""
+publishes, `gatherer sink` writes rows equal to the local store's, a journal replica holding the
+collector's records each once and the same day's ledger, through kill -9 of the publisher and of the
+sink, and through a bus that is down at the start and for a stretch mid-run."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from ..conftest import Reap, sim_settings
 from ..helpers.lake import compare_days
 from ..helpers.nats import NatsServer, cluster_of, free_port, start_server, stream_last_seq, stream_leader
 from ..helpers.procs import ENV, children, gone, proc_file, start_run, wait_recording
+from ..helpers.replica import assert_same_journal, assert_same_ledger, journal_verify
 from ..helpers.waiting import wait_until
 
 
@@ -134,6 +136,18 @@ def assert_same_lake(local: Path, remote: Path) -> None:
     assert masters[local] and masters[local] == masters[remote]
 
 
+async def assert_same_journal_and_ledger(local: Path, remote: Path, report: str) -> None:
+    """The sink's replica is the collector's journal (nothing lost, nothing doubled), `gatherer journal
+    verify` passes on it, and the ledger the sink wrote as it stopped says what the collector's says."""
+    assert_same_journal(local, remote)
+    verified = await journal_verify(remote)
+    assert " records, " in verified and "damaged" not in verified
+    ledger_days = sorted(p.name[5:] for p in (local / "ledger").glob("date=*"))
+    assert ledger_days and '"ledgers": 0' not in report
+    for day in ledger_days:
+        assert_same_ledger(local, remote, dt.date.fromisoformat(day))
+
+
 async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     tmp_path: Path, fast_sim: Simulator, reap: Reap, servers: list[NatsServer]
 ) -> None:
@@ -178,6 +192,7 @@ async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     report = await sink_caught_up(sink, server.url, remote, token=BUS_TOKEN)
     assert '"seq_holes": 0' in report and '"damaged": 0' in report
     assert_same_lake(lake, remote)
+    await assert_same_journal_and_ledger(lake, remote, report)
 
 
 class JournalCount:
@@ -220,8 +235,9 @@ async def test_a_three_node_cluster_loses_a_server_mid_stream_and_gets_it_back(
     assert publishers(run.pid) == [publisher]  # resumed without a restart
     await finish(run)
     sink = await start_sink(reap, sim, urls, remote)
-    await sink_caught_up(sink, urls, remote)
+    report = await sink_caught_up(sink, urls, remote)
     assert_same_lake(lake, remote)
+    await assert_same_journal_and_ledger(lake, remote, report)
 
 
 async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
