@@ -1,6 +1,7 @@
 """The journal over NATS JetStream into a lake on another root: `gatherer run` with a `[bus]` table
-publishes, `gatherer sink` writes rows equal to the local store's, through kill -9 of the publisher
-and of the sink, and through a bus that is down at the start and for a stretch mid-run."""
+publishes, `gatherer sink` writes rows equal to the local store's, a journal replica holding the
+collector's records each once and the same day's ledger, through kill -9 of the publisher and of the
+sink, and through a bus that is down at the start and for a stretch mid-run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -29,6 +32,7 @@ from ..conftest import Reap, sim_settings
 from ..helpers.lake import compare_days
 from ..helpers.nats import NatsServer, cluster_of, free_port, start_server, stream_last_seq, stream_leader
 from ..helpers.procs import ENV, children, gone, proc_file, start_run, wait_recording
+from ..helpers.replica import assert_same_journal, assert_same_ledger, journal_verify
 from ..helpers.waiting import wait_until
 
 
@@ -134,6 +138,18 @@ def assert_same_lake(local: Path, remote: Path) -> None:
     assert masters[local] and masters[local] == masters[remote]
 
 
+async def assert_same_journal_and_ledger(local: Path, remote: Path, report: str) -> None:
+    """The sink's replica is the collector's journal (nothing lost, nothing doubled), `gatherer journal
+    verify` passes on it, and the ledger the sink wrote as it stopped says what the collector's says."""
+    assert_same_journal(local, remote)
+    verified = await journal_verify(remote)
+    assert " records, " in verified and "damaged" not in verified
+    ledger_days = sorted(p.name[5:] for p in (local / "ledger").glob("date=*"))
+    assert ledger_days and '"ledgers": 0' not in report
+    for day in ledger_days:
+        assert_same_ledger(local, remote, dt.date.fromisoformat(day))
+
+
 async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     tmp_path: Path, fast_sim: Simulator, reap: Reap, servers: list[NatsServer]
 ) -> None:
@@ -178,6 +194,7 @@ async def test_bus_down_kill_9_and_back_the_sink_writes_the_local_rows(
     report = await sink_caught_up(sink, server.url, remote, token=BUS_TOKEN)
     assert '"seq_holes": 0' in report and '"damaged": 0' in report
     assert_same_lake(lake, remote)
+    await assert_same_journal_and_ledger(lake, remote, report)
 
 
 class JournalCount:
@@ -220,8 +237,9 @@ async def test_a_three_node_cluster_loses_a_server_mid_stream_and_gets_it_back(
     assert publishers(run.pid) == [publisher]  # resumed without a restart
     await finish(run)
     sink = await start_sink(reap, sim, urls, remote)
-    await sink_caught_up(sink, urls, remote)
+    report = await sink_caught_up(sink, urls, remote)
     assert_same_lake(lake, remote)
+    await assert_same_journal_and_ledger(lake, remote, report)
 
 
 async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
@@ -233,6 +251,7 @@ async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
     for side in ("A", "B"):
         (tmp_path / side).mkdir()
         text = bus_config(sim, tmp_path / side, server.url).read_text().replace('"c1"', f'"{side}"')
+        text += "\n[backfill]\nenabled = false\n"  # the drops' volume gaps: no REST pass at the stop
         configs[side] = tmp_path / side / "gatherer.toml"
         configs[side].write_text(text)
         lakes[side] = tmp_path / side / "lake"
@@ -248,6 +267,11 @@ async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
     await wait_until(lambda: (read_state(merged, "t") or 0) > overlap + 20, 30)
     os.kill(sink.pid, signal.SIGKILL)  # mid-overlap: the merge state must come back as checkpointed
     await sink.wait()
+    # B's connections drop while A streams (B's dark stretches are covered), then everyone's at once.
+    drops = [sim.clock.time_ns()]
+    await drop_connections(sim, lakes, {"other-appkey"})
+    drops.append(sim.clock.time_ns())
+    await drop_connections(sim, lakes, None)
     await finish(run_a)  # A's outage: B alone from here
     b_alone = read_checkpoint(lakes["B"], "w00")
     await wait_until(lambda: read_checkpoint(lakes["B"], "w00") > b_alone + 800, 60)
@@ -274,6 +298,7 @@ async def test_ab_collectors_merge_into_one_day_with_each_frame_once(
     assert by_stream and {s for sides in by_stream.values() for s in sides} == {"A", "B"}
     assert sum(sides[0] == "A" for sides in by_stream.values()) > len(by_stream) // 2
     assert sum(sides[-1] == "B" for sides in by_stream.values()) > len(by_stream) // 2
+    assert_merged_ledger(lakes, merged, drops)
 
 
 async def start_collector(
@@ -288,6 +313,51 @@ async def start_collector(
     )  # fmt: skip
     reap(proc.pid)
     return proc
+
+
+async def drop_connections(sim: Simulator, lakes: dict[str, Path], appkeys: set[str] | None) -> None:
+    """Cut the connections of ``appkeys`` (None: all) as a network failure would; wait until they are
+    back with every registration and every side published 300 records more."""
+    marks = {side: read_checkpoint(lake, "w00") for side, lake in lakes.items()}
+    registered = sim.hub.registrations_total()
+    cut = [c for c, conn in sim.hub.connections.items() if appkeys is None or conn.appkey in appkeys]
+    assert cut and all(sim.hub.drop(c) for c in cut)
+    await wait_until(
+        lambda: not set(cut) & set(sim.hub.connections) and sim.hub.registrations_total() >= registered, 60
+    )
+    for side, lake in lakes.items():
+        await wait_until(lambda lake=lake, side=side: read_checkpoint(lake, "w00") > marks[side] + 300, 60)
+
+
+def ledger_file(root: Path, day: str, name: str) -> list[dict[str, Any]]:
+    """One ledger file's rows, times as nanoseconds."""
+    table = pq.read_table(root / "ledger" / f"date={day}" / f"{name}.parquet")
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
+    return table.to_pylist()
+
+
+def assert_merged_ledger(lakes: dict[str, Path], merged: Path, drops: list[int]) -> None:
+    """The merged day's ledger: a stream dark on B while A streamed it is not dark; one dark on both
+    sides at once is, with each side's stretch; coverage adds up the sides."""
+    (day,) = [p.name[5:] for p in (merged / "ledger").glob("date=*")]
+    dark = ledger_file(merged, day, "dark")
+    own = {side: ledger_file(lake, day, "dark") for side, lake in lakes.items()}
+    first, both = drops
+    b_first = [d for d in own["B"] if first <= d["start"] < both]
+    assert len(b_first) > 5  # B's own ledger has them
+    merged_first = [d for d in dark if first <= d["start"] < both]
+    assert all(d["conn_id"].startswith("B.") for d in merged_first)
+    assert len(merged_first) < len(b_first) // 2  # A streamed through most of them
+    for side in ("A", "B"):
+        own_both = [d for d in own[side] if d["start"] >= both]
+        merged_both = [d for d in dark if d["start"] >= both and d["conn_id"].startswith(f"{side}.")]
+        assert own_both and len(merged_both) == len(own_both)
+    outages = [g for g in ledger_file(merged, day, "gaps") if g["kind"] == "outage" and g["start"] >= both]
+    assert {g["conn_id"].split(".")[0] for g in outages} == {"A", "B"}
+    frames = [sum(r["frames"] for r in ledger_file(root, day, "coverage")) for root in lakes.values()]
+    assert sum(r["frames"] for r in ledger_file(merged, day, "coverage")) == sum(frames)
 
 
 def data_frames(root: Path) -> dict[int, bytes]:

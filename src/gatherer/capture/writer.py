@@ -138,9 +138,14 @@ class SegmentWriter:
         settings: JournalSettings,
         clock: Clock,
         ops: FileOps,
+        *,
+        header_id: str | None = None,
     ) -> None:
         self._root = root
         self._worker_id = worker_id
+        self._header_id = header_id or worker_id
+        """The worker id written in each segment's header (at most 16 bytes; a replica's file name may
+        be longer than the collector's worker id it holds, ``replica.py``)."""
         self._next_segment = next_segment
         self._settings = settings
         self._clock = clock
@@ -222,7 +227,7 @@ class SegmentWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(path.parent.parent)
             self._synced_dirs.add(path.parent)
-        header = encode_segment_header(self._worker_id, self._next_segment, first_seq, self._clock.time_ns())
+        header = encode_segment_header(self._header_id, self._next_segment, first_seq, self._clock.time_ns())
         tmp = path.with_name(path.name + ".tmp")
         self.target = tmp
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -26,7 +26,9 @@ def add_sink(add: AddCommand) -> None:
     s.add_argument("--durable", default="sink", help="the durable consumer's name (default: sink)")
     s.add_argument("--stream", default="GATHERER", help="the stream (default GATHERER, as [bus] stream)")
     s.add_argument("--subject-prefix", default="gatherer", help="as [bus] subject_prefix (default gatherer)")
-    s.add_argument("--config", help="a collector's TOML file: its markets' trading-day cutoffs are used")
+    s.add_argument(
+        "--config", help="a collector's TOML file: its markets' trading-day cutoffs and journal retention"
+    )
     s.add_argument("--flush-s", type=float, default=5.0, help="seconds between checkpoints (default 5)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.add_argument("--clock", metavar="SPEC", help="a simulator's clock (for the lag figures)")
@@ -60,6 +62,15 @@ def _cutoffs(path: str | None) -> dict[str, object] | None:
     return {m: mc.cutoff_time() for m, mc in cfg.markets.items()}
 
 
+def _keep_days(path: str | None) -> int | None:
+    """The config's journal retention, which the sink's journal replicas follow."""
+    if path is None:
+        return None
+    from gatherer.config import load_config
+
+    return load_config(path).storage.journal_keep_days
+
+
 async def _sink(args: argparse.Namespace) -> int:
     from gatherer.config import BusConfig, bus_problems
     from gatherer.run.sink import SinkSettings, run_sink
@@ -74,7 +85,7 @@ async def _sink(args: argparse.Namespace) -> int:
     settings = SinkSettings(
         url=args.bus, root=Path(args.root), durable=args.durable, stream=args.stream,
         subject_prefix=args.subject_prefix, flush_s=args.flush_s, cutoffs=_cutoffs(args.config),  # type: ignore[arg-type]
-        version=__version__, merge=args.merge,
+        version=__version__, merge=args.merge, journal_keep_days=_keep_days(args.config),
     )  # fmt: skip
     stop = _stop_on_signals()
     if args.duration:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gatherer.capture import Damage, Kind, events, iter_records
+from gatherer.capture import Damage, Kind, Record, events, iter_records, list_segments
 from gatherer.decode import STATUS_MARKET, STOCK_MARKET
 from gatherer.ledger.chain import VolumeGap
 from gatherer.ledger.gapfile import read_backfill, read_gaps
@@ -286,48 +286,86 @@ def _volume_gaps(gaps: Iterable[VolumeGap], results: dict[str, dict[str, Any]]) 
     return out
 
 
-def _ends_next_day(scan: _Scan, journal: Path) -> None:
+def journal_records(
+    journal: Path, on_damage: Callable[[Damage], None] | None = None, *, side: str | None = None
+) -> Iterator[tuple[str, Record]]:
+    """(the connection as the ledger names it, record) of a day's journal. A sink's replica of
+    another host's journal (``<collector>.<worker>-NNNNNN.journal``, ``capture.replica``) has its
+    connections named ``<collector>.<conn_id>``: two collectors' workers name their connections alike.
+    ``side``: only the journals of that collector (``""``: the host's own)."""
+    for segment in list_segments(journal):
+        prefix = side_of_segment(segment)
+        if side is not None and prefix != side:
+            continue
+        for rec in iter_records(segment, on_damage=on_damage):
+            yield (f"{prefix}.{rec.conn_id}" if prefix else rec.conn_id), rec
+
+
+def side_of_segment(segment: Path) -> str:
+    """The collector a journal segment came from (``<collector>.<worker>-N.journal`` on a sink's root),
+    ``""`` for a journal of this host's own workers."""
+    name = segment.name.rsplit("-", 1)[0]
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
+def _ends_next_day(scan: _Scan, journal: Path, side: str | None) -> None:
     """Outages still open at the day's end: their end is the connection's next `connected`, in the
     next day's journal (a connection cut at 07:25 and back at 07:31), and their streams' re-acks
     (and first frames) follow it there, looked for until that connection's `registered` event."""
     following = {c for c, d in scan.dark.items() if d}
     if not (scan.down or following) or not journal.is_dir():
         return
-    for rec in iter_records(journal):
-        if rec.conn_id not in scan.down and rec.conn_id not in following:
+    for conn_id, rec in journal_records(journal, side=side):
+        if conn_id not in scan.down and conn_id not in following:
             continue
         if rec.kind == Kind.FRAME:
-            if rec.conn_id not in scan.down:  # back up: its acks and frames end its streams' darkness
-                scan.frame(rec.conn_id, rec.payload, rec.recv_ns)
+            if conn_id not in scan.down:  # back up: its acks and frames end its streams' darkness
+                scan.frame(conn_id, rec.payload, rec.recv_ns)
             continue
         if rec.kind != Kind.EVENT:
             continue
         ev = events.decode(rec.payload)
-        if isinstance(ev, events.Connected) and rec.conn_id in scan.down:
-            scan.outages.append((rec.conn_id, scan.down.pop(rec.conn_id), rec.recv_ns))
-            for dark in scan.dark.get(rec.conn_id, {}).values():
+        if isinstance(ev, events.Connected) and conn_id in scan.down:
+            scan.outages.append((conn_id, scan.down.pop(conn_id), rec.recv_ns))
+            for dark in scan.dark.get(conn_id, {}).values():
                 dark.reconnected_ns = rec.recv_ns
-        elif isinstance(ev, (events.Registered, events.Disconnected)) and rec.conn_id not in scan.down:
-            following.discard(rec.conn_id)
+        elif isinstance(ev, (events.Registered, events.Disconnected)) and conn_id not in scan.down:
+            following.discard(conn_id)
         if not scan.down and not following:
             return
 
 
-def build_ledger(root: Path, day: dt.date) -> Ledger:
-    """The ledger of ``day`` from its journal, gap files and backfill results (reads only)."""
+def scan_side(root: Path, day: dt.date, side: str | None = None) -> Ledger:
+    """Coverage, outages and dark time of ``day`` from the journals of one collector (``side``), or
+    of all of them (None)."""
     ledger = Ledger(day)
     scan = _Scan(ledger)
     journal = root / "journal" / f"date={day.isoformat()}"
     if journal.is_dir():
-        for rec in iter_records(journal, on_damage=ledger.damage.append):
+        for conn_id, rec in journal_records(journal, ledger.damage.append, side=side):
             if rec.kind == Kind.FRAME:
-                scan.frame(rec.conn_id, rec.payload, rec.recv_ns)
+                scan.frame(conn_id, rec.payload, rec.recv_ns)
             elif rec.kind == Kind.SENT:
-                scan.sent(rec.conn_id, rec.payload, rec.recv_ns)
+                scan.sent(conn_id, rec.payload, rec.recv_ns)
             else:
-                scan.event(rec.conn_id, rec.payload, rec.recv_ns)
-            scan.last_ns[rec.conn_id] = rec.recv_ns
-    _ends_next_day(scan, root / "journal" / f"date={(day + dt.timedelta(days=1)).isoformat()}")
-    ledger.gaps = scan.finish() + _volume_gaps(read_gaps(root, day), read_backfill(root, day))
+                scan.event(conn_id, rec.payload, rec.recv_ns)
+            scan.last_ns[conn_id] = rec.recv_ns
+    _ends_next_day(scan, root / "journal" / f"date={(day + dt.timedelta(days=1)).isoformat()}", side)
+    ledger.gaps = scan.finish()
+    return ledger
+
+
+def build_ledger(root: Path, day: dt.date) -> Ledger:
+    """The ledger of ``day`` from its journal, gap files and backfill results (reads only). A root
+    holding several collectors' journals (a sink's) gets one ledger of all of them (``sides.py``)."""
+    from gatherer.ledger.sides import combine
+
+    journal = root / "journal" / f"date={day.isoformat()}"
+    sides = sorted({side_of_segment(s) for s in list_segments(journal)}) if journal.is_dir() else []
+    if len(sides) > 1:
+        ledger = combine(day, {side: scan_side(root, day, side) for side in sides})
+    else:
+        ledger = scan_side(root, day)
+    ledger.gaps += _volume_gaps(read_gaps(root, day), read_backfill(root, day))
     ledger.gaps.sort(key=lambda g: (g.start_ns, g.id))
     return ledger

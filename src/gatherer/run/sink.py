@@ -7,11 +7,17 @@ the rows are the local store's rows. Records at or before a store's checkpoint a
 sent twice (a publisher's restart outside the duplicate window) or delivered again (after a crash of
 the sink) is stored once.
 
-Checkpoint, then ack: every ``flush_s`` (and whenever the server has nothing more to give) every store
-writes its buffers and checkpoint, then the sink records the stream sequence it has reached
-(``state/sink-<durable>.json``) and only then acknowledges the last message, which acknowledges all
-before it. A kill at any point loses nothing (the stream keeps what was not acknowledged; the sink
-starts again after its checkpoint) and doubles nothing (stores skip what they hold).
+The blocks themselves are kept too, verbatim, in a journal replica per ``<collector>.<worker>``
+(``capture.replica``: ``journal/date=D/<collector>.<worker>-NNNNNN.journal``), so the day's ledger
+(``run.sink_ledger``), ``gatherer journal verify``, ``rebuild``, ``report`` and ``quality`` work on the
+sink's root as on the collector's.
+
+Checkpoint, then ack: every ``flush_s`` (and whenever the server has nothing more to give) every
+replica is fsynced, every store writes its buffers and checkpoint, then the sink records the stream
+sequence it has reached (``state/sink-<durable>.json``) and only then acknowledges the last message,
+which acknowledges all before it. A kill at any point loses nothing (the stream keeps what was not
+acknowledged; the sink starts again after its checkpoint) and doubles nothing (stores and replicas
+skip what they hold; a replica's torn tail is truncated as a collector's journal's is).
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatherer.capture import Block, Record, SegmentScanner
+from gatherer.capture.replica import Replica
 from gatherer.clock import Clock, SystemClock
 from gatherer.files import write_durable
 from gatherer.run import bus_masters as masters
 from gatherer.run.merge import Merger
+from gatherer.run.sink_ledger import SinkLedgers
 from gatherer.run.store import Store, exclusive
 from gatherer.sinks.bus import BusError, connect, split_subject
 from gatherer.sinks.bus_consumer import fetch, open_consumer
@@ -56,6 +64,8 @@ class SinkSettings:
     fetch_batch: int = 256
     merge: bool = False
     """A/B: the collectors record the same universe; store each venue frame once (``run.merge``)."""
+    journal_keep_days: int | None = None
+    """The journal replicas' retention (``[storage] journal_keep_days`` of ``--config``); None keeps all."""
 
 
 @dataclass
@@ -71,6 +81,10 @@ class SinkStats:
     foreign: int = 0
     """Messages on a subject that is not ours: acknowledged and counted, with a log line."""
     checkpoints: int = 0
+    replicated: int = 0
+    """Records appended to the journal replicas (``capture.replica``)."""
+    ledgers: int = 0
+    """Day ledgers written (``ledger/date=D/``, ``run.sink_ledger``)."""
     masters: int = 0
     """Master files written (``masters/date=D/<market>.parquet``, as the collector stored them)."""
     stream_seq: int = 0
@@ -101,6 +115,7 @@ class Sink:
         self.clock = clock
         self.stats = SinkStats(stream_seq=read_state(settings.root, settings.durable) or 0)
         self._stores: dict[str, Store] = {}
+        self._replicas: dict[str, Replica] = {}
         self._locks = locks
         self._unsaved: list[int] = []  # recv_ns samples since the last checkpoint
         self.merger = Merger(settings.root, settings.durable) if settings.merge else None
@@ -113,6 +128,25 @@ class Sink:
             store, _first = Store.resume(s.root, store_id, version=s.version, venue=s.url, cutoffs=s.cutoffs)
             self._stores[store_id] = store
         return store
+
+    def _replica(self, store_id: str) -> Replica:
+        replica = self._replicas.get(store_id)
+        if replica is None:
+            # The store's lock (taken first, in ``_store``) covers its replica too.
+            replica = self._replicas[store_id] = Replica.open(self.settings.root, store_id, self.clock)
+        return replica
+
+    def take_days(self) -> set[dt.date]:
+        """The trading days the replicas got records of since the last call (their ledgers are due)."""
+        days: set[dt.date] = set()
+        for replica in self._replicas.values():
+            days |= replica.days
+            replica.days = set()
+        return days
+
+    def close(self) -> None:
+        for replica in self._replicas.values():
+            replica.close()
 
     def add(self, subj: str, data: bytes, stream_seq: int, headers: Mapping[str, str] | None = None) -> None:
         """One message's records into its store (those the store does not have yet)."""
@@ -132,12 +166,16 @@ class Sink:
             return
         store_id = f"{names[0]}.{names[1]}"
         store = self._store(store_id)
+        replica = self._replica(store_id)
         scanner = SegmentScanner(expect_header=False)
         records: list[Record] = []
         for item in [*scanner.feed(data), *scanner.finish()]:
             if isinstance(item, Block):
                 assert item.records is not None
                 records.extend(item.records)
+                before = replica.records
+                replica.append(data[item.offset : item.offset + item.size], item)
+                self.stats.replicated += replica.records - before
             else:
                 self.stats.damaged += 1
                 log.error("bus message %d (%s): damaged bytes, not stored: %s", stream_seq, subj, item)
@@ -157,7 +195,10 @@ class Sink:
         self._unsaved.extend(r.recv_ns for r in fresh[:: max(1, len(fresh) // 20)])
 
     def checkpoint(self) -> None:
-        """Every store's rows on disk and its checkpoint, then the stream sequence they reach."""
+        """Every replica's blocks and every store's rows on disk with its checkpoint, then the stream
+        sequence they reach."""
+        for replica in self._replicas.values():
+            replica.sync()
         for store in self._stores.values():
             store.checkpoint()
         if self.merger is not None:
@@ -174,40 +215,55 @@ class Sink:
 
 async def run_sink(settings: SinkSettings, stop: asyncio.Event, clock: Clock | None = None) -> SinkStats:
     """Consume until ``stop``: fetch, store, checkpoint and ack every ``flush_s``; reconnect when the
-    bus goes away, from the last checkpoint."""
+    bus goes away, from the last checkpoint. Each finished day's ledger is written from the replicas
+    (``run.sink_ledger``), and at the stop the ledger of every day this run got records of."""
     loop = asyncio.get_running_loop()
+    clock = clock or SystemClock()
+    ledgers = SinkLedgers(settings.root, clock, keep_days=settings.journal_keep_days)
+    await ledgers.retain()
     with contextlib.ExitStack() as locks:
-        sink = Sink(settings, clock or SystemClock(), locks)
-        backoff = 0.2
-        while not stop.is_set():
-            nc = None
-            try:
-                nc, js = await connect(settings.url, name=f"sink.{settings.durable}")
-                sub, pos = await open_consumer(
-                    js, settings.stream, settings.durable, f"{settings.subject_prefix}.>",
-                    after_seq=read_state(settings.root, settings.durable),
-                    ack_wait_s=max(60.0, 4 * settings.flush_s),
-                )  # fmt: skip
-                log.info("sink %s: consuming %s from stream sequence %d", settings.durable, settings.stream,
-                         pos.start_seq)  # fmt: skip
-                backoff = 0.2
-                await _consume(sink, sub, stop, settings, loop)
-            except BusError as exc:
-                log.warning("sink %s: bus unavailable (%s); again in %.1f s", settings.durable,
-                            type(exc).__name__, backoff)  # fmt: skip
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                if nc is not None:
-                    with contextlib.suppress(*BusError):
-                        await asyncio.wait_for(nc.close(), 2)
-        sink.checkpoint()
+        sink = Sink(settings, clock, locks)
+        try:
+            backoff = 0.2
+            while not stop.is_set():
+                nc = None
+                try:
+                    nc, js = await connect(settings.url, name=f"sink.{settings.durable}")
+                    sub, pos = await open_consumer(
+                        js, settings.stream, settings.durable, f"{settings.subject_prefix}.>",
+                        after_seq=read_state(settings.root, settings.durable),
+                        ack_wait_s=max(60.0, 4 * settings.flush_s),
+                    )  # fmt: skip
+                    log.info("sink %s: consuming %s from stream sequence %d", settings.durable,
+                             settings.stream, pos.start_seq)  # fmt: skip
+                    backoff = 0.2
+                    await _consume(sink, sub, stop, settings, loop, ledgers)
+                except BusError as exc:
+                    log.warning("sink %s: bus unavailable (%s); again in %.1f s", settings.durable,
+                                type(exc).__name__, backoff)  # fmt: skip
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
+                    backoff = min(backoff * 2, 5.0)
+                finally:
+                    if nc is not None:
+                        with contextlib.suppress(*BusError):
+                            await asyncio.wait_for(nc.close(), 2)
+            sink.checkpoint()
+        finally:
+            sink.close()
+        ledgers.note(sink.take_days(), loop.time())
+        await ledgers.write_all()
+        sink.stats.ledgers = ledgers.written
     return sink.stats
 
 
 async def _consume(
-    sink: Sink, sub: object, stop: asyncio.Event, s: SinkSettings, loop: asyncio.AbstractEventLoop
+    sink: Sink,
+    sub: object,
+    stop: asyncio.Event,
+    s: SinkSettings,
+    loop: asyncio.AbstractEventLoop,
+    ledgers: SinkLedgers,
 ) -> None:
     from nats.js import JetStreamContext
 
@@ -222,12 +278,16 @@ async def _consume(
         if last is not None and (not msgs or loop.time() >= due):
             sink.checkpoint()
             await last.ack()  # AckPolicy.ALL: every message up to this one
+            ledgers.note(sink.take_days(), loop.time())
             last = None
             due = loop.time() + s.flush_s
         elif last is None and not msgs:
             due = loop.time() + s.flush_s
         if stop.is_set() and last is None:
             return
+        if not msgs:
+            await ledgers.write_due(loop.time())
+            sink.stats.ledgers = ledgers.written
 
 
 __all__ = ["Sink", "SinkSettings", "SinkStats", "read_state", "run_sink"]
