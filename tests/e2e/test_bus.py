@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -125,6 +126,9 @@ async def sink_caught_up(
     sink.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(sink.communicate(), 30)
     assert sink.returncode == 0, err.decode()[-2000:]
+    report = json.loads(out.decode().strip().splitlines()[-1])
+    # The person at the terminal gets the same figures in words on stderr.
+    assert f"{report['records']:,} record(s) stored from {report['messages']:,} message(s)" in err.decode()
     return out.decode()
 
 

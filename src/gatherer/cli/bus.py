@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from gatherer import __version__
-from gatherer.cli.common import AddCommand, _clock_of, _stop_on_signals, out
+from gatherer.cli.common import AddCommand, _clock_of, _stop_on_signals, out, progress
 from gatherer.errors import GathererError
 
 _DURABLE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -90,7 +90,18 @@ async def _sink(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, stop.set)
+    progress(
+        f"sink {args.durable}: stream {args.stream} at {args.bus} into {args.root}"
+        + (" (A/B merge)" if args.merge else "") + "; stop with Ctrl-C"
+    )  # fmt: skip
     stats = await run_sink(settings, stop, _clock_of(args.clock))
+    progress(
+        f"sink {args.durable}: {stats.records:,} record(s) stored from {stats.messages:,} message(s)"
+        f" ({stats.skipped:,} already held), {len(stats.stores)} worker journal(s), "
+        f"{stats.ledgers} day ledger(s) written; up to stream sequence {stats.stream_seq:,}"
+        + (f"; {stats.seq_holes} stretch(es) missing upstream" if stats.seq_holes else "")
+        + (f"; {stats.damaged} damaged message(s)" if stats.damaged else "")
+    )  # fmt: skip
     lags = sorted(stats.lag_ns)
     report = {k: v for k, v in stats.__dict__.items() if k not in ("lag_ns", "stores")} | {
         "lag_p50_ms": round(lags[len(lags) // 2] / 1e6, 1) if lags else None,
