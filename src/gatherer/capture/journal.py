@@ -345,7 +345,8 @@ class Journal:
                     if self._disk.error is not None:
                         self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
-                first_pending_at = started if (self._next_seq > self._chunk.first_seq or self._sealed) else None
+                waiting = self._next_seq > self._chunk.first_seq or self._sealed
+                first_pending_at = started if waiting else None
                 if self._sealed:
                     self._kick.set()  # the rest of a backlog goes next, without waiting
                 if self._closing and first_pending_at is None:

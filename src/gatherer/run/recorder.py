@@ -71,7 +71,9 @@ class Recorder:
         """The connection's current session: the one to pause when the journal falls behind."""
         self._paused: asyncio.Task[None] | None = None
 
-    def __call__(self, payload: bytes, recv_ns: int) -> None:
+    def __call__(self, payload: bytes, recv_ns: int) -> bool:
+        """Journal, count, tap; True when the frame is data in LS's compact layout (so the session
+        need not look for an acknowledgement in it)."""
         self._append(_FRAME, self.conn_id, payload, recv_ns)
         stats = self.stats
         stats.frames += 1
@@ -90,6 +92,7 @@ class Recorder:
         if self._journal.backlogged and self._paused is None and self.session is not None:
             self.session.pause_reading()
             self._paused = asyncio.get_running_loop().create_task(self._resume_when_writable(self.session))
+        return m is not None
 
     async def _resume_when_writable(self, session: Session) -> None:
         try:

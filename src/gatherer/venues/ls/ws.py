@@ -36,8 +36,10 @@ from gatherer.venues.ls.envelope import (
 log = logging.getLogger(__name__)
 
 
-FrameSink = Callable[[bytes, int], None]
-"""Called with (frame bytes, recv_ns) for every text/binary message received."""
+FrameSink = Callable[[bytes, int], object]
+"""Called with (frame bytes, recv_ns) for every text/binary message received. It may return True
+to say the frame is data (``envelope.match_compact_data`` matched it), which spares the session
+looking for an acknowledgement in it; any other value leaves that to the session."""
 
 # Looked up once: reading a member off an IntEnum class costs more than comparing with it.
 _TEXT, _BINARY, _CONTINUATION = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
@@ -155,9 +157,9 @@ class Session:
     def _deliver(self, payload: bytes) -> None:
         recv_ns = self._time_ns()
         self.frames_total += 1
-        self._on_frame(payload, recv_ns)
-        # A data frame in LS's layout is told apart by one match; anything else is looked into.
-        if match_compact_data(payload) is None:
+        # A data frame in LS's layout is told apart by one match (the sink's, or ours); anything
+        # else is looked into.
+        if self._on_frame(payload, recv_ns) is not True and match_compact_data(payload) is None:
             ack = parse_ack(payload, recv_ns)
             if ack is not None:
                 self._resolve(ack)
