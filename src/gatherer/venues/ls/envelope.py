@@ -108,9 +108,10 @@ def read_registration(payload: bytes) -> tuple[str, str, str] | None:
 # spaces: other LS implementations, replays) take the slow path, a decode of the header only.
 
 _SEP = b'","tr_key":"'
-_COMPACT_DATA = re.compile(rb'\{"header":\{"tr_cd":"(.{3}","tr_key":"[^"]*)"\}', re.DOTALL)
+_COMPACT_DATA = re.compile(rb'\{"header":\{"tr_cd":"([^"\\]{3}","tr_key":"[^"\\]*)"\}')
 """LS's compact data layout, its TR code three characters long (S3_, H1_, FC9, JIF, ...): the header
-holds tr_cd and tr_key and nothing else (so it is no acknowledgement); group 1 is the stream key."""
+holds tr_cd and tr_key and nothing else (so it is no acknowledgement); group 1 is the stream key.
+No backslash: an escaped quote in a key must not end it early (such frames take the slow path)."""
 match_compact_data = _COMPACT_DATA.match
 """One regular-expression match at the start of the payload, in C: the receive path's test."""
 
