@@ -21,25 +21,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import os
 import random
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import cast
 
 import uvloop
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from bench.capture_ladder import RUNGS, floor_text, ladder_table, run_client
 from bench.common import cpu_s, record, rss_mb, thread_cpu_s
 from gatherer.capture import Journal, JournalSettings, Kind, iter_records
+from gatherer.capture.writer import FileOps
 from gatherer.clock import Clock, ScaledClock, SystemClock
 from gatherer.plan.select import Registration, chunk
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.process import start_sim_process, stop_sim_process
 from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.envelope import SUBSCRIBE, registration_frame
 from gatherer.venues.ls.masters import fetch_master
 from gatherer.venues.ls.rest import RestClient
 from gatherer.venues.ls.ws import Session
@@ -98,11 +98,16 @@ async def worker_run(
     seconds: float,
     clock: Clock,
     producer_pid: int | None = None,
+    journal_thread: str = "real",
 ) -> dict[str, float]:
+    """``journal_thread``: "real" (zstd, write, fsync), "zstd" (compress, write nothing) or
+    "none" (neither: the receive loop alone); see bench/capture_ladder.py."""
     rss_start = rss_mb()
     root = Path(tempfile.mkdtemp(prefix="gatherer-bench-"))
     try:
-        return await _worker_run(root, ws_url, token, groups, seconds, clock, producer_pid, rss_start)
+        return await _worker_run(
+            root, ws_url, token, groups, seconds, clock, producer_pid, rss_start, journal_thread
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -116,8 +121,12 @@ async def _worker_run(
     clock: Clock,
     producer_pid: int | None,
     rss_start: float,
+    journal_thread: str = "real",
 ) -> dict[str, float]:
-    journal = await Journal.open(root, "w00", settings=JournalSettings(), clock=clock)
+    ops = None if journal_thread == "real" else FileOps(write=_discard, datasync=_no_sync)
+    journal = await Journal.open(root, "w00", settings=JournalSettings(), clock=clock, file_ops=ops)
+    if journal_thread == "none":
+        journal._writer._compressor = _PassThrough()  # the bench reaches in: no such setting exists
     samples: list[tuple[int, int]] = []  # (durable_seq, time_ns) as durability advances
     rss: list[float] = []
     stop = asyncio.Event()
@@ -179,11 +188,14 @@ async def _worker_run(
     lat.sort()
     frames = seq1 - seq0
     disk = sum(p.stat().st_size for p in (root / "journal").rglob("*.journal"))
+    if journal_thread != "real":  # nothing was written: no latency, no size on disk
+        lat, disk = [], 0
     return {
         "fps": frames / (t1 - t0),
         "durable_fps": (d1 - d0) / (t1 - t0),
         "cpu_share": (cpu1 - cpu0) / (t1 - t0),
         "producer_cpu_share": (p1 - p0) / (t1 - t0),
+        "producer_cpu_us": (p1 - p0) / max(1, frames) * 1e6,
         "rss_start_mb": rss_start,
         "cpu_us": (cpu1 - cpu0) / max(1, frames) * 1e6,
         "loop_cpu_us": (loop1 - loop0) / max(1, frames) * 1e6,
@@ -195,6 +207,21 @@ async def _worker_run(
         "rss_max_mb": max(rss) if rss else float("nan"),
         "bytes_per_frame": disk / max(1, seq1),
     }
+
+
+def _discard(_fd: int, data: memoryview) -> int:
+    return len(data)
+
+
+def _no_sync(_fd: int) -> None:
+    return None
+
+
+class _PassThrough:
+    """Stands in for the journal writer's zstd compressor: hands the block back as it is."""
+
+    def compress(self, data: bytes | bytearray) -> bytes:
+        return bytes(data)
 
 
 async def one_load(seconds: float, rate: float, n_symbols: int) -> tuple[float, dict[str, float], int, int]:
@@ -258,60 +285,6 @@ noisy: compare the worker with the bare client of the same row, not across runs.
 # -- the worker's own ceiling: a producer faster than the collector ---------------------------------
 
 
-class _Counter(WSListener):
-    """A bare client's connection: counts messages and payload bytes, looks at nothing."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.bytes = 0
-        self.transport: WSTransport | None = None
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.TEXT:
-            self.frames += 1
-            self.bytes += frame.payload_size
-        elif frame.msg_type == WSMsgType.PING:
-            transport.send_pong(frame.get_payload_as_bytes())
-        elif frame.msg_type == WSMsgType.CLOSE:
-            transport.disconnect()
-
-
-async def bare_count(
-    ws_url: str, token: str, groups: list[list[Registration]], seconds: float, producer_pid: int
-) -> dict[str, float]:
-    """A picows client on the worker's connections and registrations that only counts."""
-    conns: list[_Counter] = []
-    for _ in groups:
-        _, listener = await ws_connect(_Counter, ws_url)
-        conns.append(cast(_Counter, listener))
-    for c, g in zip(conns, groups, strict=True):
-        assert c.transport is not None
-        for r in g:
-            c.transport.send(WSMsgType.TEXT, registration_frame(token, SUBSCRIBE, r.tr_cd, r.tr_key))
-    await asyncio.sleep(2)  # warm up, as the worker gets after its registrations
-    n0, b0 = sum(c.frames for c in conns), sum(c.bytes for c in conns)
-    cpu0, p0, t0 = time.process_time(), cpu_s(producer_pid), time.perf_counter()
-    await asyncio.sleep(seconds)
-    n1, b1 = sum(c.frames for c in conns), sum(c.bytes for c in conns)
-    cpu1, p1, t1 = time.process_time(), cpu_s(producer_pid), time.perf_counter()
-    for c in conns:
-        if c.transport is not None:
-            c.transport.send_close()
-            c.transport.disconnect()
-            await c.transport.wait_disconnected()
-    wall, frames = t1 - t0, n1 - n0
-    return {
-        "fps": frames / wall,
-        "bytes_per_frame": (b1 - b0) / max(1, frames),
-        "cpu_us": (cpu1 - cpu0) / max(1, frames) * 1e6,
-        "cpu_share": (cpu1 - cpu0) / wall,
-        "producer_cpu_share": (p1 - p0) / wall,
-    }
-
-
 async def start_producer(lifetime_s: float, n_frames: int) -> tuple[asyncio.subprocess.Process, str]:
     """``bench.producer`` in a child process; it stops when its stdin closes, or after ``lifetime_s``."""
     proc = await asyncio.create_subprocess_exec(
@@ -336,8 +309,36 @@ async def set_rate(proc: asyncio.subprocess.Process, rate: float) -> None:
     await proc.stdin.drain()
 
 
+async def ladder(
+    ws_url: str, token: str, groups: list[list[Registration]], seconds: float, clock: Clock, pid: int
+) -> list[tuple[str, dict[str, float]]]:
+    """bench/capture_ladder.py's rungs, then the worker with less and less left out of its journal's
+    thread; the last row is the real worker at full speed."""
+    rows: list[tuple[str, dict[str, float]]] = []
+    for name, listener in RUNGS:
+        rows.append((name, await run_client(listener, ws_url, token, groups, seconds, pid)))
+        _say(*rows[-1])
+    for name, mode in (
+        ("6. the worker; its journal thread compresses and writes nothing", "none"),
+        ("7. the worker; its journal thread compresses (zstd), writes nothing", "zstd"),
+        ("8. the worker as `gatherer run`: zstd, write, fsync", "real"),
+    ):
+        rows.append((name, await worker_run(ws_url, token, groups, seconds, clock, pid, mode)))
+        _say(*rows[-1])
+    return rows
+
+
+def _say(name: str, r: dict[str, float]) -> None:
+    print(
+        f"{name}: {r['fps']:,.0f} frames/s, CPU µs/frame {r['cpu_us']:.2f} (loop {r['loop_cpu_us']:.2f},"
+        f" threads {r['thread_cpu_us']:.2f}), producer {r['producer_cpu_share']:.0%}",
+        flush=True,
+    )
+
+
 async def ceiling_main(seconds: float, connections: int, per_connection: int, n_frames: int) -> None:
-    """Bare client, worker at full speed, worker at half its ceiling: one producer, in turn."""
+    """The ladder (bare client first, real worker last), then the worker at half its ceiling: one
+    producer, in turn."""
     # Fixed codes, no masters: the producer acks any registration and sends what it has.
     symbols = [f"{100_000 + 10 * i:06d}" for i in range(-(-connections * per_connection // 2))]
     regs = [
@@ -345,16 +346,10 @@ async def ceiling_main(seconds: float, connections: int, per_connection: int, n_
     ][: connections * per_connection]
     groups = chunk(regs, per_connection)
     token, clock = "bench-token", SystemClock()
-    proc, ws_url = await start_producer(3 * (seconds + 30) + 60, n_frames)
+    proc, ws_url = await start_producer((len(RUNGS) + 4) * (seconds + 30) + 60, n_frames)
     try:
-        bare = await bare_count(ws_url, token, groups, seconds, proc.pid)
-        print(
-            f"bare client: {bare['fps']:,.0f} frames/s ({bare['bytes_per_frame']:.0f} B payload),"
-            f" {bare['cpu_us']:.2f} CPU µs/frame, its process {bare['cpu_share']:.0%} of a core,"
-            f" producer {bare['producer_cpu_share']:.0%}",
-            flush=True,
-        )
-        full = await worker_run(ws_url, token, groups, seconds, clock, proc.pid)
+        rows = await ladder(ws_url, token, groups, seconds, clock, proc.pid)
+        bare, full = rows[0][1], rows[-1][1]
         print(
             f"worker: {full['fps']:,.0f} frames/s ({full['fps'] / bare['fps']:.0%} of bare),"
             f" durable {full['durable_fps']:,.0f}/s, {full['cpu_us']:.2f} CPU µs/frame"
@@ -374,7 +369,7 @@ async def ceiling_main(seconds: float, connections: int, per_connection: int, n_
         )
     finally:
         await stop_sim_process(proc)
-    record_ceiling(seconds, connections, per_connection, n_frames, bare, full, half, half_rate)
+    record_ceiling(seconds, connections, per_connection, n_frames, rows, half, half_rate)
 
 
 def record_ceiling(
@@ -382,11 +377,12 @@ def record_ceiling(
     connections: int,
     per_connection: int,
     n_frames: int,
-    bare: dict[str, float],
-    full: dict[str, float],
+    rows: list[tuple[str, dict[str, float]]],
     half: dict[str, float],
     half_rate: float,
 ) -> None:
+    bare, full = rows[0][1], rows[-1][1]
+
     def row(name: str, w: dict[str, float]) -> str:
         cells = [name, f"{w['fps']:,.0f}", f"{w['cpu_us']:.2f}", f"{w['cpu_share']:.0%}"]
         cells.append(f"{w['producer_cpu_share']:.0%}")
@@ -419,6 +415,16 @@ def record_ceiling(
 {row("bare client", bare)}
 {row("worker, producer unlimited", full)}
 {row(f"worker, producer at {half_rate:,.0f}/s", half)}
+
+### Where the receive loop's time goes: the ladder
+
+Each rung on the same producer, connections and registrations, {seconds:g} s each, in turn
+(bench/capture_ladder.py says what each does). Rungs 1-5 add one step of the worker's receive path
+at a time, written flat; rungs 6-8 are the worker itself with its journal's thread doing less.
+
+{ladder_table(rows)}
+
+{floor_text(rows, os.cpu_count() or 1)}
 
 Setup: `bench/producer.py` in a child process on 127.0.0.1 acks every registration and then
 writes {n_frames:,} pre-encoded LS frames from the simulator's market model (all six markets'
