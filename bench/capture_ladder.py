@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from bench.common import cpu_s, thread_cpu_s
+from gatherer.capture import Journal, JournalSettings
 from gatherer.capture.journal import _RECORD_HEAD, _crc
-from gatherer.clock import SystemClock
+from gatherer.capture.writer import FileOps
+from gatherer.clock import Clock, SystemClock
 from gatherer.plan.select import Registration
 from gatherer.venues.ls.envelope import (
     SUBSCRIBE,
@@ -39,6 +41,9 @@ _TEXT, _PING, _CLOSE = WSMsgType.TEXT, WSMsgType.PING, WSMsgType.CLOSE
 _BLOCK = 1024 * 1024  # the journal's block size: a buffer is started afresh once it holds this much
 _CID = b"w00-c000"
 _pack = _RECORD_HEAD.pack
+
+WorkerRun = Callable[..., Awaitable[dict[str, float]]]
+"""bench.capture.worker_run: one pass of the real worker, its journal thread as the mode says."""
 
 
 class Counter(WSListener):
@@ -159,6 +164,32 @@ class Counted(Framed):
             self.other(transport, frame)
 
 
+def _discard(_fd: int, data: memoryview) -> int:
+    return len(data)
+
+
+def _no_sync(_fd: int) -> None:
+    return None
+
+
+class _PassThrough:
+    """Stands in for the journal writer's zstd compressor: hands the block back as it is."""
+
+    def compress(self, data: bytes | bytearray) -> bytes:
+        return bytes(data)
+
+
+def file_ops(journal_thread: str) -> FileOps | None:
+    """The journal's file operations for a worker rung: the real ones, or ones that write nothing."""
+    return None if journal_thread == "real" else FileOps(write=_discard, datasync=_no_sync)
+
+
+def pass_through(journal: Journal) -> None:
+    """Make the journal's writer hand blocks on uncompressed (the bench reaches in: no such setting)."""
+    assert journal._writer is not None
+    journal._writer._compressor = _PassThrough()
+
+
 RUNGS: list[tuple[str, type[Counter]]] = [
     ("1. bare client: count messages", Counter),
     ("2. + payload as bytes, receive timestamp", Stamped),
@@ -211,6 +242,39 @@ async def run_client(
     }
 
 
+async def ladder(
+    worker_run: WorkerRun,
+    ws_url: str,
+    token: str,
+    groups: list[list[Registration]],
+    seconds: float,
+    clock: Clock,
+    pid: int,
+) -> list[tuple[str, dict[str, float]]]:
+    """bench/capture_ladder.py's rungs, then the worker with less and less left out of its journal's
+    thread; the last row is the real worker at full speed."""
+    rows: list[tuple[str, dict[str, float]]] = []
+    for name, listener in RUNGS:
+        rows.append((name, await run_client(listener, ws_url, token, groups, seconds, pid)))
+        _say(*rows[-1])
+    for name, mode in (
+        ("6. the worker; its journal thread compresses and writes nothing", "none"),
+        ("7. the worker; its journal thread compresses (zstd), writes nothing", "zstd"),
+        ("8. the worker as `gatherer run`: zstd, write, fsync", "real"),
+    ):
+        rows.append((name, await worker_run(ws_url, token, groups, seconds, clock, pid, mode)))
+        _say(*rows[-1])
+    return rows
+
+
+def _say(name: str, r: dict[str, float]) -> None:
+    print(
+        f"{name}: {r['fps']:,.0f} frames/s, CPU µs/frame {r['cpu_us']:.2f} (loop {r['loop_cpu_us']:.2f},"
+        f" threads {r['thread_cpu_us']:.2f}), producer {r['producer_cpu_share']:.0%}",
+        flush=True,
+    )
+
+
 def bound_fps(loop_us: float, thread_us: float, producer_us: float, cores: int) -> float:
     """The most frames/s a worker with these CPU costs per frame can take on this machine: its loop
     thread and its journal thread each on at most one core, and the three together (with the
@@ -221,50 +285,73 @@ def bound_fps(loop_us: float, thread_us: float, producer_us: float, cores: int) 
     return min(limits)
 
 
-def ladder_table(rows: list[tuple[str, dict[str, float]]]) -> str:
-    """Markdown: the ratio to the first row first, then frames/s and the CPU split per frame."""
-    bare = rows[0][1]["fps"]
+def cost_bound(r: dict[str, float], cores: int) -> float:
+    """``bound_fps`` of one row's measured costs: the most frames/s they allow, whatever the load."""
+    return bound_fps(r["loop_cpu_us"], r["thread_cpu_us"], r["producer_cpu_us"], cores)
+
+
+def ladder_table(rows: list[tuple[str, dict[str, float]]], cores: int) -> str:
+    """Markdown: the ratios to the first row first (measured, and by CPU cost), then frames/s and
+    the CPU split per frame."""
+    bare, bare_bound = rows[0][1]["fps"], cost_bound(rows[0][1], cores)
     out = [
-        "| rung | frames/s, share of bare | frames/s | CPU µs/frame: all / receive loop / other threads"
-        " | µs/frame over the rung above (loop) | producer CPU µs/frame |",
-        "|---|---|---|---|---|---|",
+        "| rung | frames/s, share of bare | by CPU cost, share of bare | frames/s"
+        " | CPU µs/frame: all / receive loop / other threads | loop µs/frame over the rung above"
+        " | producer CPU µs/frame |",
+        "|---|---|---|---|---|---|---|",
     ]
     prev: float | None = None
     for name, r in rows:
         step = "" if prev is None else f"{r['loop_cpu_us'] - prev:+.2f}"
         out.append(
-            f"| {name} | **{r['fps'] / bare:.1%}** | {r['fps']:,.0f} | {r['cpu_us']:.2f}"
-            f" / {r['loop_cpu_us']:.2f} / {r['thread_cpu_us']:.2f} | {step} | {r['producer_cpu_us']:.2f} |"
+            f"| {name} | **{r['fps'] / bare:.1%}** | **{cost_bound(r, cores) / bare_bound:.1%}**"
+            f" | {r['fps']:,.0f} | {r['cpu_us']:.2f} / {r['loop_cpu_us']:.2f} / {r['thread_cpu_us']:.2f}"
+            f" | {step} | {r['producer_cpu_us']:.2f} |"
         )
         prev = r["loop_cpu_us"]
     return "\n".join(out)
 
 
 def floor_text(rows: list[tuple[str, dict[str, float]]], cores: int) -> str:
-    """What the ladder says about the ratio's floor: the most a worker with the measured per-frame
-    costs can reach here, as a share of the bare client, with this receive loop and with cheaper ones."""
-    bare, framed, alone, zstd, real = (rows[i][1] for i in (0, 3, 5, 6, 7))
-    fps = bare["fps"]
-    journal_us = real["thread_cpu_us"]
+    """What the ladder says about the ratio's floor, from CPU costs (which the machine's other load
+    hardly changes, unlike frames/s): the most a worker with the measured costs can reach here as
+    a share of what the bare client's costs allow, with this receive loop and with cheaper ones."""
+    bare, alone, zstd, real = (rows[i][1] for i in (0, 5, 6, 7))
+    top = cost_bound(bare, cores)
+    loop_us, journal_us, producer_us = real["loop_cpu_us"], real["thread_cpu_us"], real["producer_cpu_us"]
     zstd_us = zstd["thread_cpu_us"] - alone["thread_cpu_us"]
-    budget_us = cores * 1e6 / (0.5 * fps)
+    half = 0.5 * top
+    budget_us = cores * 1e6 / half
+    as_is = bound_fps(loop_us, journal_us, producer_us, cores) / top
+    free_loop = bound_fps(bare["loop_cpu_us"], journal_us, producer_us, cores) / top
+    # Compression spread over any number of threads: only the cores' total limits it.
+    spread = min(1e6 / bare["loop_cpu_us"], cores * 1e6 / (bare["loop_cpu_us"] + journal_us + producer_us))
+    need_us = bare["loop_cpu_us"] + zstd_us + producer_us
+    verdict = (
+        f"**So 50% of bare is out of reach on this machine.** At 50% ({half:,.0f} frames/s) the {cores} cores"
+        f" have {budget_us:.2f} CPU µs per frame for everything; the journal's zstd (level"
+        f" {JournalSettings().zstd_level}, the bytes on disk) takes {zstd_us:.2f}, the producer"
+        f" {producer_us:.2f}, and a receive loop no dearer than the bare client's {bare['loop_cpu_us']:.2f}:"
+        f" {need_us:.2f} µs before the worker stamps, frames, counts or writes anything. The worker's own"
+        f" receive loop ({loop_us:.2f} µs/frame) puts it at {as_is:.0%}; cutting the loop further moves it"
+        f" towards {free_loop:.0%} (the journal thread's cap), and only cheaper compression (another level"
+        f" or a trained dictionary: other bytes on disk) or more cores move that cap."
+        if need_us > budget_us or free_loop < 0.5
+        else f"By these costs 50% of bare is within reach here (at most {free_loop:.0%} with a receive loop"
+        f" as cheap as the bare client's): the receive loop is what is left to cut."
+    )
+    return f"""The floor, from CPU costs measured in this run (frames/s on this shared machine also
+depend on what else runs; CPU µs per frame hardly do). "By CPU cost" is the most frames/s a row's
+costs allow on {cores} cores (receive loop and journal thread each on at most one core, all of it
+and the producer together on at most {cores}), as a share of the same for the bare client
+({top:,.0f} frames/s):
+- zstd alone (row 7's journal thread minus row 6's): **{zstd_us:.2f} CPU µs/frame**; the real
+  journal thread (row 8: zstd, write, fsync) {journal_us:.2f}. One flusher thread compresses at a
+  time, so the journal alone caps the worker at {1e6 / max(1e-9, journal_us):,.0f} frames/s,
+  **{1e6 / max(1e-9, journal_us) / top:.0%} of bare**, whatever the receive loop costs.
+- The worker as measured (row 8, receive loop {loop_us:.2f} µs/frame): **{as_is:.0%} of bare**;
+  with a receive loop as cheap as the bare client's: {free_loop:.0%}; that, and compression spread
+  over as many threads as it likes: {spread / top:.0%}.
 
-    def share(loop_us: float, producer_us: float) -> str:
-        return f"{bound_fps(loop_us, journal_us, producer_us, cores) / fps:.0%}"
-
-    return f"""The floor, from the rows above (all measured in this run):
-- zstd alone (row 7's journal thread minus row 6's) costs **{zstd_us:.2f} CPU µs/frame**; the real
-  journal thread (row 8: zstd, write, fsync) {journal_us:.2f}. One flusher thread compresses at a time,
-  so the journal alone caps the worker at {1e6 / max(1e-9, journal_us):,.0f} frames/s,
-  **{1e6 / max(1e-9, journal_us) / fps:.0%} of bare**, whatever the receive loop costs.
-- 50% of bare is {0.5 * fps:,.0f} frames/s: {cores} cores then give each frame at most
-  {budget_us:.2f} CPU µs for everything (producer, receive loop, journal thread); the producer takes
-  {real["producer_cpu_us"]:.2f}, the bare client's loop {bare["loop_cpu_us"]:.2f}, the journal thread
-  {journal_us:.2f}.
-- Most frames/s these costs allow on {cores} cores (each thread on at most one core, all of them
-  and the producer on at most {cores}), as a share of bare: with the worker's receive loop as measured
-  (row 8, {real["loop_cpu_us"]:.2f} µs/frame) **{share(real["loop_cpu_us"], real["producer_cpu_us"])}**;
-  with a loop that only frames and CRCs (row 4, {framed["loop_cpu_us"]:.2f})
-  {share(framed["loop_cpu_us"], framed["producer_cpu_us"])}; with a loop as cheap as the bare client's
-  (row 1, {bare["loop_cpu_us"]:.2f}) {share(bare["loop_cpu_us"], bare["producer_cpu_us"])}.
+{verdict}
 """
