@@ -159,8 +159,8 @@ class _Connection(WSListener):
     def _pump(self) -> None:
         self._scheduled = False
         t = self._transport
-        if t is None or self._paused or t.is_close_frame_sent or t.underlying_transport.is_closing():
-            return  # the client went away (its disconnect callback may not have run yet)
+        if t is None or self._paused or t.is_close_frame_sent:
+            return
         write = t.underlying_transport.write
         for _ in range(_WRITES_PER_TURN):
             n = self._budget.grant(CHUNK_FRAMES)
