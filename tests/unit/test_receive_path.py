@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from gatherer.capture import Journal, JournalSettings, Kind
 from gatherer.clock import ManualClock
+from gatherer.run.recorder import ConnectionStats, Recorder
 from gatherer.venues.ls.envelope import (
     frame_stream,
     match_compact_data,
@@ -123,3 +124,26 @@ async def test_backlogged_is_exactly_pending_over_the_bound(tmp_path: Path) -> N
         assert flips  # the bound was crossed, so the test saw both states
     finally:
         await journal.close()
+
+
+async def test_the_recorder_vouches_only_for_compact_data(
+    tmp_path: Path,
+) -> None:
+    """The session skips its acknowledgement check exactly when its sink returns True: the recorder
+    must say True for LS's compact data frames only, so acks (and other layouts) still reach it."""
+
+    frame = ls_example("S3_")["response"]
+    data = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
+    ack = json.dumps(
+        {"header": {**frame["header"], "tr_type": "3", "rsp_cd": "00000", "rsp_msg": "ok"}, "body": None},
+        separators=(",", ":"),
+    ).encode()
+    spaced = json.dumps(frame, ensure_ascii=False, indent=1).encode()
+    async with Journal(tmp_path, "w00", clock=ManualClock(T0)) as journal:
+        streams: dict[bytes, int] = {}
+        recorder = Recorder(journal, ConnectionStats("w00-c000", 1), streams)
+        assert recorder(data, T0) is True
+        assert recorder(ack, T0 + 1) is False and maybe_ack(ack) is not None
+        assert recorder(spaced, T0 + 2) is False  # another layout: the session looks for itself
+        key = stream_key(frame["header"]["tr_cd"], frame["header"]["tr_key"])
+        assert streams == {key: 2} and journal.next_seq == 3
