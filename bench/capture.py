@@ -21,17 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import os
 import random
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import cast
 
 import uvloop
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from bench.capture_ladder import RUNGS, file_ops, floor_text, ladder, ladder_table, pass_through
 from bench.common import cpu_s, record, rss_mb, thread_cpu_s
 from gatherer.capture import Journal, JournalSettings, Kind, iter_records
 from gatherer.clock import Clock, ScaledClock, SystemClock
@@ -39,7 +39,6 @@ from gatherer.plan.select import Registration, chunk
 from gatherer.run.worker import Worker, WorkerSettings
 from gatherer.sim.process import start_sim_process, stop_sim_process
 from gatherer.venues.ls.auth import Credentials
-from gatherer.venues.ls.envelope import SUBSCRIBE, registration_frame
 from gatherer.venues.ls.masters import fetch_master
 from gatherer.venues.ls.rest import RestClient
 from gatherer.venues.ls.ws import Session
@@ -98,11 +97,16 @@ async def worker_run(
     seconds: float,
     clock: Clock,
     producer_pid: int | None = None,
+    journal_thread: str = "real",
 ) -> dict[str, float]:
+    """``journal_thread``: "real" (zstd, write, fsync), "zstd" (compress, write nothing) or
+    "none" (neither: the receive loop alone); see bench/capture_ladder.py."""
     rss_start = rss_mb()
     root = Path(tempfile.mkdtemp(prefix="gatherer-bench-"))
     try:
-        return await _worker_run(root, ws_url, token, groups, seconds, clock, producer_pid, rss_start)
+        return await _worker_run(
+            root, ws_url, token, groups, seconds, clock, producer_pid, rss_start, journal_thread
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -116,8 +120,13 @@ async def _worker_run(
     clock: Clock,
     producer_pid: int | None,
     rss_start: float,
+    journal_thread: str = "real",
 ) -> dict[str, float]:
-    journal = await Journal.open(root, "w00", settings=JournalSettings(), clock=clock)
+    journal = await Journal.open(
+        root, "w00", settings=JournalSettings(), clock=clock, file_ops=file_ops(journal_thread)
+    )
+    if journal_thread == "none":
+        pass_through(journal)
     samples: list[tuple[int, int]] = []  # (durable_seq, time_ns) as durability advances
     rss: list[float] = []
     stop = asyncio.Event()
@@ -179,11 +188,14 @@ async def _worker_run(
     lat.sort()
     frames = seq1 - seq0
     disk = sum(p.stat().st_size for p in (root / "journal").rglob("*.journal"))
+    if journal_thread != "real":  # nothing was written: no latency, no size on disk
+        lat, disk = [], 0
     return {
         "fps": frames / (t1 - t0),
         "durable_fps": (d1 - d0) / (t1 - t0),
         "cpu_share": (cpu1 - cpu0) / (t1 - t0),
         "producer_cpu_share": (p1 - p0) / (t1 - t0),
+        "producer_cpu_us": (p1 - p0) / max(1, frames) * 1e6,
         "rss_start_mb": rss_start,
         "cpu_us": (cpu1 - cpu0) / max(1, frames) * 1e6,
         "loop_cpu_us": (loop1 - loop0) / max(1, frames) * 1e6,
@@ -258,60 +270,6 @@ noisy: compare the worker with the bare client of the same row, not across runs.
 # -- the worker's own ceiling: a producer faster than the collector ---------------------------------
 
 
-class _Counter(WSListener):
-    """A bare client's connection: counts messages and payload bytes, looks at nothing."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.bytes = 0
-        self.transport: WSTransport | None = None
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.TEXT:
-            self.frames += 1
-            self.bytes += frame.payload_size
-        elif frame.msg_type == WSMsgType.PING:
-            transport.send_pong(frame.get_payload_as_bytes())
-        elif frame.msg_type == WSMsgType.CLOSE:
-            transport.disconnect()
-
-
-async def bare_count(
-    ws_url: str, token: str, groups: list[list[Registration]], seconds: float, producer_pid: int
-) -> dict[str, float]:
-    """A picows client on the worker's connections and registrations that only counts."""
-    conns: list[_Counter] = []
-    for _ in groups:
-        _, listener = await ws_connect(_Counter, ws_url)
-        conns.append(cast(_Counter, listener))
-    for c, g in zip(conns, groups, strict=True):
-        assert c.transport is not None
-        for r in g:
-            c.transport.send(WSMsgType.TEXT, registration_frame(token, SUBSCRIBE, r.tr_cd, r.tr_key))
-    await asyncio.sleep(2)  # warm up, as the worker gets after its registrations
-    n0, b0 = sum(c.frames for c in conns), sum(c.bytes for c in conns)
-    cpu0, p0, t0 = time.process_time(), cpu_s(producer_pid), time.perf_counter()
-    await asyncio.sleep(seconds)
-    n1, b1 = sum(c.frames for c in conns), sum(c.bytes for c in conns)
-    cpu1, p1, t1 = time.process_time(), cpu_s(producer_pid), time.perf_counter()
-    for c in conns:
-        if c.transport is not None:
-            c.transport.send_close()
-            c.transport.disconnect()
-            await c.transport.wait_disconnected()
-    wall, frames = t1 - t0, n1 - n0
-    return {
-        "fps": frames / wall,
-        "bytes_per_frame": (b1 - b0) / max(1, frames),
-        "cpu_us": (cpu1 - cpu0) / max(1, frames) * 1e6,
-        "cpu_share": (cpu1 - cpu0) / wall,
-        "producer_cpu_share": (p1 - p0) / wall,
-    }
-
-
 async def start_producer(lifetime_s: float, n_frames: int) -> tuple[asyncio.subprocess.Process, str]:
     """``bench.producer`` in a child process; it stops when its stdin closes, or after ``lifetime_s``."""
     proc = await asyncio.create_subprocess_exec(
@@ -336,8 +294,11 @@ async def set_rate(proc: asyncio.subprocess.Process, rate: float) -> None:
     await proc.stdin.drain()
 
 
-async def ceiling_main(seconds: float, connections: int, per_connection: int, n_frames: int) -> None:
-    """Bare client, worker at full speed, worker at half its ceiling: one producer, in turn."""
+async def ceiling_main(
+    seconds: float, connections: int, per_connection: int, n_frames: int, repeat: int = 1
+) -> None:
+    """The ladder (bare client first, real worker last), then the worker at half its ceiling: one
+    producer, in turn."""
     # Fixed codes, no masters: the producer acks any registration and sends what it has.
     symbols = [f"{100_000 + 10 * i:06d}" for i in range(-(-connections * per_connection // 2))]
     regs = [
@@ -345,16 +306,14 @@ async def ceiling_main(seconds: float, connections: int, per_connection: int, n_
     ][: connections * per_connection]
     groups = chunk(regs, per_connection)
     token, clock = "bench-token", SystemClock()
-    proc, ws_url = await start_producer(3 * (seconds + 30) + 60, n_frames)
+    proc, ws_url = await start_producer(((len(RUNGS) + 3) * repeat + 1) * (seconds + 30) + 60, n_frames)
     try:
-        bare = await bare_count(ws_url, token, groups, seconds, proc.pid)
-        print(
-            f"bare client: {bare['fps']:,.0f} frames/s ({bare['bytes_per_frame']:.0f} B payload),"
-            f" {bare['cpu_us']:.2f} CPU µs/frame, its process {bare['cpu_share']:.0%} of a core,"
-            f" producer {bare['producer_cpu_share']:.0%}",
-            flush=True,
-        )
-        full = await worker_run(ws_url, token, groups, seconds, clock, proc.pid)
+        # Best of ``repeat`` per rung: on a shared machine a pass can lose the CPU to others.
+        runs = [
+            await ladder(worker_run, ws_url, token, groups, seconds, clock, proc.pid) for _ in range(repeat)
+        ]
+        rows = [max((run[i] for run in runs), key=lambda row: row[1]["fps"]) for i in range(len(runs[0]))]
+        bare, full = rows[0][1], rows[-1][1]
         print(
             f"worker: {full['fps']:,.0f} frames/s ({full['fps'] / bare['fps']:.0%} of bare),"
             f" durable {full['durable_fps']:,.0f}/s, {full['cpu_us']:.2f} CPU µs/frame"
@@ -374,7 +333,7 @@ async def ceiling_main(seconds: float, connections: int, per_connection: int, n_
         )
     finally:
         await stop_sim_process(proc)
-    record_ceiling(seconds, connections, per_connection, n_frames, bare, full, half, half_rate)
+    record_ceiling(seconds, connections, per_connection, n_frames, rows, half, half_rate, repeat)
 
 
 def record_ceiling(
@@ -382,11 +341,13 @@ def record_ceiling(
     connections: int,
     per_connection: int,
     n_frames: int,
-    bare: dict[str, float],
-    full: dict[str, float],
+    rows: list[tuple[str, dict[str, float]]],
     half: dict[str, float],
     half_rate: float,
+    repeat: int = 1,
 ) -> None:
+    bare, full = rows[0][1], rows[-1][1]
+
     def row(name: str, w: dict[str, float]) -> str:
         cells = [name, f"{w['fps']:,.0f}", f"{w['cpu_us']:.2f}", f"{w['cpu_share']:.0%}"]
         cells.append(f"{w['producer_cpu_share']:.0%}")
@@ -401,7 +362,7 @@ def record_ceiling(
     command = (
         f"python -m bench.capture --seconds {seconds:g} --connections {connections}"
         f" --per-connection {per_connection} --frames {n_frames}"
-    )
+    ) + (f" --repeat {repeat}" if repeat > 1 else "")
     record(
         "capture ceiling (bench/capture.py)",
         f"""Command: `{command}` (`make bench`).
@@ -419,6 +380,17 @@ def record_ceiling(
 {row("bare client", bare)}
 {row("worker, producer unlimited", full)}
 {row(f"worker, producer at {half_rate:,.0f}/s", half)}
+
+### Where the receive loop's time goes: the ladder
+
+Each rung on the same producer, connections and registrations, {seconds:g} s each, in turn
+(the whole ladder {repeat} time(s), each rung's best pass kept)
+(bench/capture_ladder.py says what each does). Rungs 1-5 add one step of the worker's receive path
+at a time, written flat; rungs 6-8 are the worker itself with its journal's thread doing less.
+
+{ladder_table(rows, os.cpu_count() or 1)}
+
+{floor_text(rows, os.cpu_count() or 1)}
 
 Setup: `bench/producer.py` in a child process on 127.0.0.1 acks every registration and then
 writes {n_frames:,} pre-encoded LS frames from the simulator's market model (all six markets'
@@ -458,8 +430,9 @@ if __name__ == "__main__":
     ap.add_argument("--connections", type=int, default=4, help="producer: connections")
     ap.add_argument("--per-connection", type=int, default=50, help="producer: registrations per connection")
     ap.add_argument("--frames", type=int, default=5000, help="producer: distinct frames it cycles")
+    ap.add_argument("--repeat", type=int, default=1, help="run the ladder this often, keep each rung's best")
     a = ap.parse_args()
     if a.sim:
         uvloop.run(sim_main(a.seconds or 15.0, [float(r) for r in a.rates.split(",")], a.symbols))
     else:
-        uvloop.run(ceiling_main(a.seconds or 10.0, a.connections, a.per_connection, a.frames))
+        uvloop.run(ceiling_main(a.seconds or 10.0, a.connections, a.per_connection, a.frames, a.repeat))

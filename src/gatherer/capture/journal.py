@@ -40,6 +40,9 @@ from gatherer.clock import Clock, SystemClock, next_cutoff_ns, trading_day_of
 log = logging.getLogger(__name__)
 
 _RECORD_HEAD = struct.Struct("<BBIqI")
+_pack_head = _RECORD_HEAD.pack
+_SHUT = -(1 << 64)
+"""``_gate_ns`` of a closing or failed journal: every append takes the slow path, which raises."""
 # Plain ints: hashing an IntEnum member runs Python code, too slow for the hot path.
 _KINDS = frozenset(int(k) for k in Kind)
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_]+$")
@@ -71,6 +74,11 @@ class Journal:
         self._cid_cache: dict[str, bytes] = {}
         self._sealed: list[Chunk] = []
         self._pending_bytes = 0
+        self._block_bytes = self._settings.block_bytes
+        self._max_pending = self._settings.max_pending_bytes
+        self.backlogged = False
+        """True while unwritten bytes exceed ``max_pending_bytes``; the owner should stop reading.
+        Kept up to date where pending bytes change (append, commit): a plain attribute, read per frame."""
         self._next_seq = 0
         self._durable_seq = -1
         self.durable_lag_ns = 0
@@ -84,6 +92,8 @@ class Journal:
         # Set in open(): they need the running loop and the recovered position.
         self._day = dt.date.min
         self._next_cutoff_ns = 0
+        self._gate_ns = 0
+        """``append`` leaves its fast path at or past this time: the next cutoff, or _SHUT."""
         self._chunk = Chunk(self._day, 0)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -111,6 +121,7 @@ class Journal:
         now = self._clock.time_ns()
         self._day = trading_day_of(now, self._settings.cutoff)
         self._next_cutoff_ns = next_cutoff_ns(now, self._settings.cutoff)
+        self._set_gate()
         self._chunk = Chunk(self._day, self._next_seq)
         self._writer = SegmentWriter(
             self._root, self._worker_id, next_segment, self._settings, self._clock, self._ops
@@ -143,6 +154,7 @@ class Journal:
         if not self._closing:
             self._close_deadline = asyncio.get_running_loop().time() + self._settings.close_retry_s
         self._closing = True
+        self._set_gate()
         self._kick.set()
         self._has_data.set()
         try:
@@ -164,13 +176,12 @@ class Journal:
         ``recv_ns`` defaults to the clock's time. A ``bytearray``/``memoryview`` payload is copied.
         Raises JournalFailed once the journal gave up writing (see ``close``), RuntimeError after close.
         """
-        if self._failure is not None or self._closing:
-            self._raise_if_failed()
-            raise RuntimeError("journal is closed")
+        # Once per frame on the receive path: every check that rarely fires sits behind one
+        # comparison (the gate: the next trading-day cutoff, or _SHUT once closing or failed).
         if recv_ns is None:
             recv_ns = self._clock.time_ns()
-        if recv_ns >= self._next_cutoff_ns:
-            self._roll_day(recv_ns)
+        if recv_ns >= self._gate_ns:
+            self._pass_gate(recv_ns)
         if type(payload) is not bytes:
             payload = bytes(payload)
         cid = self._cid_cache.get(conn_id)
@@ -180,22 +191,32 @@ class Journal:
             raise ValueError(f"unknown record kind {kind!r}")
         chunk = self._chunk
         buf = chunk.buf
-        buf += _RECORD_HEAD.pack(kind, len(cid), len(payload), recv_ns, _crc(payload))
+        buf += _pack_head(kind, len(cid), len(payload), recv_ns, _crc(payload))
         buf += cid
         buf += payload
         seq = self._next_seq
         self._next_seq = seq + 1
-        chunk.count += 1
-        self._pending_bytes += 18 + len(cid) + len(payload)
-        if chunk.count == 1:
+        pending = self._pending_bytes = self._pending_bytes + 18 + len(cid) + len(payload)
+        if seq == chunk.first_seq:
             chunk.first_ns = recv_ns
             self._has_data.set()
-        if len(buf) >= self._settings.block_bytes:
+        if len(buf) >= self._block_bytes:
             self._seal()
             self._kick.set()
-        if self._pending_bytes > self._settings.max_pending_bytes and self._writable.is_set():
+        if pending > self._max_pending and not self.backlogged:
+            self.backlogged = True
             self._writable.clear()
         return seq
+
+    def _pass_gate(self, recv_ns: int) -> None:
+        """``append``'s slow path: refuse when closing or failed, else start the new trading day."""
+        if self._failure is not None or self._closing:
+            self._raise_if_failed()
+            raise RuntimeError("journal is closed")
+        self._roll_day(recv_ns)
+
+    def _set_gate(self) -> None:
+        self._gate_ns = _SHUT if (self._failure is not None or self._closing) else self._next_cutoff_ns
 
     def _encode_conn_id(self, conn_id: str) -> bytes:
         cid = conn_id.encode()
@@ -208,12 +229,15 @@ class Journal:
         self._seal()
         self._day = trading_day_of(recv_ns, self._settings.cutoff)
         self._next_cutoff_ns = next_cutoff_ns(recv_ns, self._settings.cutoff)
+        self._set_gate()
         self._chunk.day = self._day
         self._kick.set()
 
     def _seal(self) -> None:
         chunk = self._chunk
-        if chunk.count:
+        count = self._next_seq - chunk.first_seq  # counted here, not per record
+        if count:
+            chunk.count = count
             chunk.nbytes = len(chunk.buf)
             self._sealed.append(chunk)
             self._chunk = Chunk(self._day, self._next_seq)
@@ -233,11 +257,6 @@ class Journal:
     @property
     def pending_bytes(self) -> int:
         return self._pending_bytes
-
-    @property
-    def backlogged(self) -> bool:
-        """True while unwritten bytes exceed ``max_pending_bytes``; the owner should stop reading."""
-        return self._pending_bytes > self._settings.max_pending_bytes
 
     @property
     def disk_error(self) -> str | None:
@@ -326,7 +345,8 @@ class Journal:
                     if self._disk.error is not None:
                         self._write_recovered(writer.path)
                 # Records that came in during the write have waited at most since it started.
-                first_pending_at = started if (self._chunk.count or self._sealed) else None
+                waiting = self._next_seq > self._chunk.first_seq or self._sealed
+                first_pending_at = started if waiting else None
                 if self._sealed:
                     self._kick.set()  # the rest of a backlog goes next, without waiting
                 if self._closing and first_pending_at is None:
@@ -351,7 +371,8 @@ class Journal:
         self._durable_seq = chunks[-1].first_seq + chunks[-1].count - 1
         self.durable_lag_ns = max(0, self._clock.time_ns() - chunks[0].first_ns)
         self._pending_bytes -= sum(c.nbytes for c in chunks)
-        if self._pending_bytes <= self._settings.max_pending_bytes:
+        self.backlogged = self._pending_bytes > self._max_pending
+        if not self.backlogged:
             self._writable.set()
         self._wake_durable_waiters()
 
@@ -377,15 +398,18 @@ class Journal:
         exc = self._disk.last_exc
         assert exc is not None
         self._failure = exc
+        self._set_gate()
         raise self._disk.give_up(self._durable_seq + 1, self._next_seq - 1) from exc
 
     def _note(self, event: events.Event) -> None:
         """Journal an EVENT of the journal itself (conn_id: the worker id); accepted while closing."""
         closing, self._closing = self._closing, False
+        self._set_gate()
         try:
             self.append(Kind.EVENT, self._worker_id, events.encode(event))
         finally:
             self._closing = closing
+            self._set_gate()
 
     def _wake_durable_waiters(self) -> None:
         if not self._flushed.done():

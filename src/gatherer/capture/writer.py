@@ -113,6 +113,7 @@ class Chunk:
         self.day = day
         self.first_seq = first_seq
         self.count = 0
+        """Records in the block; set when the chunk is sealed (the journal counts by sequence number)."""
         self.buf = bytearray()
         self.nbytes = 0
         """Raw bytes, counted in ``pending_bytes``; set when the chunk is sealed."""

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from gatherer.capture import Journal, Kind
-from gatherer.venues.ls.envelope import frame_stream
+from gatherer.venues.ls.envelope import frame_stream, match_compact_data
 from gatherer.venues.ls.ws import Session
+
+_FRAME = Kind.FRAME  # looked up once: an IntEnum member read off its class costs more than a global
 
 Tap = Callable[[bytes, int], None]
 """Sees every frame a connection receives (bytes, recv_ns), after it is journaled; must be cheap."""
@@ -69,19 +71,28 @@ class Recorder:
         """The connection's current session: the one to pause when the journal falls behind."""
         self._paused: asyncio.Task[None] | None = None
 
-    def __call__(self, payload: bytes, recv_ns: int) -> None:
-        self._append(Kind.FRAME, self.conn_id, payload, recv_ns)
+    def __call__(self, payload: bytes, recv_ns: int) -> bool:
+        """Journal, count, tap; True when the frame is data in LS's compact layout (so the session
+        need not look for an acknowledgement in it)."""
+        self._append(_FRAME, self.conn_id, payload, recv_ns)
         stats = self.stats
         stats.frames += 1
         stats.last_recv_ns = recv_ns
-        stream = frame_stream(payload)
+        m = match_compact_data(payload)  # frame_stream's first test, inlined: it nearly always holds
+        stream = m[1] if m is not None else frame_stream(payload)
         if stream is not None:
-            self._streams[stream] = self._streams.get(stream, 0) + 1
-        for tap in self._taps:
-            tap(payload, recv_ns)
-        if self._journal.backlogged and self.session is not None and self._paused is None:
+            streams = self._streams
+            try:
+                streams[stream] += 1
+            except KeyError:
+                streams[stream] = 1
+        if self._taps:
+            for tap in self._taps:
+                tap(payload, recv_ns)
+        if self._journal.backlogged and self._paused is None and self.session is not None:
             self.session.pause_reading()
             self._paused = asyncio.get_running_loop().create_task(self._resume_when_writable(self.session))
+        return m is not None
 
     async def _resume_when_writable(self, session: Session) -> None:
         try:

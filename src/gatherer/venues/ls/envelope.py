@@ -19,6 +19,8 @@ A pure leaf: it imports nothing of the project, so the simulator speaks the same
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 OK_CODE = "00000"
@@ -74,8 +76,8 @@ def read_header(payload: bytes) -> Header | None:
 
 def maybe_ack(payload: bytes) -> Header | None:
     """The header of an acknowledgement; None for data frames (cheap: no parse without ``rsp_cd``)."""
-    if _RSP_CD not in payload:
-        return None
+    if match_compact_data(payload) is not None or _RSP_CD not in payload:
+        return None  # a data frame in LS's layout (its header is closed after tr_key), or no rsp_cd
     header = read_header(payload)
     return header if header is not None and header.is_ack else None
 
@@ -105,11 +107,13 @@ def read_registration(payload: bytes) -> tuple[str, str, str] | None:
 # slice ``stream_key`` makes from a registration. Frames in another layout (keys in another order,
 # spaces: other LS implementations, replays) take the slow path, a decode of the header only.
 
-_PREFIX = b'{"header":{"tr_cd":"'
-_START = len(_PREFIX)
 _SEP = b'","tr_key":"'
-_CD_END = _START + 3  # LS's TR codes have three characters (S3_, H1_, FC9, JIF, ...)
-_KEY_START = _CD_END + len(_SEP)
+_COMPACT_DATA = re.compile(rb'\{"header":\{"tr_cd":"([^"\\]{3}","tr_key":"[^"\\]*)"\}')
+"""LS's compact data layout, its TR code three characters long (S3_, H1_, FC9, JIF, ...): the header
+holds tr_cd and tr_key and nothing else (so it is no acknowledgement); group 1 is the stream key.
+No backslash: an escaped quote in a key must not end it early (such frames take the slow path)."""
+match_compact_data = _COMPACT_DATA.match
+"""One regular-expression match at the start of the payload, in C: the receive path's test."""
 
 
 def stream_key(tr_cd: str, tr_key: str) -> bytes:
@@ -119,11 +123,9 @@ def stream_key(tr_cd: str, tr_key: str) -> bytes:
 
 def frame_stream(payload: bytes) -> bytes | None:
     """``stream_key(tr_cd, tr_key)`` of a data frame; None for an acknowledgement or a non-frame."""
-    # The compact layout LS sends, with a three-character TR code: two prefix checks and one search.
-    if payload.startswith(_PREFIX) and payload.startswith(_SEP, _CD_END):
-        end = payload.find(b'"', _KEY_START)
-        if end > 0 and payload.startswith(b"}", end + 1):
-            return payload[_START:end]
+    m = match_compact_data(payload)
+    if m is not None:
+        return m[1]
     if _RSP_CD in payload:
         return None  # an acknowledgement (or a message about one), not data
     header = read_header(payload)
@@ -167,6 +169,7 @@ __all__ = [
     "UNSUBSCRIBE",
     "Header",
     "frame_stream",
+    "match_compact_data",
     "maybe_ack",
     "read_header",
     "read_registration",
