@@ -1,0 +1,203 @@
+"""The parallel part of ``gatherer rebuild``: every worker's journal of a day through its own store,
+spread over the cores (``run.pipeline.rebuild_day`` wires the rest: the journal days, the staging
+root, the swap).
+
+A worker's journal is one sequence (volume chains, session phases, file names all follow from it),
+so the unit of work is one worker's segments of the day: a rebuild with one process and with N
+write the same files. What makes N processes fast is keeping every core busy to the end:
+
+- the jobs are taken largest first (journal bytes), each by whichever process is free, so one big
+  journal does not finish alone after the small ones were shared out;
+- this process takes jobs too (imports warm), while ``processes - 1`` spawned ones (clean
+  interpreters, no inherited threads) are started before anything else, so their start-up
+  overlaps this process's first job;
+- a child imports only this module and the store (``run.store``): not ``run.pipeline``, which
+  brings the receive side (aiohttp, the worker) for nothing;
+- what each store wrote is reported by the store itself (``Store.written``), so no serial pass
+  over the staged files' footers follows the parallel part.
+
+bench/rebuild prints the speed-up against one process, and the phases.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gatherer.capture import Damage
+from gatherer.run.store import JournalTail, Store, follow
+
+Tick = Callable[[int, int], None]
+"""Called with (journal bytes, records) read since the last call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """One worker's part of a rebuild (what a rebuild process sends back)."""
+
+    files: int
+    rows: int
+    quarantined: int
+    damage: tuple[Damage, ...]
+    rows_outside_day: int = 0
+    """Rows the store filed under another trading day (written to staging, not swapped in)."""
+    timing: JobTiming | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobTiming:
+    """Where and when one worker's journal was rebuilt (bench/rebuild prints them)."""
+
+    worker: str
+    pid: int
+    started: float
+    """``time.monotonic()`` at the job's start (one clock for every process of the machine)."""
+    seconds: float
+
+
+def rebuild_worker(
+    staging: Path,
+    worker: str,
+    segments: Sequence[Path],
+    day: dt.date,
+    *,
+    version: str,
+    venue: str,
+    cutoffs: Mapping[str, dt.time] | None,
+    tick: Tick,
+) -> Rebuilt:
+    """The live store over one worker's finished segments of the day, into ``staging``; ``tick``
+    gets (bytes, records) read since its last call, before every poll of the journal."""
+    started = time.monotonic()
+    store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
+    tail = JournalTail(staging, worker, finished=segments)
+
+    def polls() -> Iterator[bool]:
+        said = [0, 0]
+        while True:
+            now = [tail.bytes_read, store.stats.records]
+            tick(now[0] - said[0], now[1] - said[1])
+            said = now
+            yield True  # a finished journal: drain it and stop
+
+    follow(tail, store, stop_requested=polls())
+    mine = [w for w in store.written if w.trading_day == day]
+    return Rebuilt(
+        len(mine),
+        sum(w.rows for w in mine),
+        store.stats.quarantined,
+        tuple(tail.damage),
+        rows_outside_day=sum(w.rows for w in store.written if w.trading_day != day),
+        timing=JobTiming(worker, os.getpid(), started, time.monotonic() - started),
+    )
+
+
+# A rebuild process's share of the progress counters (set by ``_init_child``).
+_COUNTERS: tuple[Any, Any] | None = None
+
+
+def _init_child(bytes_done: Any, records_done: Any) -> None:
+    global _COUNTERS
+    _COUNTERS = (bytes_done, records_done)
+
+
+def _child_tick(n_bytes: int, n_records: int) -> None:
+    assert _COUNTERS is not None
+    for counter, n in zip(_COUNTERS, (n_bytes, n_records), strict=True):
+        with counter.get_lock():
+            counter.value += n
+
+
+def _rebuild_in_child(
+    staging: Path, worker: str, segments: Sequence[Path], day: dt.date, **kw: Any
+) -> Rebuilt:
+    return rebuild_worker(staging, worker, segments, day, tick=_child_tick, **kw)
+
+
+def largest_first(workers: Mapping[str, Sequence[Path]]) -> list[str]:
+    """The order jobs are taken in: most journal bytes first, then by name."""
+    size = {w: sum(p.stat().st_size for p in segs) for w, segs in workers.items()}
+    return sorted(workers, key=lambda w: (-size[w], w))
+
+
+def rebuild_workers(
+    staging: Path,
+    workers: Mapping[str, Sequence[Path]],
+    day: dt.date,
+    *,
+    processes: int,
+    say: Tick,
+    **kw: Any,
+) -> tuple[dict[str, Rebuilt], int]:
+    """Every worker's journal through its store, ``processes`` at a time: this process and
+    ``processes - 1`` spawned ones each take the largest job left until none is. ``say`` gets
+    (bytes, records) read in all so far, now and then. Returns each worker's part and the records read.
+    The first error of any job is raised once the running jobs have ended; no new job starts after it."""
+    left = collections.deque(largest_first(workers))
+    done: dict[str, Rebuilt] = {}
+    errors: list[BaseException] = []
+    ctx = multiprocessing.get_context("spawn")
+    bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
+    here = [0, 0]
+
+    def take() -> str | None:
+        if errors:
+            return None
+        try:
+            return left.popleft()  # atomic: the feeders and this thread take from one deque
+        except IndexError:
+            return None
+
+    def tick(n_bytes: int, n_records: int) -> None:
+        here[0] += n_bytes
+        here[1] += n_records
+        say(here[0] + bytes_done.value, here[1] + records_done.value)
+
+    def feed(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        """One child's jobs, one at a time (so a free process, this one or a child, takes the next)."""
+        while (worker := take()) is not None:
+            try:
+                done[worker] = pool.submit(
+                    _rebuild_in_child, staging, worker, workers[worker], day, **kw
+                ).result()
+            except BaseException as exc:  # reported by the caller's thread, below
+                errors.append(exc)
+
+    children = min(processes, len(workers)) - 1
+    with contextlib.ExitStack() as stack:
+        feeders: list[threading.Thread] = []
+        if children > 0:
+            pool = stack.enter_context(
+                concurrent.futures.ProcessPoolExecutor(
+                    children, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
+                )
+            )
+            feeders = [threading.Thread(target=feed, args=(pool,), daemon=True) for _ in range(children)]
+            for thread in feeders:
+                thread.start()  # the children spawn now, while this process takes the first job
+        try:
+            while (worker := take()) is not None:
+                done[worker] = rebuild_worker(staging, worker, workers[worker], day, tick=tick, **kw)
+        except BaseException as exc:
+            errors.append(exc)
+        for thread in feeders:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+                tick(0, 0)
+    if errors:
+        raise errors[0]
+    tick(0, 0)
+    return done, here[1] + int(records_done.value)
+
+
+__all__ = ["JobTiming", "Rebuilt", "largest_first", "rebuild_worker", "rebuild_workers"]
