@@ -174,20 +174,23 @@ def rebuild_workers(
                 errors.append(exc)
 
     children = min(processes, len(workers)) - 1
+    worker = take()  # the largest job is this process's: it starts now, the children must spawn first
     with contextlib.ExitStack() as stack:
         feeders: list[threading.Thread] = []
         if children > 0:
-            pool = stack.enter_context(
-                concurrent.futures.ProcessPoolExecutor(
-                    children, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
-                )
+            pool = concurrent.futures.ProcessPoolExecutor(
+                children, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
             )
+            # Not waiting for the children to exit: once every feeder has joined, each job's files are
+            # closed and its result is in; an interpreter's teardown is no part of the rebuild.
+            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
             feeders = [threading.Thread(target=feed, args=(pool,), daemon=True) for _ in range(children)]
             for thread in feeders:
-                thread.start()  # the children spawn now, while this process takes the first job
+                thread.start()  # the children spawn now, while this process runs its first job
         try:
-            while (worker := take()) is not None:
+            while worker is not None:
                 done[worker] = rebuild_worker(staging, worker, workers[worker], day, tick=tick, **kw)
+                worker = take()
         except BaseException as exc:
             errors.append(exc)
         for thread in feeders:
