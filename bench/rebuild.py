@@ -77,7 +77,7 @@ def main(n: int, repeat: int) -> None:
             took = time.perf_counter() - t0
             assert report.rows == n, report
             shutil.rmtree(root, ignore_errors=True)
-            print(f"{name} ({report.processes} process(es)), attempt {attempt + 1}: {phases(report)}", flush=True)
+            print(f"{name}, {report.processes} process(es), try {attempt + 1}: {phases(report)}", flush=True)
             if name not in best or took < best[name][0]:
                 best[name] = (took, report)
     (t_one, one), (t_many, many) = best["one"], best["many"]
