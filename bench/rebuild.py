@@ -50,7 +50,10 @@ def phases(report: Any) -> str:
     jobs = report.jobs
     first = min(j.started for j in jobs)
     last = max(j.started + j.seconds for j in jobs)
-    each = ", ".join(f"{j.worker} pid {j.pid} {j.started:.2f}→{j.started + j.seconds:.2f} s" for j in jobs)
+    each = ", ".join(
+        f"{j.worker} pid {j.pid} {j.started:.2f}→{j.started + j.seconds:.2f} s ({j.cpu_seconds:.2f} s CPU)"
+        for j in jobs
+    )
     return f"{report.seconds:.2f} s = before {first:.2f} s; jobs {each}; after {report.seconds - last:.2f} s"
 
 

@@ -63,6 +63,9 @@ class JobTiming:
     started: float
     """``time.monotonic()`` at the job's start (one clock for every process of the machine)."""
     seconds: float
+    cpu_seconds: float = 0.0
+    """CPU time the job's process spent on it (``time.process_time``): below ``seconds``, the job
+    waited for a core (other processes on the machine)."""
 
 
 def rebuild_worker(
@@ -78,7 +81,7 @@ def rebuild_worker(
 ) -> Rebuilt:
     """The live store over one worker's finished segments of the day, into ``staging``; ``tick``
     gets (bytes, records) read since its last call, before every poll of the journal."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
     tail = JournalTail(staging, worker, finished=segments)
 
@@ -98,7 +101,7 @@ def rebuild_worker(
         store.stats.quarantined,
         tuple(tail.damage),
         rows_outside_day=sum(w.rows for w in store.written if w.trading_day != day),
-        timing=JobTiming(worker, os.getpid(), started, time.monotonic() - started),
+        timing=JobTiming(worker, os.getpid(), started, time.monotonic() - started, time.process_time() - cpu),
     )
 
 
