@@ -8,11 +8,13 @@ write the same files. What makes N processes fast is keeping every core busy to 
 
 - the jobs are taken largest first (journal bytes), each by whichever process is free, so one big
   journal does not finish alone after the small ones were shared out;
-- this process takes jobs too (imports warm), while ``processes - 1`` spawned ones (clean
-  interpreters, no inherited threads) are started before anything else, so their start-up
-  overlaps this process's first job;
-- a child imports only this module and the store (``run.store``): not ``run.pipeline``, which
-  brings the receive side (aiohttp, the worker) for nothing;
+- this process takes jobs too (imports warm), while ``processes - 1`` others are started before
+  it takes its first job;
+- those come from a fork server (``multiprocessing``'s ``forkserver``: one clean interpreter,
+  single-threaded, so nothing a thread of this process holds is inherited) that has imported the
+  store once (``run.store``, not ``run.pipeline``, which brings the receive side for nothing):
+  ``start_helpers`` starts it, and ``gatherer rebuild`` calls that first, so the server's imports
+  overlap the command's own and a rebuild process starts in milliseconds;
 - what each store wrote is reported by the store itself (``Store.written``), so no serial pass
   over the staged files' footers follows the parallel part.
 
@@ -32,10 +34,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gatherer.capture import Damage
-from gatherer.run.store import JournalTail, Store, follow
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext
+
+    from gatherer.capture import Damage
+
+HELPER_PRELOAD = ["__main__", "gatherer.run.store", "gatherer.run.rebuild_jobs"]
+"""What the fork server imports before it forks the first rebuild process (``__main__``: the
+command's script, which a child would otherwise import again)."""
 
 Tick = Callable[[int, int], None]
 """Called with (journal bytes, records) read since the last call."""
@@ -81,6 +89,8 @@ def rebuild_worker(
 ) -> Rebuilt:
     """The live store over one worker's finished segments of the day, into ``staging``; ``tick``
     gets (bytes, records) read since its last call, before every poll of the journal."""
+    from gatherer.run.store import JournalTail, Store, follow  # here: ``start_helpers`` needs no store
+
     started, cpu = time.monotonic(), time.process_time()
     store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
     tail = JournalTail(staging, worker, finished=segments)
@@ -127,6 +137,22 @@ def _rebuild_in_child(
     return rebuild_worker(staging, worker, segments, day, tick=_child_tick, **kw)
 
 
+def helpers() -> ForkServerContext:
+    """The context rebuild processes are started in: forked by a server that has imported the store."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(HELPER_PRELOAD)
+    return ctx
+
+
+def start_helpers() -> None:
+    """Start the fork server now (it imports the store in the background; returns at once), so a
+    rebuild on several processes later starts each in milliseconds. Harmless when it is running."""
+    from multiprocessing import forkserver
+
+    helpers()
+    forkserver.ensure_running()
+
+
 def largest_first(workers: Mapping[str, Sequence[Path]]) -> list[str]:
     """The order jobs are taken in: most journal bytes first, then by name."""
     size = {w: sum(p.stat().st_size for p in segs) for w, segs in workers.items()}
@@ -149,7 +175,7 @@ def rebuild_workers(
     left = collections.deque(largest_first(workers))
     done: dict[str, Rebuilt] = {}
     errors: list[BaseException] = []
-    ctx = multiprocessing.get_context("spawn")
+    ctx = helpers()
     bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
     here = [0, 0]
 
@@ -206,4 +232,12 @@ def rebuild_workers(
     return done, here[1] + int(records_done.value)
 
 
-__all__ = ["JobTiming", "Rebuilt", "largest_first", "rebuild_worker", "rebuild_workers"]
+__all__ = [
+    "HELPER_PRELOAD",
+    "JobTiming",
+    "Rebuilt",
+    "largest_first",
+    "rebuild_worker",
+    "rebuild_workers",
+    "start_helpers",
+]
