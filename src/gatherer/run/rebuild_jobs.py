@@ -9,7 +9,7 @@ write the same files. What makes N processes fast is keeping every core busy to 
 - the jobs are taken largest first (journal bytes), each by whichever process is free, so one big
   journal does not finish alone after the small ones were shared out;
 - this process takes jobs too (imports warm), while ``processes - 1`` others are started before
-  it takes its first job;
+  it runs its first job;
 - those come from a fork server (``multiprocessing``'s ``forkserver``: one clean interpreter,
   single-threaded, so nothing a thread of this process holds is inherited) that has imported the
   store once (``run.store``, not ``run.pipeline``, which brings the receive side for nothing):
@@ -169,7 +169,7 @@ def rebuild_workers(
     **kw: Any,
 ) -> tuple[dict[str, Rebuilt], int]:
     """Every worker's journal through its store, ``processes`` at a time: this process and
-    ``processes - 1`` spawned ones each take the largest job left until none is. ``say`` gets
+    ``processes - 1`` forked by the helpers' server each take the largest job left until none is. ``say`` gets
     (bytes, records) read in all so far, now and then. Returns each worker's part and the records read.
     The first error of any job is raised once the running jobs have ended; no new job starts after it."""
     left = collections.deque(largest_first(workers))
