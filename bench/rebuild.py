@@ -58,7 +58,11 @@ def phases(report: Any) -> str:
         f"{j.worker} pid {j.pid} {j.started:.2f}→{j.started + j.seconds:.2f} s ({j.cpu_seconds:.2f} s CPU)"
         for j in jobs
     )
-    return f"{report.seconds:.2f} s = before {first:.2f} s; jobs {each}; after {report.seconds - last:.2f} s"
+    cores = sum(j.cpu_seconds for j in jobs) / (last - first)
+    return (
+        f"{report.seconds:.2f} s = before {first:.2f} s; jobs {each}; after {report.seconds - last:.2f} s;"
+        f" the jobs had {cores:.2f} core(s) on average"
+    )
 
 
 def command(root: Path, day: object, processes: int) -> float:
@@ -133,7 +137,9 @@ included) are beside.
 | the command, 1 process | {best_cli["one"]:.1f} s, start-up included |
 | the command, {many.processes} processes | {best_cli["many"]:.1f} s, start-up included |
 
-Phases of the best runs (wall clock from the rebuild's start; a job is one worker's journal):
+Phases of the best runs (wall clock from the rebuild's start; a job is one worker's journal; the
+cores the jobs had are their CPU seconds over the wall clock of the jobs, below 1 per process when
+other work on the machine took its share):
 
 - one process: {phases(one)}
 - {many.processes} processes: {phases(many)}
