@@ -3,15 +3,18 @@ raised here, naming what failed, after the running jobs have ended; progress add
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import random
 import shutil
+from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
 
 from gatherer.capture import Journal, Kind
 from gatherer.clock import ManualClock
-from gatherer.run.rebuild_jobs import largest_first, rebuild_workers
+from gatherer.run.rebuild_jobs import helpers, largest_first, rebuild_workers, start_helpers
 
 from ..helpers.lake import read_quarantine
 from .test_pipeline import BROKEN, DAY, START
@@ -47,3 +50,18 @@ async def test_a_job_that_fails_in_a_rebuild_process_is_raised_here(tmp_path: Pa
     assert seen and seen[-1][0] >= good.stat().st_size  # this process's job ran to its end
     assert len(read_quarantine(staging, DAY)) == 50  # and wrote what it read
     shutil.rmtree(staging)
+
+
+def test_rebuild_processes_start_without_the_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATHERER_LS_APPSECRET", "not-for-children")
+    monkeypatch.setenv("GATHERER_BUS_PASSWORD", "nor-this")
+    forkserver._forkserver._stop()  # one an earlier test started would not show this environment
+    start_helpers()
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=helpers()) as pool:
+        held = [  # whether each is set there (never the value: a failure must not print it)
+            pool.submit(os.getenv, name).result() is not None
+            for name in ("GATHERER_LS_APPSECRET", "GATHERER_BUS_PASSWORD")
+        ]
+        assert pool.submit(os.getenv, "PATH").result() == os.environ["PATH"]  # the rest is there
+    assert held == [False, False]
+    assert "GATHERER_LS_APPSECRET" in os.environ  # this process keeps its own

@@ -146,11 +146,19 @@ def helpers() -> ForkServerContext:
 
 def start_helpers() -> None:
     """Start the fork server now (it imports the store in the background; returns at once), so a
-    rebuild on several processes later starts each in milliseconds. Harmless when it is running."""
+    rebuild on several processes later starts each in milliseconds. Harmless when it is running.
+
+    The server, and so every process it forks, starts without this process's ``GATHERER_*``
+    variables (the app keys and secrets, the bus and status tokens): a rebuild process gets all it
+    needs as arguments, and must not hold a secret."""
     from multiprocessing import forkserver
 
     helpers()
-    forkserver.ensure_running()
+    kept = {k: os.environ.pop(k) for k in [k for k in os.environ if k.startswith("GATHERER_")]}
+    try:
+        forkserver.ensure_running()  # the server (and the resource tracker) copy os.environ as it is now
+    finally:
+        os.environ.update(kept)
 
 
 def largest_first(workers: Mapping[str, Sequence[Path]]) -> list[str]:
@@ -175,6 +183,9 @@ def rebuild_workers(
     left = collections.deque(largest_first(workers))
     done: dict[str, Rebuilt] = {}
     errors: list[BaseException] = []
+    children = min(processes, len(workers)) - 1
+    if children > 0:
+        start_helpers()  # before the counters below: their semaphores start the resource tracker
     ctx = helpers()
     bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
     here = [0, 0]
@@ -202,7 +213,6 @@ def rebuild_workers(
             except BaseException as exc:  # reported by the caller's thread, below
                 errors.append(exc)
 
-    children = min(processes, len(workers)) - 1
     worker = take()  # the largest job is this process's: it starts now, the children must spawn first
     with contextlib.ExitStack() as stack:
         feeders: list[threading.Thread] = []
