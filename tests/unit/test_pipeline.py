@@ -5,6 +5,7 @@ before is replaced, other days are untouched, a torn journal is reported, no sta
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import shutil
 from pathlib import Path
@@ -94,15 +95,22 @@ async def test_a_torn_journal_rebuilds_what_it_holds_and_reports_the_tear(tmp_pa
     assert [d.reason for d in report.damage] == ["torn tail"]
 
 
-async def test_one_process_and_two_rebuild_the_same_rows(tmp_path: Path) -> None:
-    for worker, seed in (("w00", 1), ("w01", 2)):
-        await write_journal(tmp_path / "a", worker, 2000, seed)
+async def test_one_process_and_two_rebuild_the_same_files(tmp_path: Path) -> None:
+    """Three journals of unequal size on two processes: the largest goes first, to this process, the
+    rest to whichever process is free; the files are those of a one-process rebuild, row for row."""
+    for worker, n, seed in (("w00", 500, 1), ("w01", 1500, 2), ("w02", 900, 3)):
+        await write_journal(tmp_path / "a", worker, n, seed)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     one = rebuild_day(tmp_path / "a", DAY, version="t", cutoffs=None, processes=1)
     two = rebuild_day(tmp_path / "b", DAY, version="t", cutoffs=None, processes=2)
     assert (one.processes, two.processes) == (1, 2)
     assert (one.rows, one.quarantined, one.records) == (two.rows, two.quarantined, two.records)
-    assert compare_days(tmp_path / "a", tmp_path / "b", DAY) == []
+    assert compare_days(tmp_path / "a", tmp_path / "b", DAY, by_file=True) == []
+    assert read_quarantine(tmp_path / "a", DAY) == read_quarantine(tmp_path / "b", DAY)
+    assert [j.worker for j in one.jobs] == ["w01", "w02", "w00"]  # largest first
+    assert two.jobs[0].worker == "w01" and two.jobs[0].pid == os.getpid()
+    assert sorted(j.worker for j in two.jobs) == ["w00", "w01", "w02"]
+    assert len({j.pid for j in two.jobs}) == 2  # a spawned process took at least one
 
 
 def test_a_rebuild_without_a_journal_says_so(tmp_path: Path) -> None:

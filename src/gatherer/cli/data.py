@@ -197,12 +197,17 @@ def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
+    if args.processes is not None and args.processes < 1:
+        raise GathererError(f"--processes {args.processes}: give 1 or more")
+    if (args.processes or os.cpu_count() or 1) > 1:
+        from gatherer.run.rebuild_jobs import start_helpers
+
+        start_helpers()  # the rebuild processes' fork server imports the store while this loads the rest
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from gatherer.run.pipeline import rebuild_day
 
-    if args.processes is not None and args.processes < 1:
-        raise GathererError(f"--processes {args.processes}: give 1 or more")
     root, cutoffs = _root_and_cutoffs(args.config, args.root)
     day = _parse_day(args.date)
     sealed = _sealed_check(Path(root), day, force=args.force)

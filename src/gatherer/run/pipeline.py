@@ -23,17 +23,14 @@ The journal between the two sides is the only queue, on disk.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +39,12 @@ from gatherer.clock import Clock
 from gatherer.errors import GathererError
 from gatherer.files import swap_in_dir
 from gatherer.plan.select import Registration
+from gatherer.run.rebuild_jobs import JobTiming, rebuild_workers
 from gatherer.run.recorder import ConnectionStats
 from gatherer.run.status_files import publishing
 from gatherer.run.store import JournalTail, Store, StoreStats, exclusive, follow
 from gatherer.run.store_process import drain_store, finish_store, start_store
 from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSettings
-from gatherer.sinks import file_metadata
 from gatherer.venues.ls.hours import SessionWindows
 from gatherer.venues.ls.night import MAX_GAP_DAYS as NIGHT_MAX_GAP_DAYS
 from gatherer.venues.ls.night import night_date
@@ -180,6 +177,8 @@ class RebuildReport:
     """Journal records read (frames, sent registrations, events)."""
     processes: int = 1
     seconds: float = 0.0
+    jobs: tuple[JobTiming, ...] = ()
+    """Each worker's job: its process, its start (since the rebuild's) and its length, in start order."""
 
 
 class RebuildError(GathererError):
@@ -188,16 +187,6 @@ class RebuildError(GathererError):
 
 Progress = Callable[[int, int, int], None]
 """Called now and then with (journal bytes read, journal bytes in all, records read)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Rebuilt:
-    """One worker's part of a rebuild (what a rebuild process sends back)."""
-
-    files: int
-    rows: int
-    quarantined: int
-    damage: tuple[Damage, ...]
 
 
 def journal_dir(root: Path, day: dt.date) -> Path:
@@ -225,57 +214,6 @@ def _journal_workers(journal_day: Path) -> dict[str, list[Path]]:
     return workers
 
 
-def _rebuild_worker(
-    staging: Path,
-    worker: str,
-    segments: Sequence[Path],
-    day: dt.date,
-    *,
-    version: str,
-    venue: str,
-    cutoffs: Mapping[str, dt.time] | None,
-    tick: Callable[[int, int], None],
-) -> _Rebuilt:
-    """The live store over one worker's finished segments of the day, into ``staging``; ``tick``
-    gets (bytes, records) read since its last call, before every poll of the journal."""
-    store = Store(staging, worker, version=version, venue=venue, cutoffs=cutoffs)
-    tail = JournalTail(staging, worker, finished=segments)
-
-    def polls() -> Iterator[bool]:
-        said = [0, 0]
-        while True:
-            now = [tail.bytes_read, store.stats.records]
-            tick(now[0] - said[0], now[1] - said[1])
-            said = now
-            yield True  # a finished journal: drain it and stop
-
-    follow(tail, store, stop_requested=polls())
-    mine = [w for w in store.written if w.trading_day == day]
-    return _Rebuilt(len(mine), sum(w.rows for w in mine), store.stats.quarantined, tuple(tail.damage))
-
-
-# A rebuild process's share of the progress counters (set by ``_init_child``).
-_COUNTERS: tuple[Any, Any] | None = None
-
-
-def _init_child(bytes_done: Any, records_done: Any) -> None:
-    global _COUNTERS
-    _COUNTERS = (bytes_done, records_done)
-
-
-def _child_tick(n_bytes: int, n_records: int) -> None:
-    assert _COUNTERS is not None
-    for counter, n in zip(_COUNTERS, (n_bytes, n_records), strict=True):
-        with counter.get_lock():
-            counter.value += n
-
-
-def _rebuild_in_child(
-    staging: Path, worker: str, segments: Sequence[Path], day: dt.date, **kw: Any
-) -> _Rebuilt:
-    return _rebuild_worker(staging, worker, segments, day, tick=_child_tick, **kw)
-
-
 def rebuild_day(
     root: Path | str,
     day: dt.date,
@@ -295,8 +233,9 @@ def rebuild_day(
     counted, not written. The day must not be one a worker is still writing.
 
     Workers' journals are independent, so they are rebuilt in parallel, up to ``processes`` at a
-    time (default: one per core): this process takes its share and spawned processes the rest; a
-    single worker, or ``processes=1``, runs here alone.
+    time (default: one per core): this process and spawned ones each take the largest journal left
+    (``run.rebuild_jobs``); a single worker, or ``processes=1``, runs here alone. The files are the
+    same whatever the number of processes.
     """
     started = time.monotonic()
     root = Path(root)
@@ -314,12 +253,10 @@ def rebuild_day(
     staging = Path(tempfile.mkdtemp(prefix=f"date={day.isoformat()}-", dir=root / ".rebuild"))
     kw: dict[str, Any] = {"version": version, "venue": venue, "cutoffs": cutoffs}
     try:
-        parts, records = _rebuild_workers(staging, workers, day, jobs, total, say, kw)
-        outside = sum(
-            int(file_metadata(p)["rows"])
-            for p in (staging / "parquet").glob("date=*/*/*/*.parquet")
-            if p.parts[-4] != f"date={day.isoformat()}"
+        done, records = rebuild_workers(
+            staging, workers, day, processes=jobs, say=lambda b, r: say(b, total, r), **kw
         )
+        parts = [done[w] for w in sorted(workers)]
         for kind in ("parquet", "quarantine"):
             swap_in_dir(staging / kind / f"date={day.isoformat()}", root / kind / f"date={day.isoformat()}")
     finally:
@@ -330,53 +267,18 @@ def rebuild_day(
         files=sum(p.files for p in parts),
         rows=sum(p.rows for p in parts),
         quarantined=sum(p.quarantined for p in parts),
-        rows_outside_day=outside,
+        rows_outside_day=sum(p.rows_outside_day for p in parts),
         damage=tuple(d for p in parts for d in p.damage),
         records=records,
         processes=jobs,
         seconds=time.monotonic() - started,
-    )
-
-
-def _rebuild_workers(
-    staging: Path,
-    workers: Mapping[str, list[Path]],
-    day: dt.date,
-    jobs: int,
-    total: int,
-    say: Progress,
-    kw: dict[str, Any],
-) -> tuple[list[_Rebuilt], int]:
-    """Every worker's journal through the store: ``jobs`` at a time, this process taking its share
-    (every ``jobs``-th worker, with its imports warm) while ``jobs - 1`` spawned processes (clean
-    interpreters, no inherited threads) take the rest; progress from shared counters."""
-    names = sorted(workers)
-    mine, theirs = names[::jobs], [w for i, w in enumerate(names) if i % jobs]
-    ctx = multiprocessing.get_context("spawn")
-    bytes_done, records_done = ctx.Value("q", 0), ctx.Value("q", 0)
-    here = [0, 0]
-
-    def tick(n_bytes: int, n_records: int) -> None:
-        here[0] += n_bytes
-        here[1] += n_records
-        say(here[0] + bytes_done.value, total, here[1] + records_done.value)
-
-    futures: list[concurrent.futures.Future[_Rebuilt]] = []
-    with contextlib.ExitStack() as stack:
-        if theirs:
-            pool = stack.enter_context(
-                concurrent.futures.ProcessPoolExecutor(
-                    jobs - 1, mp_context=ctx, initializer=_init_child, initargs=(bytes_done, records_done)
-                )
+        jobs=tuple(
+            sorted(
+                (replace(p.timing, started=p.timing.started - started) for p in parts if p.timing),
+                key=lambda j: j.started,
             )
-            futures = [pool.submit(_rebuild_in_child, staging, w, workers[w], day, **kw) for w in theirs]
-        done = {w: _rebuild_worker(staging, w, workers[w], day, tick=tick, **kw) for w in mine}
-        pending = set(futures)
-        while pending:
-            _, pending = concurrent.futures.wait(pending, timeout=0.2)
-            tick(0, 0)
-        done.update(zip(theirs, (f.result() for f in futures), strict=True))
-    return [done[w] for w in names], here[1] + int(records_done.value)
+        ),
+    )
 
 
 __all__ = ["RebuildError", "RebuildReport", "Recorded", "StoreArgs", "rebuild_day", "record", "store_worker"]
