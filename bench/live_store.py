@@ -108,7 +108,7 @@ async def run(args: argparse.Namespace) -> list[Sample]:
 async def _drive(args: argparse.Namespace, frames: list[bytes], root: Path) -> list[Sample]:
     journal = await Journal.open(root, "w00")
     cutoffs = {m: dt.time(7, 30) for m in ("kospi", "kosdaq", "kfutures", "koptions", "ofutures", "ooptions")}
-    child = await start_store(root, "w00", "bench", cutoffs, flush_s=300.0)
+    child = await start_store(root, "w00", "bench", cutoffs, flush_s=args.checkpoint_s)
     phases = [] if args.soak else [(args.burst_s, args.burst_fps)]
     phases.append((args.after_s, args.steady_fps))
     trace, samples = Trace(), []
@@ -232,6 +232,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--burst-fps", type=float, default=50_000.0)
     ap.add_argument("--after-s", type=float, default=90.0)
     ap.add_argument("--steady-fps", type=float, default=5_000.0)
+    ap.add_argument(
+        "--checkpoint-s",
+        type=float,
+        default=300.0,
+        help="the store's checkpoint interval (the product's: 300)",
+    )
     ap.add_argument("--verbose", action="store_true", help="print every second, not every ten")
     args = ap.parse_args(argv)
     samples = asyncio.run(run(args))
