@@ -33,8 +33,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -44,6 +44,9 @@ from gatherer.files import write_parquet_atomic
 from gatherer.ledger.scan import Ledger
 from gatherer.venues.ls.catalog import CATALOG
 from gatherer.venues.ls.keys import symbol_of
+
+if TYPE_CHECKING:
+    import duckdb
 
 TAPE_SCHEMA = pa.schema(
     [
@@ -130,6 +133,8 @@ def _trade_rows(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> l
     out: list[dict[str, object]] = []
     if not files["us3"] or not (files["krx"] or files["nxt"]):
         return out
+    import duckdb  # here, not at the top: the store process imports the ledger's chains, not DuckDB
+
     con = duckdb.connect()
     try:
         market_of = _symbol_markets(con, [f for fs in files.values() for f in fs])
@@ -215,6 +220,8 @@ def _uh1_sides(root: Path, day: dt.date, acks: dict[tuple[str, str], int]) -> li
         return out
     rems = [f"{n}{i}" for n in ("offerrem", "bidrem") for i in _LEVELS]
     krx_phases = ", ".join(f"'{p}'" for p in _KRX_PHASES)
+    import duckdb  # here, not at the top: the store process imports the ledger's chains, not DuckDB
+
     con = duckdb.connect()
     try:
         market_of = _symbol_markets(con, files["UH1"])
@@ -273,6 +280,8 @@ class TapeError(GathererError):
 def write_tape(root: Path, day: dt.date, base: Path, ledger: Ledger) -> pa.Table:
     """Build the day's tape check and (re)write ``base/tape.parquet``; returns the table. Raises
     ``TapeError`` naming the day and why when the files cannot be compared."""
+    import duckdb
+
     try:
         table = tape_table(root, day, ledger)
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
