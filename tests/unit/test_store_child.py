@@ -1,4 +1,5 @@
-"""The store process (``gatherer _store``) imports only what it runs: memory (issue 16).
+"""The store process (``gatherer _store``): it imports only what it runs (memory, issue 16), and
+it catches up on a backlog without pausing between polls.
 
 Whatever a module imports stays resident in every process that imports it; the store child used
 to reach DuckDB (the ledger's tape), aiohttp and picows (the worker) through ``run.pipeline``,
@@ -7,8 +8,19 @@ to reach DuckDB (the ledger's tape), aiohttp and picows (the worker) through ``r
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gatherer.run.store as store_mod
+from gatherer.capture import Journal, JournalSettings, Kind, Record
+from gatherer.clock import SEOUL, ManualClock
+from tests.conftest import ls_example
 
 HEAVY = ("duckdb", "aiohttp", "picows", "gatherer.run.worker", "gatherer.run.pipeline", "gatherer.plan")
 
@@ -22,3 +34,42 @@ def test_the_store_process_imports_neither_the_worker_nor_duckdb() -> None:
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
     assert heavy == [], f"the store process imports {heavy}: keep them out of its import chain"
 
+
+async def _journal(root: Path, n: int) -> None:
+    """``n`` frames in small blocks (many polls' worth), journaled as a worker would."""
+    body = ls_example("H1_")["response"]
+    clock = ManualClock(int(dt.datetime(2026, 11, 25, 10, tzinfo=SEOUL).timestamp() * 1e9))
+    journal = await Journal.open(root, "w00", clock=clock, settings=JournalSettings(block_bytes=16_384))
+    for _ in range(n):
+        journal.append(Kind.FRAME, "w00-c000", json.dumps(body).encode(), clock.time_ns())
+    await journal.close()
+
+
+async def test_a_backlog_is_read_without_a_pause_between_full_polls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's iterator pauses between polls (50 ms in the store process); while polls come
+    back full the store reads on at once (run.store.BACKLOG_S), so catching up is not paced."""
+    await _journal(tmp_path, 1500)
+    monkeypatch.setattr(store_mod, "POLL_RECORDS", 100)
+    store = store_mod.Store(tmp_path, "w00", version="t", venue="t")
+    ticks, polls = 0, 0
+
+    def stop_requested() -> Iterator[bool]:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            yield True
+
+    tail = store_mod.JournalTail(tmp_path, "w00", read_bytes=4096)
+    poll = tail.poll
+
+    def counted() -> list[Record]:
+        nonlocal polls
+        polls += 1
+        return poll()
+
+    monkeypatch.setattr(tail, "poll", counted)
+    store_mod.follow(tail, store, stop_requested=stop_requested(), now=lambda: 0.0)
+    assert store.stats.records == 1500 and store.stats.rows == 1500
+    assert polls >= 5 and ticks <= 2  # one pass over the backlog, one poll finding nothing more
