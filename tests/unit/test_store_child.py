@@ -73,3 +73,31 @@ async def test_a_backlog_is_read_without_a_pause_between_full_polls(
     store_mod.follow(tail, store, stop_requested=stop_requested(), now=lambda: 0.0)
     assert store.stats.records == 1500 and store.stats.rows == 1500
     assert polls >= 5 and ticks <= 2  # one pass over the backlog, one poll finding nothing more
+
+
+STORE_WITHOUT_PANDAS = """
+import datetime as dt, json, sys, tempfile
+from pathlib import Path
+from gatherer.run.store_child import keep_pandas_out
+keep_pandas_out()
+from gatherer.capture import Kind, Record
+from gatherer.run.store import Store
+payload = sys.argv[1].encode()
+store = Store(Path(tempfile.mkdtemp()), "w00", version="t", venue="t")
+store.add([Record(Kind.FRAME, i, 1_780_000_000_000_000_000 + i, "c", payload) for i in range(100)])
+store.checkpoint()
+print(store.stats.rows, "pandas" in sys.modules)
+from gatherer.venues.ls.night import night_date  # the night session's calendar: exchange_calendars
+print(night_date(dt.date(2026, 11, 25)).isoformat(), "pandas" in sys.modules)
+"""
+
+
+def test_the_store_process_keeps_pandas_out_but_the_trading_calendar_still_has_it() -> None:
+    payload = json.dumps(ls_example("H1_")["response"])
+    run = subprocess.run(
+        [sys.executable, "-c", STORE_WITHOUT_PANDAS, payload], capture_output=True, text=True, timeout=99
+    )
+    assert run.returncode == 0, run.stderr
+    stored, night = run.stdout.split("\n")[:2]
+    assert stored == "100 False"  # rows written, pyarrow never imported pandas
+    assert night == "2026-11-26 True"  # exchange_calendars imported it when needed
