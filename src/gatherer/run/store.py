@@ -50,10 +50,12 @@ STORE_BUFFER_BYTES = 24 * 1024 * 1024
 """The store's Parquet buffers, all partitions together, in Arrow bytes: beyond it the largest is
 spilled as a sorted run into its partition's open file (finished at the checkpoint), so a store's
 memory stays bounded however wide the TRs, without a file per spill. With decode_batch_rows below
-(pending frames are Python objects until a batch is decoded, ~3.7 KB each) the store holds
-250-290 MB at 5,000 frames/s (bench/live_store --soak) and writes 45 B/frame (bench/store). Smaller
-spills cost Parquet bytes: 12 MiB with 4,000-row batches held 230-260 MB for 49 B/frame; 96 MiB
-with 20,000 (no spilling into open files) 320-430 MB for 41 B/frame."""
+(a pending frame costs its payload and ~220 B until its batch is typed, decode/bodies.py) the store
+process holds 190-220 MB at 5,000 frames/s with 300 s checkpoints (bench/live_store --soak; ~120 MB
+of it is the interpreter and libraries before the first frame) and writes 45 B/frame (bench/store).
+Measured before pending frames were kept unread: smaller spills cost Parquet bytes (12 MiB with
+4,000-row batches: 49 B/frame), 96 MiB with 20,000 (no spilling into open files) 41 B/frame for
+~100 MB more; 4,000-row batches cost ~18 % of the decoder's speed."""
 
 
 def checkpoint_path(root: Path, worker_id: str) -> Path:
