@@ -123,8 +123,8 @@ async def test_a_live_store_that_spilled_runs_equals_its_rebuild_file_for_file(
 ) -> None:
     """Memory pressure in the live store (a tiny byte cap, small decode batches) spills sorted runs
     into open files; the rebuild (no pressure) writes one run per file: the same rows, the same files."""
-    import gatherer.run.pipeline as pipeline_mod
     import gatherer.run.store as store_mod
+    import gatherer.run.store_child as child_mod
     from gatherer.sinks import file_metadata
 
     class SmallBatches(store_mod.Store):
@@ -134,7 +134,7 @@ async def test_a_live_store_that_spilled_runs_equals_its_rebuild_file_for_file(
     live = tmp_path / "live"
     await write_journal(live, "w00", 3000, 1)
     monkeypatch.setattr(store_mod, "STORE_BUFFER_BYTES", 64 * 1024)
-    monkeypatch.setattr(pipeline_mod, "Store", SmallBatches)
+    monkeypatch.setattr(child_mod, "Store", SmallBatches)  # the live store process runs run.store_child
     assert live_store(live, "w00")["rows"] > 0
     monkeypatch.undo()
     files = sorted((live / "parquet").rglob("*.parquet"))

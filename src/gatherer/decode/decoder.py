@@ -19,13 +19,14 @@ lacks null, ``symbol`` "005930". An OVC frame (§3.7) ``"curpr": "0. 14997.75"``
 "20230622" gives ``trdtm_ts`` 2023-06-22 00:16:40 in the overseas zone. Acks (§2.4: header with
 ``rsp_cd``, body null) are counted and skipped. Columns: ``schema.py`` and docs/formats.md.
 
-This module reads the envelope (header, ack, key, market) and keeps the quarantine. The common
-frame (catalog fields only, every value a string or null) is read by msgspec straight into the
-TR's values as sent, and ``buffers.TextRows`` types them a column at a time (``columns.py``) when
-rows become batches, so a bad value in such a frame is quarantined then, in arrival order. Any
-other frame (JSON numbers, unknown fields, a broken envelope) is read generically and typed value
-by value by the TR's ``RowPlan`` (``rows.py``) at once; ``per_value=True`` does that for every
-frame (the reference the column path is tested against). Trading days and exchange times come
+This module reads the envelope (header, ack, key, market) and keeps the quarantine. A frame's
+body is mostly kept unread until its rows become batches (``bodies.py``: memory); then the common
+body (catalog fields only, every value a string or null) is read by msgspec straight into the TR's
+values as sent, and ``buffers.TextRows`` types them a column at a time (``columns.py``), so a bad
+value or body is quarantined then, in arrival order. Any other body (JSON numbers, unknown fields)
+is read generically and typed value by value by the TR's ``RowPlan`` (``rows.py``) then, a frame
+whose envelope is not the common form at once; ``per_value=True`` does the latter for every frame
+(the reference the column path is tested against). Trading days and exchange times come
 from ``times.py`` (where the date rule of dateless time fields is described). The ``session`` column
 comes from ``phases.py``: JIF and VI frames are noted as they are added, in journal order, and each
 batch's rows take the phase in force at their ``seq``; ``stock_markets`` EVENT records say which
@@ -47,6 +48,7 @@ import msgspec
 from gatherer.capture import Kind, Record, events
 from gatherer.clock import TradingDays
 from gatherer.decode.arrow import Batch, text_batch, to_batch
+from gatherer.decode.bodies import Bodies, merge_refusals
 from gatherer.decode.buffers import TextRows, TypedRows
 from gatherer.decode.fields import BadValue, parse_key
 from gatherer.decode.phases import STATUS_TR, VI_TRS, Phases
@@ -133,7 +135,7 @@ class Decoder:
         self._symbol_markets = symbol_markets or {}
         self._json = msgspec.json.Decoder(float_hook=Decimal)
         self._frames = msgspec.json.Decoder(_Frame)
-        self._extra_json = msgspec.json.Encoder(decimal_format="number")
+        self._bodies = Bodies()
         self._plans: dict[str, RowPlan] = {}
         self._symbols: dict[tuple[str, str], str] = {}
         self._per_value = per_value
@@ -147,6 +149,8 @@ class Decoder:
             self._symbol_markets = {**self._symbol_markets, **self._learned}
         """JIF and VI transitions seen so far, for the ``session`` column (``phases.py``)."""
         self._quarantine: list[tuple[int, Quarantined]] = []
+        self._reasons: dict[int, str] = {}
+        """Reasons of deferred frames refused while typed, by frame index, until quarantined."""
         self._unsorted = False
         self._logged_reasons: set[str] = set()
         self.frames_total = 0
@@ -234,6 +238,8 @@ class Decoder:
                     self.skipped_total += 1
                     return
                 plan = self._plan(header.tr_cd)
+                if self._defer(record, plan, header.tr_key, frame.body):
+                    return
                 try:
                     values = msgspec.structs.astuple(plan.body_decoder.decode(frame.body))
                 except msgspec.DecodeError:
@@ -246,7 +252,7 @@ class Decoder:
                         symbol = self._phase_frame(record, plan, symbol, fields)
                     key = (plan.tr_cd, self._market(plan, symbol))
                     first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
-                    self._texts.add(key, (*first, symbol, None), values)
+                    self._texts.add(key, (*first, symbol, None), (values,))
                     return
         try:
             obj = self._json.decode(record.payload)
@@ -284,17 +290,31 @@ class Decoder:
         if symbol == ALL_SYMBOLS or plan.tr_cd in _PHASE_TRS:
             symbol = self._phase_frame(record, plan, symbol, body)
         values, present = plan.values(body) if self._per_value else plan.texts(body)
-        extra = None
-        if len(body) > present:
-            unknown = {k: v for k, v in body.items() if k not in plan.known}
-            if unknown:
-                extra = self._extra_json.encode(unknown).decode()
+        extra = self._bodies.extra(plan, body, present)
         key = (plan.tr_cd, self._market(plan, symbol))
         if self._per_value:
             self._typed.add(key, (record.seq, record.recv_ns, record.conn_id, symbol, extra, *values))
         else:
             first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
-            self._texts.add(key, (*first, symbol, extra), values)
+            self._texts.add(key, (*first, symbol, extra), (tuple(values),))
+
+    def _defer(self, record: Record, plan: RowPlan, tr_key: object, body: msgspec.Raw) -> bool:
+        """Keep the body of a frame that needs none of it now unread until its rows are typed
+        (``bodies.py``: the store's memory); False when it does, or when it is not an object."""
+        if tr_key.__class__ is not str or plan.tr_cd in _PHASE_TRS:
+            return False  # its symbol or the session phase needs the body now
+        if memoryview(body)[:1].tobytes() != b"{":
+            return False  # not an object: refused now, as before
+        try:
+            symbol = self._symbol(plan, tr_key, None)
+        except Refused:
+            return False  # read now, as before: the body's own fault, if any, is reported first
+        if symbol == ALL_SYMBOLS:
+            return False
+        key = (plan.tr_cd, self._market(plan, symbol))
+        first = (self.frames_total, record.seq, record.recv_ns, record.conn_id, record.payload)
+        self._texts.add(key, (*first, symbol, None), (body,))
+        return True
 
     def _symbol(self, plan: RowPlan, tr_key: object, key_value: object) -> str:
         """The row's symbol: from the header ``tr_key``, else from the body's key field's value."""
@@ -399,23 +419,35 @@ class Decoder:
         )
 
     def _text_batch(
-        self, key: tuple[str, str], heads: list[tuple[Any, ...]], values: list[Any]
+        self, key: tuple[str, str], heads: list[tuple[Any, ...]], bodies: list[Any]
     ) -> tuple[Batch, dict[int, str]]:
+        """Type one key's pending rows (``bodies.Bodies.read``: values as sent, or bodies read now);
+        returns the batch and the details of the rows left out, by position in ``heads``."""
         tr_cd, market = key
-        cols = list(zip(*heads, strict=True))
-        return text_batch(
-            self._plans[tr_cd].layout,
+        plan = self._plans[tr_cd]
+        values, extras, refused = self._bodies.read(plan, heads, bodies)
+        for i, (reason, _) in refused.items():
+            self._reasons[heads[i][0]] = reason
+        kept = [h for i, h in enumerate(heads) if i not in refused] if refused else heads
+        if not kept:
+            empty = Batch(tr_cd, market, plan.layout.spec.channel, plan.layout.schema.empty_table())
+            return empty, merge_refusals(len(heads), refused, {})
+        cols = list(zip(*kept, strict=True))
+        batch, bad = text_batch(
+            plan.layout,
             market,
-            cols[1:4] + cols[5:7],
+            [*cols[1:4], cols[5], extras],
             values,
             cutoff=self._days.cutoff(market),
             seoul=self._seoul,
             local=self._local,
             sessions=self._phases.column,
         )
+        return batch, merge_refusals(len(heads), refused, bad)
 
     def _refuse_row(self, key: tuple[str, str], row: tuple[Any, ...], detail: str) -> None:
-        """A text row with a bad value (``buffers.TextRows``): its frame goes to quarantine."""
+        """A text row left out when typed (``buffers.TextRows``): its frame goes to quarantine, with
+        ``bad_value`` or the reason its body was refused for when read late (``bodies.py``)."""
         index, seq, recv_ns, conn_id, payload = row[:5]
-        tr_cd = key[0]
-        self._quarantine_item(index, Quarantined(seq, recv_ns, conn_id, tr_cd, "bad_value", payload, detail))
+        reason = self._reasons.pop(index, "bad_value")
+        self._quarantine_item(index, Quarantined(seq, recv_ns, conn_id, key[0], reason, payload, detail))

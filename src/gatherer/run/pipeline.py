@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,7 @@ from gatherer.files import swap_in_dir
 from gatherer.plan.select import Registration
 from gatherer.run.rebuild_jobs import JobTiming, rebuild_workers
 from gatherer.run.recorder import ConnectionStats
-from gatherer.run.status_files import publishing
-from gatherer.run.store import JournalTail, Store, StoreStats, exclusive, follow
+from gatherer.run.store_child import store_worker
 from gatherer.run.store_process import drain_store, finish_store, start_store
 from gatherer.run.worker import TokenRefusedHook, TokenSource, Worker, WorkerSettings
 from gatherer.venues.ls.hours import SessionWindows
@@ -138,29 +137,6 @@ async def record(
                     )
                     done.store = await drain_store(root, wid, store.venue, store.cutoffs, store.log_flags)
     return done
-
-
-def store_worker(
-    root: Path,
-    worker_id: str,
-    *,
-    version: str,
-    venue: str,
-    cutoffs: Mapping[str, dt.time] | None,
-    stop_requested: Iterator[bool],
-    checkpoint_every_s: float = 300.0,
-) -> StoreStats:
-    """The live store of one worker: from its checkpoint, following its journal until
-    ``stop_requested`` yields True and what is on disk is drained (``run.store.follow``)."""
-    with exclusive(root, worker_id):
-        store, first = Store.resume(root, worker_id, version=version, venue=venue, cutoffs=cutoffs)
-        tail = JournalTail(root, worker_id, start_seq=first)
-        polls = publishing(stop_requested, root, store, tail)
-        try:
-            follow(tail, store, stop_requested=polls, checkpoint_every_s=checkpoint_every_s)
-        finally:
-            polls.close()  # its last status file: the drained figures
-    return store.stats
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Generator, Iterator
 from itertools import repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gatherer.ops.snapshot import (
     ConnectionStatus,
@@ -30,9 +31,11 @@ from gatherer.ops.snapshot import (
     write_status,
 )
 from gatherer.run.store import JournalTail, Store
-from gatherer.run.worker import Worker
 from gatherer.venues.ls.catalog import LEGACY
 from gatherer.venues.ls.envelope import stream_key
+
+if TYPE_CHECKING:  # only a type here: the store process, which imports this module, has no worker
+    from gatherer.run.worker import Worker
 
 log = logging.getLogger(__name__)
 

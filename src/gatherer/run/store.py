@@ -43,14 +43,19 @@ log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
 POLL_RECORDS = 20_000
 """A poll returns once it holds this many records (a read's worth more at most)."""
+BACKLOG_S = 0.5
+"""A full poll (a backlog) is followed by the next at once, for up to this long, instead of after
+the caller's pause between polls (50 ms in the store process: ~10 % of a catch-up's time)."""
 STORE_BUFFER_BYTES = 24 * 1024 * 1024
 """The store's Parquet buffers, all partitions together, in Arrow bytes: beyond it the largest is
 spilled as a sorted run into its partition's open file (finished at the checkpoint), so a store's
 memory stays bounded however wide the TRs, without a file per spill. With decode_batch_rows below
-(pending frames are Python objects until a batch is decoded, ~3.7 KB each) the store holds
-250-290 MB at 5,000 frames/s (bench/live_store --soak) and writes 45 B/frame (bench/store). Smaller
-spills cost Parquet bytes: 12 MiB with 4,000-row batches held 230-260 MB for 49 B/frame; 96 MiB
-with 20,000 (no spilling into open files) 320-430 MB for 41 B/frame."""
+(a pending frame costs its payload and ~220 B until its batch is typed, decode/bodies.py) the store
+process holds 190-220 MB at 5,000 frames/s with 300 s checkpoints (bench/live_store --soak; ~120 MB
+of it is the interpreter and libraries before the first frame) and writes 45 B/frame (bench/store).
+Measured before pending frames were kept unread: smaller spills cost Parquet bytes (12 MiB with
+4,000-row batches: 49 B/frame), 96 MiB with 20,000 (no spilling into open files) 41 B/frame for
+~100 MB more; 4,000-row batches cost ~18 % of the decoder's speed."""
 
 
 def checkpoint_path(root: Path, worker_id: str) -> Path:
@@ -150,11 +155,12 @@ class JournalTail:
         worker_id: str,
         *,
         start_seq: int = 0,
-        read_bytes: int = 4 << 20,
+        read_bytes: int = 1 << 20,
         finished: Sequence[Path] | None = None,
     ) -> None:
         """``finished``: read exactly these segments, every one complete (a finished journal, e.g.
-        one day's for a rebuild), instead of following the worker's journal as it grows."""
+        one day's for a rebuild), instead of following the worker's journal as it grows.
+        ``read_bytes``: one read's size; a MiB of journal is ~10,000 records (~11 MB as objects)."""
         self._root = root
         self._worker_id = worker_id
         self._start_seq = start_seq
@@ -320,14 +326,21 @@ class Store:
         return self._sink.written
 
     def add(self, records: list[Record]) -> None:
+        """Decode and store records; a long list (a backlog read in one poll) goes in slices of
+        ``POLL_RECORDS``, each written once decoded, so no more frames than that wait to be typed
+        whatever the poll held (memory: bench/live_store). Slices of a decode batch would cost ~5 %
+        of the store's speed (bench/store): a key's rows become batches of ``decode_batch_rows``
+        only when that many of them wait; the rest are written as partial batches at each slice."""
         if not records:
             return
-        self._decoder.add_all(records)
+        step = max(POLL_RECORDS, self._batch_rows)
+        for start in range(0, len(records), step):
+            self._decoder.add_all(records[start : start + step])
+            if self._decoder.pending_rows >= self._batch_rows:
+                self._write(self._decoder.flush())
         self.stats.records += len(records)
         self.last_seq = records[-1].seq
         self.last_recv_ns = records[-1].recv_ns
-        if self._decoder.pending_rows >= self._batch_rows:
-            self._write(self._decoder.flush())
 
     def _write(self, batches: list[Batch]) -> None:
         self.stats.rows += sum(b.table.num_rows for b in batches)
@@ -368,19 +381,23 @@ def follow(
 ) -> None:
     """Feed the store from the tail until ``stop_requested`` yields True and the tail is drained.
 
-    ``stop_requested`` is advanced once per poll; it also paces polls (the caller's iterator
-    sleeps). A checkpoint (every buffer written to Parquet) comes every ``checkpoint_every_s``
-    and at the end: often enough that a restart re-decodes little, seldom enough that a day
-    is not thousands of small files (busy partitions are written earlier, at the sink's
-    row bounds, anyway).
+    ``stop_requested`` is advanced once per poll, or per ``BACKLOG_S`` of full polls while the
+    store catches up; it also paces polls (the caller's iterator sleeps). A checkpoint (every
+    buffer written to Parquet) comes every ``checkpoint_every_s`` and at the end: often enough
+    that a restart re-decodes little, seldom enough that a day is not thousands of small files
+    (busy partitions are written earlier, at the sink's row bounds, anyway).
     """
     next_checkpoint = now() + checkpoint_every_s
     for stop in stop_requested:
-        records = tail.poll()
-        store.add(records)
-        if now() >= next_checkpoint:
-            store.checkpoint()
-            next_checkpoint = now() + checkpoint_every_s
+        busy_until = now() + BACKLOG_S
+        while True:
+            records = tail.poll()
+            store.add(records)
+            if now() >= next_checkpoint:
+                store.checkpoint()
+                next_checkpoint = now() + checkpoint_every_s
+            if len(records) < POLL_RECORDS or now() >= busy_until:
+                break  # caught up, or time to let the caller's iterator run (status file, pace)
         if stop and not records:
             break  # asked to stop before this poll, and it found nothing more: drained
     store.checkpoint()
