@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -154,6 +155,7 @@ async def registration_run() -> dict[str, float]:
         }
     finally:
         await stop_sim_process(proc)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _planned(sup: Supervisor) -> Callable[[], Awaitable[bool]]:
@@ -168,6 +170,7 @@ async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
         "--rate", "100000", "--start", "10:00", "--max-connections", "20", "--max-registrations", "1000",
         "--max-registration-rate", "9000", "--rest-rate-scale", "50",
     )  # fmt: skip
+    plan_root = Path(tempfile.mkdtemp(prefix="gatherer-bench-plan-"))
     try:
         cfg = Config(
             venue=VenueConfig(
@@ -178,7 +181,7 @@ async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
                 registrations_per_s=6000,
                 rest_rate_scale=50,
             ),
-            storage=StorageConfig(root=tempfile.mkdtemp(prefix="gatherer-bench-plan-")),
+            storage=StorageConfig(root=str(plan_root)),
             markets={
                 m: MarketConfig(max_symbols=max_symbols, spreads=True)
                 if m == "kfutures"
@@ -221,6 +224,7 @@ async def one_run(max_symbols: int | None, seconds: float) -> dict[str, float]:
         }
     finally:
         await stop_sim_process(proc)
+        shutil.rmtree(plan_root, ignore_errors=True)
 
 
 def record_registration(reg: dict[str, float]) -> None:

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -106,6 +107,13 @@ def main(n: int) -> None:
     print(f"{n:,} frames generated in {time.perf_counter() - t:.1f} s")
     bare, bare_dropped = bare_rates(frames)
     root = Path(tempfile.mkdtemp(prefix="gatherer-bench-store-"))
+    try:
+        _measure(n, frames, bare, bare_dropped, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # 40 MB of journal and Parquet a run
+
+
+def _measure(n: int, frames: list[tuple[int, bytes]], bare: float, bare_dropped: float, root: Path) -> None:
     asyncio.run(journal_frames(root, frames))
     store, first = Store.resume(root, "w00", version="bench", venue="bench")
     tail = JournalTail(root, "w00", start_seq=first)
