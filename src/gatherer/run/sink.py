@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats.js.errors
+
 from gatherer.capture import Block, Record, SegmentScanner
 from gatherer.capture.replica import Replica
 from gatherer.clock import Clock, SystemClock
@@ -238,6 +240,14 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event, clock: Clock | N
                              settings.stream, pos.start_seq)  # fmt: skip
                     backoff = 0.2
                     await _consume(sink, sub, stop, settings, loop, ledgers)
+                except nats.js.errors.NotFoundError:
+                    # The server answers; the stream is not there yet: a collector creates it as it starts.
+                    log.warning("sink %s: no stream %s on the bus yet (a collector with [bus] creates it "
+                                "as it starts); again in %.1f s",
+                                settings.durable, settings.stream, backoff)  # fmt: skip
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
+                    backoff = min(backoff * 2, 5.0)
                 except BusError as exc:
                     log.warning("sink %s: bus unavailable (%s); again in %.1f s", settings.durable,
                                 type(exc).__name__, backoff)  # fmt: skip
